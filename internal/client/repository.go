@@ -1,0 +1,154 @@
+package client
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"time"
+)
+
+// Repository is the persistence the client domain needs. The storage
+// adapters implement it; they return ErrNotFound and ErrConflict (wrapped or
+// not) for missing and duplicate records, and never a driver error type.
+type Repository interface {
+	// Client returns the client with the given ID in any tenant.
+	Client(ctx context.Context, id string) (*Client, error)
+	// Secrets returns the client's secrets, newest first.
+	Secrets(ctx context.Context, clientID string) ([]Secret, error)
+	// ListClients returns one page of a tenant's clients.
+	ListClients(ctx context.Context, q ListQuery) (*ListPage, error)
+	// InTx runs fn in one transaction, committed when fn returns nil and
+	// rolled back otherwise. Transactions that lock the same client
+	// serialize.
+	InTx(ctx context.Context, fn func(Tx) error) error
+	// RecordUse stores last-used times, keeping the later of the stored and
+	// given time. Uses of records that no longer exist are ignored.
+	RecordUse(ctx context.Context, uses []Use) error
+}
+
+// Tx is the write side of Repository, valid only inside InTx.
+type Tx interface {
+	// LockClient returns the client and holds its row until the transaction
+	// ends, so concurrent changes to one client serialize.
+	LockClient(ctx context.Context, id string) (*Client, error)
+	Secrets(ctx context.Context, clientID string) ([]Secret, error)
+	// UserInTenant reports whether a user with this ID exists in the tenant.
+	UserInTenant(ctx context.Context, tenantID, userID string) (bool, error)
+	CreateClient(ctx context.Context, c *Client) error
+	UpdateClient(ctx context.Context, c *Client) error
+	// DeleteClient removes the client and its secrets.
+	DeleteClient(ctx context.Context, id string) error
+	CreateSecret(ctx context.Context, s *Secret) error
+	UpdateSecret(ctx context.Context, s *Secret) error
+}
+
+// Use is one coalesced "last used" observation.
+type Use struct {
+	ClientID string
+	SecretID string // empty when no secret was involved
+	At       time.Time
+}
+
+// SortField names a column the client list can be ordered by.
+type SortField string
+
+const (
+	SortName            SortField = "name"
+	SortClientID        SortField = "client_id"
+	SortCreatedAt       SortField = "created_at"
+	SortLastUsedAt      SortField = "last_used_at"
+	SortSecretExpiresAt SortField = "secret_expires_at"
+	SortStatus          SortField = "status"
+)
+
+// SortFields lists every sortable column.
+var SortFields = []SortField{SortName, SortClientID, SortCreatedAt, SortLastUsedAt, SortSecretExpiresAt, SortStatus}
+
+// Paging limits.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 1000
+)
+
+// ListQuery selects and orders a tenant's clients. Pages are keyset
+// paginated: After is the Next of the previous page.
+type ListQuery struct {
+	TenantID    string
+	OwnerUserID string // only clients owned by this user, when set
+	// Search matches a case-insensitive substring of the name or client ID.
+	Search string
+	Status Status // empty for every status
+	Sort   SortField
+	Desc   bool
+	Limit  int
+	After  string
+}
+
+// ListPage is one page of clients.
+type ListPage struct {
+	Clients []*Client
+	// Next continues the listing; empty on the last page.
+	Next string
+	// Total counts every client the query matches, across pages.
+	Total int
+}
+
+// Normalize fills defaults and checks the query, returning field errors for
+// anything a caller could have typed wrong.
+func (q *ListQuery) Normalize() error {
+	var fe fieldErrors
+	if q.Sort == "" {
+		q.Sort = SortCreatedAt
+	}
+	valid := false
+	for _, f := range SortFields {
+		valid = valid || f == q.Sort
+	}
+	if !valid {
+		fe.add("sort", "must be one of name, client_id, created_at, last_used_at, secret_expires_at, status")
+	}
+	if q.Status != "" && !ValidStatus(q.Status) {
+		fe.add("status", `must be "active", "inactive" or "revoked"`)
+	}
+	if q.Limit == 0 {
+		q.Limit = DefaultListLimit
+	}
+	if q.Limit < 1 || q.Limit > MaxListLimit {
+		fe.add("limit", "must be from 1 to 1000")
+	}
+	validateText(&fe, "search", q.Search, 200, false)
+	if q.After != "" {
+		if _, err := DecodeCursor(q.After); err != nil {
+			fe.add("after", "is not a cursor this server issued")
+		}
+	}
+	return fe.err()
+}
+
+// Cursor is the position after which the next page starts: the sort key of
+// the last row and its client ID, which breaks ties.
+type Cursor struct {
+	// Key is the sort column's value: a string for text columns, Unix
+	// nanoseconds for time columns (0 when unset).
+	Key string `json:"k"`
+	ID  string `json:"i"`
+}
+
+// Encode returns the cursor in its opaque, URL-safe form.
+func (c Cursor) Encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor parses a cursor produced by Encode.
+func DecodeCursor(s string) (Cursor, error) {
+	var c Cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err == nil && c.ID == "" {
+		err = ErrNotFound
+	}
+	return c, err
+}

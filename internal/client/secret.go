@@ -1,0 +1,244 @@
+package client
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// SecretStatus is where a secret stands.
+type SecretStatus string
+
+const (
+	// SecretActive is the client's current secret.
+	SecretActive SecretStatus = "active"
+	// SecretRetiring was replaced by a rotation and still works until its
+	// ExpiresAt, the end of the grace period.
+	SecretRetiring SecretStatus = "retiring"
+	// SecretRevoked never works again.
+	SecretRevoked SecretStatus = "revoked"
+)
+
+// Secret lifetimes.
+const (
+	DefaultSecretLifetime = 180 * 24 * time.Hour
+	MinSecretLifetime     = 24 * time.Hour
+	MaxSecretLifetime     = 3 * 365 * 24 * time.Hour
+	// NeverExpires as a secret lifetime makes the secret valid until rotated
+	// or revoked.
+	NeverExpires time.Duration = -1
+	// MaxGracePeriod bounds how long a rotated secret may keep working.
+	MaxGracePeriod = 30 * 24 * time.Hour
+	// MinSuppliedSecretLen is the shortest admin-supplied secret accepted.
+	MinSuppliedSecretLen = 32
+	// MaxSuppliedSecretLen bounds admin-supplied secrets.
+	MaxSuppliedSecretLen = 512
+)
+
+// SecretLifetimes are the periods offered for selection, besides NeverExpires.
+var SecretLifetimes = []time.Duration{30 * 24 * time.Hour, 60 * 24 * time.Hour, 90 * 24 * time.Hour, 180 * 24 * time.Hour, 365 * 24 * time.Hour, 730 * 24 * time.Hour}
+
+// Secret is one credential of a confidential client. Only its hash is kept.
+type Secret struct {
+	ID       string
+	ClientID string
+	// Hash is "sha256:<base64>" for generated secrets and an argon2id PHC
+	// string for admin-supplied ones.
+	Hash string
+	// Hint is the secret's last four characters, to tell secrets apart.
+	Hint       string
+	Status     SecretStatus
+	CreatedAt  time.Time
+	CreatedBy  string
+	ExpiresAt  time.Time // zero: never
+	LastUsedAt time.Time // zero: never used
+	RevokedAt  time.Time // zero: not revoked
+}
+
+// Usable reports whether the secret authenticates at time now.
+func (s *Secret) Usable(now time.Time) bool {
+	if s.Status != SecretActive && s.Status != SecretRetiring {
+		return false
+	}
+	return s.ExpiresAt.IsZero() || now.Before(s.ExpiresAt)
+}
+
+// Expired reports whether the secret's expiry has passed at now.
+func (s *Secret) Expired(now time.Time) bool {
+	return !s.ExpiresAt.IsZero() && !now.Before(s.ExpiresAt)
+}
+
+// Generated secrets look like lks_<43 base62 chars><6 base62 checksum chars>:
+// the prefix lets secret scanners find leaks, and the CRC-32 checksum lets
+// them (and Latchkey) tell a real secret from a typo without a lookup.
+const (
+	SecretPrefix   = "lks_"
+	ClientIDPrefix = "lkc_"
+	secretBodyLen  = 43 // ceil(256 / log2(62))
+	checksumLen    = 6  // ceil(32 / log2(62))
+)
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// randomBase62 returns n characters drawn uniformly from base62.
+func randomBase62(r io.Reader, n int) (string, error) {
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(base62)))
+	for i := range b {
+		v, err := rand.Int(r, max)
+		if err != nil {
+			return "", fmt.Errorf("read random: %w", err)
+		}
+		b[i] = base62[v.Int64()]
+	}
+	return string(b), nil
+}
+
+func encodeBase62Fixed(v uint32, n int) string {
+	b := make([]byte, n)
+	for i := n - 1; i >= 0; i-- {
+		b[i] = base62[v%62]
+		v /= 62
+	}
+	return string(b)
+}
+
+// NewSecretValue generates a secret with 256 bits of entropy, the lks_
+// prefix and a checksum.
+func NewSecretValue(r io.Reader) (string, error) {
+	body, err := randomBase62(r, secretBodyLen)
+	if err != nil {
+		return "", err
+	}
+	s := SecretPrefix + body
+	return s + encodeBase62Fixed(crc32.ChecksumIEEE([]byte(s)), checksumLen), nil
+}
+
+// IsGeneratedSecret reports whether s has the shape and a valid checksum of
+// a secret Latchkey generated.
+func IsGeneratedSecret(s string) bool {
+	if len(s) != len(SecretPrefix)+secretBodyLen+checksumLen || !strings.HasPrefix(s, SecretPrefix) {
+		return false
+	}
+	for i := len(SecretPrefix); i < len(s); i++ {
+		if strings.IndexByte(base62, s[i]) < 0 {
+			return false
+		}
+	}
+	cut := len(s) - checksumLen
+	want := encodeBase62Fixed(crc32.ChecksumIEEE([]byte(s[:cut])), checksumLen)
+	return subtle.ConstantTimeCompare([]byte(want), []byte(s[cut:])) == 1
+}
+
+// NewClientID generates a client ID with the lkc_ prefix and 128 random bits.
+func NewClientID(r io.Reader) (string, error) {
+	body, err := randomBase62(r, 22)
+	if err != nil {
+		return "", err
+	}
+	return ClientIDPrefix + body, nil
+}
+
+// NewID generates a non-secret identifier with the given prefix.
+func NewID(r io.Reader, prefix string) (string, error) {
+	body, err := randomBase62(r, 20)
+	if err != nil {
+		return "", err
+	}
+	return prefix + body, nil
+}
+
+// ValidateSuppliedSecret checks a secret chosen by an admin (seed osoc).
+func ValidateSuppliedSecret(s string) error {
+	var fe fieldErrors
+	switch {
+	case len(s) < MinSuppliedSecretLen:
+		fe.add("client_secret", fmt.Sprintf("must be at least %d characters", MinSuppliedSecretLen))
+	case len(s) > MaxSuppliedSecretLen:
+		fe.add("client_secret", fmt.Sprintf("must be at most %d characters", MaxSuppliedSecretLen))
+	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x21 || r > 0x7e }):
+		fe.add("client_secret", "must be printable ASCII without spaces")
+	}
+	return fe.err()
+}
+
+// HashSecret returns the stored form of a secret. Generated secrets carry
+// 256 random bits, so a SHA-256 digest is enough and costs microseconds to
+// check; anything else, chosen by a person, is hashed with argon2id.
+func HashSecret(r io.Reader, secret string) (string, error) {
+	if IsGeneratedSecret(secret) {
+		d := sha256.Sum256([]byte(secret))
+		return "sha256:" + base64.RawStdEncoding.EncodeToString(d[:]), nil
+	}
+	salt := make([]byte, 16)
+	if _, err := io.ReadFull(r, salt); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	p := defaultArgon2
+	key := argon2.IDKey([]byte(secret), salt, p.time, p.memory, p.threads, p.keyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.memory, p.time, p.threads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+}
+
+type argon2Params struct {
+	time, memory uint32
+	threads      uint8
+	keyLen       uint32
+}
+
+// defaultArgon2 follows RFC 9106's second recommended option (64 MiB).
+var defaultArgon2 = argon2Params{time: 3, memory: 64 * 1024, threads: 2, keyLen: 32}
+
+// errBadHash means a stored hash could not be parsed.
+var errBadHash = errors.New("unrecognised secret hash")
+
+// IsSlowHash reports whether checking against hash costs an argon2id run.
+func IsSlowHash(hash string) bool { return strings.HasPrefix(hash, "$argon2id$") }
+
+// VerifySecret reports whether secret matches hash, in constant time with
+// respect to the secret's content.
+func VerifySecret(hash, secret string) (bool, error) {
+	if digest, ok := strings.CutPrefix(hash, "sha256:"); ok {
+		want, err := base64.RawStdEncoding.DecodeString(digest)
+		if err != nil {
+			return false, errBadHash
+		}
+		got := sha256.Sum256([]byte(secret))
+		return subtle.ConstantTimeCompare(want, got[:]) == 1, nil
+	}
+	// $argon2id$v=19$m=65536,t=3,p=2$salt$key
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
+		return false, errBadHash
+	}
+	var p argon2Params
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.memory, &p.time, &p.threads); err != nil {
+		return false, errBadHash
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 || p.memory > 1<<22 || p.time > 16 || p.threads == 0 {
+		return false, errBadHash
+	}
+	got := argon2.IDKey([]byte(secret), salt, p.time, p.memory, p.threads, uint32(len(want)))
+	return subtle.ConstantTimeCompare(want, got) == 1, nil
+}
+
+// secretHint returns the last four characters of a secret.
+func secretHint(s string) string {
+	if len(s) <= 4 {
+		return ""
+	}
+	return s[len(s)-4:]
+}

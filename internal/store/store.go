@@ -1,0 +1,24 @@
+// Package store defines the one storage interface every backend implements,
+// and opens the backend a database URL names. Backends live in sqlite/ and
+// postgres/; storetest/ is the conformance suite they all pass.
+package store
+
+import (
+	"context"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// Store is everything Latchkey persists. Each method set is defined by the
+// domain package that uses it; errors are that package's sentinels.
+type Store interface {
+	client.Repository
+	account.Repository
+	token.KeyStore
+	token.Store
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
