@@ -10,11 +10,10 @@ import (
 	"hash/crc32"
 	"io"
 	"math/big"
-	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/latchkey/latchkey/internal/argon2id"
 )
 
 // SecretStatus is where a secret stands.
@@ -181,30 +180,14 @@ func HashSecret(r io.Reader, secret string) (string, error) {
 		d := sha256.Sum256([]byte(secret))
 		return "sha256:" + base64.RawStdEncoding.EncodeToString(d[:]), nil
 	}
-	salt := make([]byte, 16)
-	if _, err := io.ReadFull(r, salt); err != nil {
-		return "", fmt.Errorf("read random: %w", err)
-	}
-	p := defaultArgon2
-	key := argon2.IDKey([]byte(secret), salt, p.time, p.memory, p.threads, p.keyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.memory, p.time, p.threads,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+	return argon2id.Hash(r, secret, argon2id.Default)
 }
-
-type argon2Params struct {
-	time, memory uint32
-	threads      uint8
-	keyLen       uint32
-}
-
-// defaultArgon2 follows RFC 9106's second recommended option (64 MiB).
-var defaultArgon2 = argon2Params{time: 3, memory: 64 * 1024, threads: 2, keyLen: 32}
 
 // errBadHash means a stored hash could not be parsed.
 var errBadHash = errors.New("unrecognised secret hash")
 
 // IsSlowHash reports whether checking against hash costs an argon2id run.
-func IsSlowHash(hash string) bool { return strings.HasPrefix(hash, "$argon2id$") }
+func IsSlowHash(hash string) bool { return strings.HasPrefix(hash, argon2id.Prefix) }
 
 // VerifySecret reports whether secret matches hash, in constant time with
 // respect to the secret's content.
@@ -217,22 +200,10 @@ func VerifySecret(hash, secret string) (bool, error) {
 		got := sha256.Sum256([]byte(secret))
 		return subtle.ConstantTimeCompare(want, got[:]) == 1, nil
 	}
-	// $argon2id$v=19$m=65536,t=3,p=2$salt$key
-	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
-		return false, errBadHash
+	if strings.HasPrefix(hash, argon2id.Prefix) {
+		return argon2id.Verify(hash, secret)
 	}
-	var p argon2Params
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.memory, &p.time, &p.threads); err != nil {
-		return false, errBadHash
-	}
-	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
-	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 || p.memory > 1<<22 || p.time > 16 || p.threads == 0 {
-		return false, errBadHash
-	}
-	got := argon2.IDKey([]byte(secret), salt, p.time, p.memory, p.threads, uint32(len(want)))
-	return subtle.ConstantTimeCompare(want, got) == 1, nil
+	return false, errBadHash
 }
 
 // secretHint returns the last four characters of a secret.
