@@ -1,0 +1,182 @@
+package token
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// memStore is an in-memory KeyStore and Store with the semantics the
+// interfaces document. Several Keys share one to play several instances.
+type memStore struct {
+	mu     sync.Mutex
+	keys   []SigningKey // newest first
+	tokens map[string]Record
+	revs   map[string]Revocation
+
+	// rotateHook, when set, runs inside RotateSigningKey before the
+	// compare-and-swap, with the lock released: tests use it to make
+	// another instance win a race.
+	rotateHook func()
+	rotations  int // successful RotateSigningKey calls
+}
+
+var (
+	_ KeyStore = (*memStore)(nil)
+	_ Store    = (*memStore)(nil)
+)
+
+func newMemStore() *memStore {
+	return &memStore{tokens: map[string]Record{}, revs: map[string]Revocation{}}
+}
+
+func (s *memStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SigningKey, len(s.keys))
+	for i, k := range s.keys {
+		k.PublicKey = slices.Clone(k.PublicKey)
+		k.SealedPrivateKey = slices.Clone(k.SealedPrivateKey)
+		out[i] = k
+	}
+	return out, nil
+}
+
+func (s *memStore) RotateSigningKey(ctx context.Context, k *SigningKey, expectCurrent string, publishUntil time.Time) error {
+	s.mu.Lock()
+	hook := s.rotateHook
+	s.rotateHook = nil
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := -1
+	for i := range s.keys {
+		if s.keys[i].RetiredAt.IsZero() {
+			cur = i
+			break
+		}
+	}
+	switch {
+	case cur < 0 && expectCurrent != "":
+		return ErrConflict
+	case cur >= 0 && s.keys[cur].ID != expectCurrent:
+		return ErrConflict
+	}
+	for _, old := range s.keys {
+		if old.ID == k.ID {
+			return ErrConflict
+		}
+	}
+	if cur >= 0 {
+		s.keys[cur].RetiredAt = k.CreatedAt
+		s.keys[cur].PublishUntil = publishUntil
+	}
+	s.keys = slices.Insert(s.keys, 0, *k)
+	s.rotations++
+	return nil
+}
+
+func (s *memStore) PruneSigningKeys(ctx context.Context, t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = slices.DeleteFunc(s.keys, func(k SigningKey) bool {
+		return !k.RetiredAt.IsZero() && k.PublishUntil.Before(t)
+	})
+	return nil
+}
+
+func (s *memStore) CreateToken(ctx context.Context, r *Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tokens[r.Hash]; ok {
+		return ErrConflict
+	}
+	s.tokens[r.Hash] = *r
+	return nil
+}
+
+func (s *memStore) TokenByHash(ctx context.Context, hash string) (*Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.tokens[hash]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return &r, nil
+}
+
+func (s *memStore) Revoke(ctx context.Context, r Revocation) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revs[r.TokenID] = r
+	for h, t := range s.tokens {
+		if t.ID == r.TokenID {
+			delete(s.tokens, h)
+		}
+	}
+	return nil
+}
+
+func (s *memStore) Revocations(ctx context.Context, t time.Time) ([]Revocation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Revocation
+	for _, r := range s.revs {
+		if r.ExpiresAt.After(t) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (s *memStore) PruneTokens(ctx context.Context, t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, r := range s.tokens {
+		if r.ExpiresAt.Before(t) {
+			delete(s.tokens, h)
+		}
+	}
+	for id, r := range s.revs {
+		if r.ExpiresAt.Before(t) {
+			delete(s.revs, id)
+		}
+	}
+	return nil
+}
+
+func (s *memStore) keyIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for _, k := range s.keys {
+		ids = append(ids, k.ID)
+	}
+	return ids
+}
+
+// clock is a settable test clock, safe for concurrent use.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock {
+	return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
