@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzVerifyJWT feeds VerifyJWT arbitrary strings against a key set with
@@ -50,7 +52,9 @@ func FuzzVerifyJWT(f *testing.F) {
 }
 
 // FuzzParseClaims reaches the claims decoder directly, which FuzzVerifyJWT
-// cannot: mutated payloads there fail the signature first.
+// cannot (mutated payloads fail the signature first), and holds it to
+// encoding/json: whatever it accepts must be valid JSON that encoding/json
+// decodes to the same claims.
 func FuzzParseClaims(f *testing.F) {
 	now := newClock().Now()
 	c := testClaims(now)
@@ -60,20 +64,29 @@ func FuzzParseClaims(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(good)
-	f.Add([]byte(`{"exp":1.5,"iat":0,"nbf":2,"aud":"x"}`))
+	f.Add([]byte(` {"exp":1.5e3,"iat":0,"nbf":2,"aud":"x","sub":"\u00e9\n","x":{"a":[1,"]"]}} `))
 	f.Add([]byte(`{"exp":"1","iat":[],"aud":{}}`))
+	f.Add([]byte(`{"exp":1,"iat":1,"aud":[],"Sub":null,"sub":"a","sub":"b"}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"exp":1e400}`))
+	f.Add([]byte(`{"exp":01,"iat":-0}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		c, _, err := parseClaims(payload)
+		c, nbf, err := parseClaims(payload)
 		if (err == nil) == (c == nil) {
 			t.Fatalf("claims %v with error %v", c, err)
 		}
 		if err != nil {
 			return
 		}
-		// Whatever decodes must encode again: registered names never
-		// land in Extra. (Dates at the epoch decode but are not signable.)
+		if !json.Valid(payload) {
+			t.Fatalf("accepted invalid JSON %q", payload)
+		}
+		want, wantNbf := referenceClaims(t, payload)
+		if !reflect.DeepEqual(c, want) || !nbf.Equal(wantNbf) {
+			t.Fatalf("payload %q\n got %#v nbf %v\nwant %#v nbf %v", payload, c, nbf, want, wantNbf)
+		}
+		// Whatever decodes encodes again: registered names never land in
+		// Extra. (Dates at the epoch decode but are not signable.)
 		if c.IssuedAt.Unix() == 0 || c.ExpiresAt.Unix() == 0 {
 			return
 		}
@@ -81,6 +94,46 @@ func FuzzParseClaims(f *testing.F) {
 			t.Fatalf("decoded claims do not encode: %v", err)
 		}
 	})
+}
+
+// referenceClaims decodes payload the slow, obvious way with encoding/json,
+// for a payload parseClaims accepted.
+func referenceClaims(t *testing.T, payload []byte) (*Claims, time.Time) {
+	var m map[string]any
+	if err := json.Unmarshal(payload, &m); err != nil {
+		t.Fatalf("encoding/json refuses %q: %v", payload, err)
+	}
+	date := func(name string) time.Time {
+		f, ok := m[name].(float64)
+		if !ok {
+			return time.Time{}
+		}
+		return time.Unix(int64(f), 0).UTC()
+	}
+	str := func(name string) string { s, _ := m[name].(string); return s }
+	c := &Claims{
+		Issuer: str("iss"), Subject: str("sub"), ClientID: str("client_id"),
+		Scope: str("scope"), ID: str("jti"),
+		IssuedAt: date("iat"), ExpiresAt: date("exp"),
+	}
+	switch aud := m["aud"].(type) {
+	case string:
+		c.Audience = []string{aud}
+	case []any:
+		c.Audience = []string{}
+		for _, a := range aud {
+			c.Audience = append(c.Audience, a.(string))
+		}
+	}
+	for name, v := range m {
+		if !isRegistered(name) {
+			if c.Extra == nil {
+				c.Extra = map[string]any{}
+			}
+			c.Extra[name] = v
+		}
+	}
+	return c, date("nbf")
 }
 
 // FuzzAppendJSONString checks the hand-written string encoder against
