@@ -1,0 +1,128 @@
+package oauth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/oauth/oautherr"
+)
+
+// credentials are what a request presented to authenticate its client.
+type credentials struct {
+	clientID string
+	secret   string
+	method   string // client_secret_basic, client_secret_post or none
+}
+
+// readCredentials finds the client's credentials in the Authorization
+// header (client_secret_basic, with RFC 6749 §2.3.1's form-encoding inside
+// Basic) or in the body (client_secret_post, or client_id alone for a
+// public client). Using both methods at once is refused.
+func readCredentials(r *http.Request, p url.Values) (credentials, *oautherr.Error) {
+	h := r.Header.Values("Authorization")
+	bodyID, bodySecret := p.Get("client_id"), p.Get("client_secret")
+	if len(h) > 1 {
+		return credentials{}, oautherr.InvalidRequest("the Authorization header is repeated")
+	}
+	if len(h) == 1 {
+		scheme, rest, _ := strings.Cut(h[0], " ")
+		if !strings.EqualFold(scheme, "Basic") {
+			return credentials{}, oautherr.InvalidClient("use HTTP Basic or client_secret_post to authenticate the client")
+		}
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+		if err != nil {
+			return credentials{}, oautherr.InvalidClient("the Basic credentials are not valid base64")
+		}
+		user, pass, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return credentials{}, oautherr.InvalidClient("the Basic credentials lack a ':'")
+		}
+		id, err1 := url.QueryUnescape(user)
+		secret, err2 := url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil {
+			return credentials{}, oautherr.InvalidClient("the Basic credentials are not form-encoded (RFC 6749 section 2.3.1)")
+		}
+		if bodySecret != "" {
+			return credentials{}, oautherr.InvalidRequest("use one client authentication method: HTTP Basic or client_secret in the body, not both")
+		}
+		if bodyID != "" && bodyID != id {
+			return credentials{}, oautherr.InvalidRequest("client_id in the body differs from the one in the Authorization header")
+		}
+		if id == "" {
+			return credentials{}, oautherr.InvalidClient("client authentication failed")
+		}
+		return credentials{clientID: id, secret: secret, method: "client_secret_basic"}, nil
+	}
+	switch {
+	case bodyID == "" && bodySecret != "":
+		return credentials{}, oautherr.InvalidRequest("client_secret was sent without client_id")
+	case bodyID == "":
+		return credentials{}, oautherr.InvalidClient("client authentication is required: send HTTP Basic credentials or client_id and client_secret")
+	case bodySecret == "":
+		return credentials{clientID: bodyID, method: "none"}, nil
+	}
+	return credentials{clientID: bodyID, secret: bodySecret, method: "client_secret_post"}, nil
+}
+
+// authenticate checks the request's client credentials, counting failures
+// per client ID and source address and refusing keys that failed too often.
+// allowPublic admits public clients identified by client_id alone.
+func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values, allowPublic bool) (*client.Client, *client.Secret, *oautherr.Error) {
+	cred, oerr := readCredentials(r, p)
+	if oerr != nil {
+		return nil, nil, oerr
+	}
+	addr := sourceAddr(r)
+	now := s.now()
+	if wait := s.limiter.blocked(now, "client:"+cred.clientID, "addr:"+addr); wait > 0 {
+		return nil, nil, oautherr.TooManyRequests(wait)
+	}
+	var (
+		c   *client.Client
+		sec *client.Secret
+		err error
+	)
+	if cred.method == "none" {
+		if !allowPublic {
+			s.limiter.fail(now, "client:"+cred.clientID, "addr:"+addr)
+			return nil, nil, oautherr.InvalidClient("client authentication is required: send HTTP Basic credentials or client_id and client_secret")
+		}
+		c, err = s.Auth.AuthenticatePublic(ctx, cred.clientID)
+	} else {
+		c, sec, err = s.Auth.Authenticate(ctx, cred.clientID, cred.secret)
+	}
+	var fail *client.AuthFailure
+	switch {
+	case errors.As(err, &fail):
+		s.limiter.fail(now, "client:"+cred.clientID, "addr:"+addr)
+		s.Logger.Info("client authentication failed", "client_id", printable(cred.clientID),
+			"reason", string(fail.Reason), "method", cred.method, "addr", addr)
+		if s.OnAuthFailure != nil {
+			s.OnAuthFailure(cred.clientID, addr, string(fail.Reason))
+		}
+		return nil, nil, oautherr.InvalidClient("%s", fail.Error())
+	case err != nil:
+		s.Logger.Error("client authentication", "err", err)
+		return nil, nil, oautherr.ServerError()
+	}
+	if sec != nil {
+		s.Usage.Record(c.ID, sec.ID, now)
+	} else {
+		s.Usage.Record(c.ID, "", now)
+	}
+	return c, sec, nil
+}
+
+// sourceAddr is the request's remote IP, without the port.
+func sourceAddr(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}

@@ -1,0 +1,56 @@
+package oauth
+
+import (
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/client"
+)
+
+// metadata is the RFC 8414 authorization server metadata, advertising
+// exactly what this server does.
+type metadata struct {
+	Issuer                           string   `json:"issuer"`
+	TokenEndpoint                    string   `json:"token_endpoint"`
+	JWKSURI                          string   `json:"jwks_uri"`
+	IntrospectionEndpoint            string   `json:"introspection_endpoint"`
+	RevocationEndpoint               string   `json:"revocation_endpoint"`
+	GrantTypesSupported              []string `json:"grant_types_supported"`
+	ResponseTypesSupported           []string `json:"response_types_supported"`
+	TokenEndpointAuthMethods         []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
+	ServiceDocumentation             string   `json:"service_documentation,omitempty"`
+}
+
+func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+	grants := make([]string, 0, len(s.Grants))
+	for _, g := range []string{"authorization_code", "client_credentials", "refresh_token"} {
+		if _, ok := s.Grants[client.GrantType(g)]; ok {
+			grants = append(grants, g)
+		}
+	}
+	m := metadata{
+		Issuer:                           s.Issuer,
+		TokenEndpoint:                    s.Issuer + "/oauth2/token",
+		JWKSURI:                          s.Issuer + "/.well-known/jwks.json",
+		IntrospectionEndpoint:            s.Issuer + "/oauth2/introspect",
+		RevocationEndpoint:               s.Issuer + "/oauth2/revoke",
+		GrantTypesSupported:              grants,
+		ResponseTypesSupported:           []string{},
+		TokenEndpointAuthMethods:         []string{"client_secret_basic", "client_secret_post"},
+		IntrospectionEndpointAuthMethods: []string{"client_secret_basic", "client_secret_post"},
+		RevocationEndpointAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"},
+	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeBody(w, m)
+}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	// Short enough that resource servers pick up a rotation promptly.
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Write(s.Keys.JWKS())
+}

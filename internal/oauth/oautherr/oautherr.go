@@ -1,0 +1,125 @@
+// Package oautherr is the protocol's error vocabulary: RFC 6749 §5.2 error
+// responses, made fresh by constructors and sanitized before the wire.
+// Admin and console errors are a different vocabulary and never use it.
+package oautherr
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Error is an OAuth 2.0 error response.
+type Error struct {
+	// Code is the RFC error code ("invalid_request", ...).
+	Code string `json:"error"`
+	// Description is a human explanation; it never contains a secret.
+	Description string `json:"error_description,omitempty"`
+	// Status is the HTTP status code.
+	Status int `json:"-"`
+	// Challenge, when set, is sent as WWW-Authenticate.
+	Challenge string `json:"-"`
+	// RetryAfter, when positive, is sent as Retry-After (seconds).
+	RetryAfter int `json:"-"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+func newErr(code string, status int, format string, args []any) *Error {
+	return &Error{Code: code, Status: status, Description: sanitize(fmt.Sprintf(format, args...))}
+}
+
+// InvalidRequest: a parameter is missing, repeated, malformed or
+// misplaced.
+func InvalidRequest(format string, args ...any) *Error {
+	return newErr("invalid_request", http.StatusBadRequest, format, args)
+}
+
+// InvalidClient: client authentication failed (401 with a challenge for the
+// scheme the client used, RFC 6749 §5.2).
+func InvalidClient(format string, args ...any) *Error {
+	e := newErr("invalid_client", http.StatusUnauthorized, format, args)
+	e.Challenge = `Basic realm="latchkey", charset="UTF-8"`
+	return e
+}
+
+// InvalidGrant: the code, refresh token or credentials grant is not valid.
+func InvalidGrant(format string, args ...any) *Error {
+	return newErr("invalid_grant", http.StatusBadRequest, format, args)
+}
+
+// UnauthorizedClient: the client may not use this grant type.
+func UnauthorizedClient(format string, args ...any) *Error {
+	return newErr("unauthorized_client", http.StatusBadRequest, format, args)
+}
+
+// UnsupportedGrantType: the server does not offer this grant type.
+func UnsupportedGrantType(format string, args ...any) *Error {
+	return newErr("unsupported_grant_type", http.StatusBadRequest, format, args)
+}
+
+// UnsupportedTokenType: revocation of this token type is not supported
+// (RFC 7009 §2.2.1).
+func UnsupportedTokenType(format string, args ...any) *Error {
+	return newErr("unsupported_token_type", http.StatusBadRequest, format, args)
+}
+
+// InvalidScope: a requested scope is unknown or not allowed.
+func InvalidScope(format string, args ...any) *Error {
+	return newErr("invalid_scope", http.StatusBadRequest, format, args)
+}
+
+// InvalidToken: a bearer token is missing, expired or revoked (RFC 6750).
+func InvalidToken(format string, args ...any) *Error {
+	e := newErr("invalid_token", http.StatusUnauthorized, format, args)
+	e.Challenge = `Bearer realm="latchkey", error="invalid_token", error_description=` + quote(e.Description)
+	return e
+}
+
+// InsufficientScope: the token lacks a scope the resource needs (RFC 6750).
+func InsufficientScope(scope string) *Error {
+	e := newErr("insufficient_scope", http.StatusForbidden, "the token lacks the %s scope", []any{scope})
+	e.Challenge = `Bearer realm="latchkey", error="insufficient_scope", scope=` + quote(scope)
+	return e
+}
+
+// TooManyRequests: too many failed authentications from this client or
+// address; retry after the given number of seconds.
+func TooManyRequests(retryAfter int) *Error {
+	e := newErr("temporarily_unavailable", http.StatusTooManyRequests, "too many failed client authentications; retry in %d s", []any{retryAfter})
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// RequestTooLarge: the body is over the limit.
+func RequestTooLarge(limit int) *Error {
+	return newErr("invalid_request", http.StatusRequestEntityTooLarge, "the request body is larger than %d bytes", []any{limit})
+}
+
+// ServerError: the server failed (the cause is logged, never shown).
+func ServerError() *Error {
+	return &Error{Code: "server_error", Status: http.StatusInternalServerError, Description: "internal error"}
+}
+
+// sanitize keeps descriptions within RFC 6749's allowed characters
+// (%x20-21 / %x23-5B / %x5D-7E), replacing the rest, and bounds their length.
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= 300 {
+			b.WriteString("...")
+			break
+		}
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\'')
+		case r >= 0x20 && r <= 0x7e:
+			b.WriteRune(r)
+		default:
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
+
+func quote(s string) string { return `"` + s + `"` }

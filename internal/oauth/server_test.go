@@ -1,0 +1,144 @@
+package oauth_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// harness is the protocol server over a real SQLite store, with a client
+// service sharing its clock and invalidating its cache.
+type harness struct {
+	t      *testing.T
+	clock  *clock
+	db     *sqlite.DB
+	svc    *client.Service
+	actor  client.Actor
+	srv    *oauth.Server
+	ts     *httptest.Server
+	issuer string
+}
+
+func newHarness(t *testing.T, threshold int) *harness {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	if err := db.CreateTenant(ctx, &account.Tenant{ID: "ten_1", Name: "Acme", CreatedAt: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	kek := make([]byte, 32)
+	rand.Read(kek)
+	keys := &token.Keys{Store: db, KEK: kek, Now: clk.Now, Retain: 49 * time.Hour}
+	if err := keys.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	auth := &client.Authenticator{Repo: db, Now: clk.Now}
+	h := &harness{t: t, clock: clk, db: db, actor: client.SystemActor("ten_1")}
+	h.svc = &client.Service{Repo: db, Now: clk.Now, OnChange: auth.Invalidate}
+	mux := http.NewServeMux()
+	h.ts = httptest.NewServer(mux)
+	t.Cleanup(h.ts.Close)
+	h.issuer = h.ts.URL
+	h.srv = oauth.New(oauth.Config{
+		Issuer: h.issuer, Auth: auth, Usage: &client.UsageRecorder{Repo: db}, Keys: keys, Tokens: db,
+		Revoked: &token.Revocations{}, Users: db, Now: clk.Now, FailureThreshold: threshold,
+	})
+	h.srv.Mount(mux)
+	return h
+}
+
+// create registers a client and returns its ID and secret.
+func (h *harness) create(p client.CreateParams) (string, string) {
+	h.t.Helper()
+	if p.Name == "" {
+		p.Name = "Test client"
+	}
+	if p.GrantTypes == nil {
+		p.GrantTypes = []client.GrantType{client.GrantClientCredentials}
+	}
+	c, sec, err := h.svc.Create(context.Background(), h.actor, p)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if sec == nil {
+		return c.ID, ""
+	}
+	return c.ID, sec.Plaintext
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (h *harness) do(method, path, ctype, body string, hdr ...string) response {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func (h *harness) token(id, secret string, extra url.Values) response {
+	h.t.Helper()
+	v := url.Values{"grant_type": {"client_credentials"}}
+	for k, vals := range extra {
+		v[k] = vals
+	}
+	return h.do("POST", "/oauth2/token", form, v.Encode(), "Authorization", basicAuth(id, secret))
+}
+
+const form = "application/x-www-form-urlencoded"
+
+func basicAuth(id, secret string) string {
+	return "Basic " + b64(url.QueryEscape(id)+":"+url.QueryEscape(secret))
+}

@@ -1,0 +1,54 @@
+package oauth
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/latchkey/latchkey/internal/oauth/oautherr"
+)
+
+// writeJSON sends v with the headers every protocol response carries:
+// tokens and token metadata must never be cached (RFC 6749 §5.1).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError sends an RFC 6749 §5.2 error response.
+func writeError(w http.ResponseWriter, e *oautherr.Error) {
+	if e.Challenge != "" {
+		w.Header().Set("WWW-Authenticate", e.Challenge)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	writeJSON(w, e.Status, e)
+}
+
+// serverError logs the cause of a failure and sends a generic 500.
+func serverError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err error) {
+	log.Error("request failed", "path", r.URL.Path, "err", err)
+	writeError(w, oautherr.ServerError())
+}
+
+// methodNotAllowed answers a wrong method with 405 and Allow.
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, &oautherr.Error{Code: "invalid_request", Status: http.StatusMethodNotAllowed,
+			Description: "use " + allow})
+	}
+}
+
+// writeBody encodes v as the response body; headers are the caller's.
+func writeBody(w http.ResponseWriter, v any) {
+	json.NewEncoder(w).Encode(v)
+}
+
+func oauthInvalidRequest(msg string) *oautherr.Error { return oautherr.InvalidRequest("%s", msg) }
