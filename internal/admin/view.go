@@ -1,0 +1,102 @@
+package admin
+
+import (
+	"time"
+
+	"github.com/latchkey/latchkey/internal/client"
+)
+
+// Client is the JSON form of a client. Times are RFC 3339 in UTC; absent
+// times ("never used", "never expires") are null.
+type Client struct {
+	ClientID          string     `json:"client_id"`
+	TenantID          string     `json:"tenant_id"`
+	Name              string     `json:"name"`
+	Description       string     `json:"description"`
+	Type              string     `json:"type"`
+	GrantTypes        []string   `json:"grant_types"`
+	RedirectURIs      []string   `json:"redirect_uris"`
+	Scopes            []string   `json:"scopes"`
+	Roles             []string   `json:"roles"`
+	OwnerUserID       string     `json:"owner_user_id,omitempty"`
+	AccessTokenTTL    int64      `json:"access_token_ttl"`
+	RefreshTokenTTL   int64      `json:"refresh_token_ttl"`
+	TokenFormat       string     `json:"token_format"`
+	RequireConsent    bool       `json:"require_consent"`
+	Status            string     `json:"status"`
+	Protected         bool       `json:"protected"`
+	CreatedAt         time.Time  `json:"created_at"`
+	CreatedBy         string     `json:"created_by"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+	LastUsedAt        *time.Time `json:"last_used_at"`
+	SecretExpiresAt   *time.Time `json:"secret_expires_at"`
+	Secrets           []Secret   `json:"secrets,omitempty"`
+	ClientSecret      string     `json:"client_secret,omitempty"`
+	ClientSecretShown string     `json:"client_secret_notice,omitempty"`
+}
+
+// Secret is the JSON form of a secret's metadata; the secret itself is
+// never part of it.
+type Secret struct {
+	ID         string     `json:"id"`
+	Hint       string     `json:"hint"`
+	Status     string     `json:"status"`
+	CreatedAt  time.Time  `json:"created_at"`
+	CreatedBy  string     `json:"created_by"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+// SecretNotice accompanies a secret in a response: the one time it is shown.
+const SecretNotice = "This secret is shown once and cannot be retrieved again. Store it securely now."
+
+// NewClient returns the JSON form of c with its secrets' metadata.
+func NewClient(c *client.Client, secrets []client.Secret) Client {
+	v := Client{
+		ClientID: c.ID, TenantID: c.TenantID, Name: c.Name, Description: c.Description,
+		Type: string(c.Type), GrantTypes: make([]string, len(c.GrantTypes)),
+		RedirectURIs: nonNil(c.RedirectURIs), Scopes: nonNil(c.Scopes), Roles: nonNil(c.Roles),
+		OwnerUserID: c.OwnerUserID, AccessTokenTTL: int64(c.AccessTokenTTL / time.Second),
+		RefreshTokenTTL: int64(c.RefreshTokenTTL / time.Second), TokenFormat: string(c.TokenFormat),
+		RequireConsent: c.RequireConsent, Status: string(c.Status), Protected: c.Protected,
+		CreatedAt: c.CreatedAt, CreatedBy: c.CreatedBy, UpdatedAt: c.UpdatedAt,
+		LastUsedAt: optTime(c.LastUsedAt), SecretExpiresAt: optTime(c.SecretExpiresAt),
+	}
+	for i, g := range c.GrantTypes {
+		v.GrantTypes[i] = string(g)
+	}
+	for _, s := range secrets {
+		v.Secrets = append(v.Secrets, NewSecret(s))
+	}
+	return v
+}
+
+// NewSecret returns the JSON form of a secret's metadata.
+func NewSecret(s client.Secret) Secret {
+	return Secret{ID: s.ID, Hint: s.Hint, Status: string(s.Status), CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy,
+		ExpiresAt: optTime(s.ExpiresAt), LastUsedAt: optTime(s.LastUsedAt), RevokedAt: optTime(s.RevokedAt)}
+}
+
+// WithSecret adds an issued secret's plaintext, for the one response that
+// carries it.
+func (v Client) WithSecret(s *client.IssuedSecret) Client {
+	if s != nil {
+		v.ClientSecret, v.ClientSecretShown = s.Plaintext, SecretNotice
+	}
+	return v
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
