@@ -394,3 +394,47 @@ func TestLogsNoKeyMaterial(t *testing.T) {
 		}
 	}
 }
+
+// downStore fails every call, like a database that went away.
+type downStore struct{ KeyStore }
+
+var errDown = errors.New("database is down")
+
+func (downStore) SigningKeys(context.Context) ([]SigningKey, error) { return nil, errDown }
+func (downStore) PruneSigningKeys(context.Context, time.Time) error { return errDown }
+func (downStore) RotateSigningKey(context.Context, *SigningKey, string, time.Time) error {
+	return errDown
+}
+
+func TestStoreOutageKeepsKeysLive(t *testing.T) {
+	clk := newClock()
+	var logs bytes.Buffer
+	k := newKeys(t, newMemStore(), clk, "")
+	k.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	kid, _ := k.Current()
+	k.Store = downStore{} // fields must not change after Load; a test may cheat
+
+	clk.Advance(DefaultRotateEvery) // Refresh would rotate if it could
+	if err := k.Refresh(context.Background()); !errors.Is(err, errDown) {
+		t.Fatalf("Refresh = %v, want the store's error", err)
+	}
+	if err := k.Rotate(context.Background()); !errors.Is(err, errDown) {
+		t.Fatalf("Rotate = %v, want the store's error", err)
+	}
+	if cur, _ := k.Current(); cur != kid {
+		t.Fatalf("current key changed to %s during the outage", cur)
+	}
+	if _, err := k.VerifyJWT(signTest(t, k, clk.Now()), clk.Now()); err != nil {
+		t.Fatalf("signing or verifying during the outage: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { k.Run(ctx, time.Millisecond); close(done) }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	<-done
+	if !strings.Contains(logs.String(), "database is down") {
+		t.Errorf("Run did not log the failure:\n%s", logs.String())
+	}
+}
