@@ -51,7 +51,8 @@ func (f *AuthFailure) Error() string {
 type Authenticator struct {
 	Repo Repository
 	Now  func() time.Time
-	// TTL is how long a cached client is trusted; 0 means 5 seconds.
+	// TTL is how long a cached client is trusted; 0 means 5 seconds and
+	// a negative TTL disables the cache.
 	TTL time.Duration
 
 	mu    sync.RWMutex
@@ -108,7 +109,7 @@ func (a *Authenticator) entry(ctx context.Context, id string) (*authEntry, error
 	a.mu.RLock()
 	e := a.cache[id]
 	a.mu.RUnlock()
-	if e != nil && now.Sub(e.loadedAt) < ttl && !now.Before(e.loadedAt) {
+	if e != nil && ttl > 0 && now.Sub(e.loadedAt) < ttl && !now.Before(e.loadedAt) {
 		return e, nil
 	}
 	e = &authEntry{loadedAt: now}
