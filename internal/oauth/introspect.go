@@ -26,6 +26,10 @@ func (s *Server) inspect(ctx context.Context, tok string, now time.Time) (*inspe
 	switch {
 	case token.LooksLikeJWT(tok):
 		c, err := s.Keys.VerifyJWT(tok, now)
+		if errors.Is(err, token.ErrUnknownKey) && s.reloadKeys(ctx, now) {
+			// Another instance may have rotated the key moments ago.
+			c, err = s.Keys.VerifyJWT(tok, now)
+		}
 		if err != nil || c.Issuer != s.Issuer {
 			return nil, nil
 		}
@@ -77,6 +81,21 @@ func (s *Server) inspect(ctx context.Context, tok string, now time.Time) (*inspe
 	return &inspected{claims: claims, client: c}, nil
 }
 
+// reloadKeys re-reads the signing keys, at most once every 10 seconds so
+// tokens with made-up key IDs cannot make every request a database read.
+// It reports whether it reloaded.
+func (s *Server) reloadKeys(ctx context.Context, now time.Time) bool {
+	last := s.keysReloaded.Load()
+	if now.UnixNano()-last < int64(10*time.Second) || !s.keysReloaded.CompareAndSwap(last, now.UnixNano()) {
+		return false
+	}
+	if err := s.Keys.Load(ctx); err != nil {
+		s.Logger.Warn("reload signing keys", "err", err)
+		return false
+	}
+	return true
+}
+
 // introspection is an RFC 7662 §2.2 response.
 type introspection struct {
 	Active    bool     `json:"active"`
@@ -100,7 +119,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, oerr)
 		return
 	}
-	if _, _, oerr := s.authenticate(r.Context(), r, p, false); oerr != nil {
+	caller, _, oerr := s.authenticate(r.Context(), r, p, false)
+	if oerr != nil {
 		writeError(w, oerr)
 		return
 	}
@@ -114,7 +134,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		serverError(w, s.Logger, r, err)
 		return
 	}
-	if in == nil {
+	// Nothing crosses tenants: another tenant's token is simply inactive.
+	if in == nil || in.client.TenantID != caller.TenantID {
 		writeJSON(w, http.StatusOK, introspection{Active: false})
 		return
 	}

@@ -243,3 +243,25 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 }
+
+func TestIntrospectionStaysInTenant(t *testing.T) {
+	h := newHarness(t, 0)
+	ctx := context.Background()
+	if err := h.db.CreateTenant(ctx, &account.Tenant{ID: "ten_2", Name: "Other", CreatedAt: h.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	id, secret := h.create(client.CreateParams{})
+	sameID, sameSecret := h.create(client.CreateParams{})
+	c, sec, err := h.svc.Create(ctx, client.SystemActor("ten_2"), client.CreateParams{Name: "Other RS",
+		GrantTypes: []client.GrantType{client.GrantClientCredentials}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := h.accessToken(id, secret)
+	if h.introspect(sameID, sameSecret, tok)["active"] != true {
+		t.Fatal("same tenant: inactive")
+	}
+	if in := h.introspect(c.ID, sec.Plaintext, tok); in["active"] != false || len(in) != 1 {
+		t.Fatalf("another tenant's resource server learned %v", in)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
@@ -14,8 +15,8 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// Server serves the protocol endpoints. Build it with New.
-type Server struct {
+// Config is what the protocol server is built from.
+type Config struct {
 	// Issuer is the server's public base URL: the tokens' iss and the
 	// prefix of every advertised endpoint.
 	Issuer string
@@ -39,17 +40,19 @@ type Server struct {
 	// OnAuthFailure, when set, observes each failed client authentication
 	// (for audit aggregation and metrics).
 	OnAuthFailure func(clientID, addr, reason string)
-
-	limiter *limiter
 }
 
-// Config is what New needs; fields mirror Server's.
-type Config = Server
+// Server serves the protocol endpoints. Build it with New.
+type Server struct {
+	Config
+	limiter      *limiter
+	keysReloaded atomic.Int64 // Unix nanoseconds of the last reload on an unknown kid
+}
 
 // New returns a Server with the grants Latchkey offers and defaults filled:
 // Now = time.Now, Random = crypto/rand, a failure limit of 20 per minute.
 func New(c Config) *Server {
-	s := c
+	s := &Server{Config: c}
 	if s.Now == nil {
 		s.Now = time.Now
 	}
@@ -71,7 +74,7 @@ func New(c Config) *Server {
 			&grant.ClientCredentials{Tokens: s.minter(), OwnerRoles: s.ownerRoles},
 		)
 	}
-	return &s
+	return s
 }
 
 func (s *Server) now() time.Time { return s.Now().UTC() }
