@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+func migrate(ctx context.Context, args []string, e env, stdout io.Writer) error {
+	var c config
+	f := newFlags("migrate", e, stdout)
+	f.common(&c)
+	if _, err := f.parseArgs(args); err != nil {
+		return err
+	}
+	n, err := store.Migrate(ctx, c.database)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
+	return nil
+}
