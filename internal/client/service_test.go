@@ -245,7 +245,7 @@ func TestRotate(t *testing.T) {
 	if secrets[1].Status != client.SecretRetiring || !secrets[1].ExpiresAt.Equal(f.now.Add(24*time.Hour)) {
 		t.Errorf("old secret in grace: %+v", secrets[1])
 	}
-	if !got.SecretExpiresAt.Equal(f.now.Add(90*24*time.Hour)) {
+	if !got.SecretExpiresAt.Equal(f.now.Add(90 * 24 * time.Hour)) {
 		t.Errorf("client secret_expires_at %v", got.SecretExpiresAt)
 	}
 	third, _ := f.svc.RotateSecret(ctx, f.sys, c.ID, client.RotateParams{})
