@@ -195,3 +195,24 @@ func TestRotationAndGrace(t *testing.T) {
 		t.Fatalf("new secret: %d", r.status)
 	}
 }
+
+func TestLastUsedIsCoalesced(t *testing.T) {
+	h := newHarness(t, 0)
+	ctx := context.Background()
+	id, secret := h.create(client.CreateParams{})
+	h.token(id, secret, nil)
+	h.clock.Advance(time.Minute)
+	h.token(id, secret, nil)
+	c, _ := h.db.Client(ctx, id)
+	if !c.LastUsedAt.IsZero() {
+		t.Fatal("a token request wrote last_used_at: the hot path must not write")
+	}
+	if err := h.srv.Usage.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = h.db.Client(ctx, id)
+	secrets, _ := h.db.Secrets(ctx, id)
+	if !c.LastUsedAt.Equal(h.clock.Now()) || !secrets[0].LastUsedAt.Equal(h.clock.Now()) {
+		t.Fatalf("after flush: client %v, secret %v, want %v", c.LastUsedAt, secrets[0].LastUsedAt, h.clock.Now())
+	}
+}
