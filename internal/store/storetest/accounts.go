@@ -1,0 +1,176 @@
+package storetest
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+var accountTests = []test{
+	{"Tenants", testTenants},
+	{"Users", testUsers},
+	{"UserEmailUniquePerTenant", testUserEmailUnique},
+	{"UpdateUser", testUpdateUser},
+}
+
+func testTenants(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if ts, err := s.Tenants(ctx); err != nil || len(ts) != 0 {
+		t.Fatalf("Tenants of an empty store: %v, %v", ts, err)
+	}
+	// Inserted out of creation order; two share a creation time.
+	tenants := []account.Tenant{
+		{ID: "ten_c", Name: "Charlie", CreatedAt: at(2 * time.Hour)},
+		{ID: "ten_b", Name: "Bravo", CreatedAt: at(time.Hour)},
+		{ID: "ten_a", Name: "Alpha", CreatedAt: at(time.Hour)},
+		{ID: "ten_0", Name: "Oldest", CreatedAt: at(0)},
+	}
+	for i := range tenants {
+		if err := s.CreateTenant(ctx, &tenants[i]); err != nil {
+			t.Fatalf("CreateTenant(%s): %v", tenants[i].ID, err)
+		}
+	}
+	got, err := s.Tenant(ctx, "ten_b")
+	if err != nil {
+		t.Fatalf("Tenant: %v", err)
+	}
+	checkEqual(t, "Tenant", got, &account.Tenant{ID: "ten_b", Name: "Bravo", CreatedAt: stored(at(time.Hour))})
+
+	list, err := s.Tenants(ctx)
+	if err != nil {
+		t.Fatalf("Tenants: %v", err)
+	}
+	var order []string
+	for _, tn := range list {
+		order = append(order, tn.ID)
+	}
+	checkEqual(t, "Tenants oldest first", order, []string{"ten_0", "ten_a", "ten_b", "ten_c"})
+
+	if err := s.CreateTenant(ctx, &account.Tenant{ID: "ten_a", Name: "Again", CreatedAt: base}); !errors.Is(err, account.ErrConflict) {
+		t.Errorf("CreateTenant with a taken ID: got %v, want account.ErrConflict", err)
+	}
+	if _, err := s.Tenant(ctx, "ten_missing"); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("Tenant(missing): got %v, want account.ErrNotFound", err)
+	}
+}
+
+func newUser(tenantID, id, email string) *account.User {
+	return &account.User{
+		ID: id, TenantID: tenantID, Email: email, Name: "Name of " + id,
+		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$a2V5",
+		Roles:        []string{"viewer", "oauth_admin"}, Locale: "nb",
+		CreatedAt: at(0), UpdatedAt: at(time.Minute),
+	}
+}
+
+// storedUser is what a store returns for u.
+func storedUser(u *account.User) *account.User {
+	d := *u
+	d.Email = strings.ToLower(d.Email)
+	d.Roles = nilIfEmpty(d.Roles)
+	d.CreatedAt, d.UpdatedAt = stored(d.CreatedAt), stored(d.UpdatedAt)
+	return &d
+}
+
+func createUsers(t *testing.T, s store.Store, us ...*account.User) {
+	t.Helper()
+	for _, u := range us {
+		if err := s.CreateUser(t.Context(), u); err != nil {
+			t.Fatalf("CreateUser(%s): %v", u.ID, err)
+		}
+	}
+}
+
+func testUsers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	full := newUser("ten_a", "usr_full", "Mixed.Case@Example.COM")
+	bare := &account.User{ID: "usr_bare", TenantID: "ten_a", Email: "bare@example.com", CreatedAt: base, UpdatedAt: base}
+	other := newUser("ten_b", "usr_other", "aaa@example.com")
+	createUsers(t, s, full, bare, other, newUser("ten_a", "usr_z", "zz@example.com"), newUser("ten_a", "usr_a", "aa@example.com"))
+
+	got, err := s.User(ctx, "usr_full")
+	if err != nil {
+		t.Fatalf("User: %v", err)
+	}
+	checkEqual(t, "User", got, storedUser(full))
+	if got, err = s.User(ctx, "usr_bare"); err != nil {
+		t.Fatalf("User: %v", err)
+	}
+	checkEqual(t, "User without roles", got, storedUser(bare))
+
+	for _, email := range []string{"mixed.case@example.com", "MIXED.CASE@EXAMPLE.COM"} {
+		got, err := s.UserByEmail(ctx, "ten_a", email)
+		if err != nil {
+			t.Fatalf("UserByEmail(%q): %v", email, err)
+		}
+		checkEqual(t, "UserByEmail", got, storedUser(full))
+	}
+	notFound := map[string]error{}
+	_, notFound["User(missing)"] = s.User(ctx, "usr_missing")
+	_, notFound["UserByEmail in another tenant"] = s.UserByEmail(ctx, "ten_b", "mixed.case@example.com")
+	_, notFound["UserByEmail(unknown)"] = s.UserByEmail(ctx, "ten_a", "nobody@example.com")
+	for what, err := range notFound {
+		if !errors.Is(err, account.ErrNotFound) {
+			t.Errorf("%s: got %v, want account.ErrNotFound", what, err)
+		}
+	}
+
+	users, err := s.Users(ctx, "ten_a")
+	if err != nil {
+		t.Fatalf("Users: %v", err)
+	}
+	var emails []string
+	for _, u := range users {
+		emails = append(emails, u.Email)
+	}
+	checkEqual(t, "Users by email", emails, []string{"aa@example.com", "bare@example.com", "mixed.case@example.com", "zz@example.com"})
+	if users, err := s.Users(ctx, "ten_none"); err != nil || len(users) != 0 {
+		t.Errorf("Users of an empty tenant: %v, %v", users, err)
+	}
+	if err := s.CreateUser(ctx, newUser("ten_c", "usr_full", "new@example.com")); !errors.Is(err, account.ErrConflict) {
+		t.Errorf("CreateUser with a taken ID: got %v, want account.ErrConflict", err)
+	}
+}
+
+func testUserEmailUnique(t *testing.T, s store.Store) {
+	createUsers(t, s, newUser("ten_a", "usr_1", "Same@Example.com"))
+	if err := s.CreateUser(t.Context(), newUser("ten_a", "usr_2", "same@EXAMPLE.com")); !errors.Is(err, account.ErrConflict) {
+		t.Errorf("CreateUser with a taken email: got %v, want account.ErrConflict", err)
+	}
+	// Another tenant may have the same address.
+	createUsers(t, s, newUser("ten_b", "usr_3", "same@example.com"))
+}
+
+func testUpdateUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser("ten_a", "usr_1", "one@example.com")
+	createUsers(t, s, u, newUser("ten_a", "usr_2", "two@example.com"))
+
+	v := *u
+	v.Email, v.Name, v.PasswordHash, v.Roles, v.Locale = "Uno@Example.com", "Uno", "", nil, "fi"
+	v.UpdatedAt = at(time.Hour + 1)
+	// Tenant and creation time never change.
+	v.TenantID, v.CreatedAt = "ten_b", at(time.Hour)
+	if err := s.UpdateUser(ctx, &v); err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	got, err := s.User(ctx, "usr_1")
+	if err != nil {
+		t.Fatalf("User: %v", err)
+	}
+	want := storedUser(&v)
+	want.TenantID, want.CreatedAt = u.TenantID, stored(u.CreatedAt)
+	checkEqual(t, "updated user", got, want)
+
+	v.Email = "TWO@example.com"
+	if err := s.UpdateUser(ctx, &v); !errors.Is(err, account.ErrConflict) {
+		t.Errorf("UpdateUser to a taken email: got %v, want account.ErrConflict", err)
+	}
+	if err := s.UpdateUser(ctx, newUser("ten_a", "usr_missing", "x@example.com")); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("UpdateUser(missing): got %v, want account.ErrNotFound", err)
+	}
+}

@@ -1,0 +1,374 @@
+package storetest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+var listTests = []test{
+	{"TenantIsolation", testListTenantIsolation},
+	{"OwnerFilter", testListOwnerFilter},
+	{"StatusFilter", testListStatusFilter},
+	{"Search", testListSearch},
+	{"SearchFollowsChanges", testListSearchFollowsChanges},
+	{"Sort", testListSort},
+	{"Pagination", testListPagination},
+	{"PaginationWithFilters", testListPaginationWithFilters},
+	{"Limit", testListLimit},
+	{"InvalidQuery", testListInvalidQuery},
+}
+
+// listFixture is a tenant's clients chosen to exercise sorting and search:
+// names that differ only in case, shared creation times, unset times, and
+// the characters LIKE and FTS treat specially.
+func listFixture(tenantID string) []*client.Client {
+	h := func(n int) time.Time { return at(time.Duration(n) * time.Hour) }
+	rows := []struct {
+		id, name          string
+		status            client.Status
+		owner             string
+		created, lastUsed time.Time
+		secretExpires     time.Time
+	}{
+		{"alpha-1", "Alpha service", client.StatusActive, "usr_1", h(1), h(10), h(100)},
+		{"alpha-2", "alpha SERVICE", client.StatusInactive, "usr_2", h(1), time.Time{}, h(100)},
+		{"beta-pct", "beta%app", client.StatusActive, "usr_1", h(2), h(11), time.Time{}},
+		{"beta-und", "beta_app", client.StatusRevoked, "", h(3), time.Time{}, time.Time{}},
+		{"gamma", "Gamma", client.StatusActive, "usr_1", h(3), h(12), h(90)},
+		{"svc-xq7-api", "Delta", client.StatusActive, "usr_2", h(4), h(12), h(80)},
+		{"eps", "Epsilon 100%", client.StatusInactive, "", h(5), h(9), h(90)},
+		{"zeta_1", "zeta", client.StatusActive, "", h(6), time.Time{}, h(70)},
+		{"quote", `Quote "q" app`, client.StatusActive, "usr_1", h(7), h(13), h(60)},
+		{"back", `back\slash`, client.StatusRevoked, "usr_2", h(7), h(14), time.Time{}},
+		{"cafe", "Café Crème", client.StatusActive, "", h(8), h(15), h(50)},
+		{"Upper-ID", "lower name", client.StatusActive, "", h(9), h(16), h(40)},
+		{"a~b.c", "Zed", client.StatusInactive, "usr_1", h(0), h(1), h(30)},
+	}
+	var out []*client.Client
+	for _, r := range rows {
+		// IDs start "a." in ten_a and "b." in ten_b: unique, and free of
+		// the characters the search tests look for.
+		c := newClient(tenantID, tenantID[len(tenantID)-1:]+"."+r.id, r.name)
+		c.Status, c.OwnerUserID, c.CreatedAt = r.status, r.owner, r.created
+		c.LastUsedAt, c.SecretExpiresAt = r.lastUsed, r.secretExpires
+		out = append(out, c)
+	}
+	return out
+}
+
+// seedList stores the fixture in tenants ten_a and ten_b and returns
+// ten_a's clients as stored.
+func seedList(t *testing.T, s store.Store) []*client.Client {
+	t.Helper()
+	a := listFixture("ten_a")
+	createClients(t, s, append(a, listFixture("ten_b")...)...)
+	var out []*client.Client
+	for _, c := range a {
+		out = append(out, storedClient(c))
+	}
+	return out
+}
+
+// listAll returns every page of q, checking on each that Total is want
+// and the page is no longer than the limit.
+func listAll(t *testing.T, s store.Store, q client.ListQuery, wantTotal int) []*client.Client {
+	t.Helper()
+	var all []*client.Client
+	limit := cmp.Or(q.Limit, client.DefaultListLimit)
+	for range 1000 {
+		p, err := s.ListClients(t.Context(), q)
+		if err != nil {
+			t.Fatalf("ListClients(%+v): %v", q, err)
+		}
+		if p.Total != wantTotal {
+			t.Errorf("ListClients(%+v).Total = %d, want %d", q, p.Total, wantTotal)
+		}
+		if len(p.Clients) > limit {
+			t.Errorf("ListClients(%+v) returned %d clients, over the limit", q, len(p.Clients))
+		}
+		if p.Next != "" && len(p.Clients) != limit {
+			t.Errorf("ListClients(%+v): a page with a Next has %d clients, want %d", q, len(p.Clients), limit)
+		}
+		all = append(all, p.Clients...)
+		if p.Next == "" {
+			return all
+		}
+		q.After = p.Next
+	}
+	t.Fatalf("ListClients(%+v): pagination does not end", q)
+	return nil
+}
+
+func ids(cs []*client.Client) []string {
+	out := []string{}
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+// filter returns the IDs of the clients keep accepts, in creation order
+// then ID: the list's default order.
+func filter(cs []*client.Client, keep func(*client.Client) bool) []string {
+	var kept []*client.Client
+	for _, c := range cs {
+		if keep(c) {
+			kept = append(kept, c)
+		}
+	}
+	sortClients(kept, client.SortCreatedAt, false)
+	return ids(kept)
+}
+
+// sortKey is the value a store orders by for field f.
+func sortKey(c *client.Client, f client.SortField) any {
+	nanos := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixNano()
+	}
+	switch f {
+	case client.SortName:
+		return strings.ToLower(c.Name)
+	case client.SortClientID:
+		return c.ID
+	case client.SortCreatedAt:
+		return nanos(c.CreatedAt)
+	case client.SortLastUsedAt:
+		return nanos(c.LastUsedAt)
+	case client.SortSecretExpiresAt:
+		return nanos(c.SecretExpiresAt)
+	case client.SortStatus:
+		return string(c.Status)
+	}
+	panic("unknown sort field " + f)
+}
+
+// sortClients orders cs as a store must: by the field's key (bytewise for
+// text), ties broken by client ID, both reversed when desc.
+func sortClients(cs []*client.Client, f client.SortField, desc bool) {
+	slices.SortStableFunc(cs, func(a, b *client.Client) int {
+		var r int
+		switch ka := sortKey(a, f).(type) {
+		case string:
+			r = strings.Compare(ka, sortKey(b, f).(string))
+		case int64:
+			r = cmp.Compare(ka, sortKey(b, f).(int64))
+		}
+		r = cmp.Or(r, strings.Compare(a.ID, b.ID))
+		if desc {
+			r = -r
+		}
+		return r
+	})
+}
+
+func testListTenantIsolation(t *testing.T, s store.Store) {
+	want := seedList(t, s)
+	got := listAll(t, s, client.ListQuery{TenantID: "ten_a"}, len(want))
+	checkEqual(t, "ten_a's clients", ids(got), filter(want, func(*client.Client) bool { return true }))
+	// Clients come back whole.
+	byID := map[string]*client.Client{}
+	for _, c := range want {
+		byID[c.ID] = c
+	}
+	for _, c := range got {
+		checkEqual(t, c.ID, c, byID[c.ID])
+	}
+	if got := listAll(t, s, client.ListQuery{TenantID: "ten_none"}, 0); len(got) != 0 {
+		t.Errorf("a tenant with no clients lists %v", ids(got))
+	}
+}
+
+func testListOwnerFilter(t *testing.T, s store.Store) {
+	all := seedList(t, s)
+	for _, owner := range []string{"usr_1", "usr_2", "usr_nobody"} {
+		want := filter(all, func(c *client.Client) bool { return c.OwnerUserID == owner })
+		got := listAll(t, s, client.ListQuery{TenantID: "ten_a", OwnerUserID: owner}, len(want))
+		checkEqual(t, "owner "+owner, ids(got), want)
+	}
+}
+
+func testListStatusFilter(t *testing.T, s store.Store) {
+	all := seedList(t, s)
+	for _, st := range []client.Status{client.StatusActive, client.StatusInactive, client.StatusRevoked} {
+		want := filter(all, func(c *client.Client) bool { return c.Status == st })
+		got := listAll(t, s, client.ListQuery{TenantID: "ten_a", Status: st}, len(want))
+		checkEqual(t, "status "+string(st), ids(got), want)
+	}
+}
+
+// matches is the search contract: a case-insensitive substring of the name
+// or the client ID. The fixture keeps case differences to ASCII.
+func matches(c *client.Client, search string) bool {
+	s := strings.ToLower(search)
+	return strings.Contains(strings.ToLower(c.Name), s) || strings.Contains(strings.ToLower(c.ID), s)
+}
+
+func testListSearch(t *testing.T, s store.Store) {
+	all := seedList(t, s)
+	cases := []struct {
+		search string
+		want   int // how many of ten_a's clients match, to keep the test honest
+	}{
+		{"alpha", 2},       // names differing in case
+		{"ALPHA SER", 2},   // across a space, upper-case search
+		{"pha", 2},         // inside a word
+		{"XQ7", 1},         // in the client ID only
+		{"svc-xq7-api", 1}, // the whole client ID
+		{"a.", 13},         // the prefix of every fixture ID in ten_a
+		{"z", 2},           // one character: zeta, Zed
+		{"Ta", 4},          // two characters: beta ×2, Delta, zeta
+		{"%", 2},           // a LIKE wildcard, literally
+		{"_", 2},           // a LIKE wildcard, literally
+		{"a_a", 1},         // three characters with a wildcard
+		{"a_app", 1},       // beta_app, not beta%app
+		{"0%", 1},          // two characters with a wildcard
+		{"100%", 1},        // a wildcard in a trigram search
+		{`"q"`, 1},         // FTS quoting
+		{`q" a`, 1},        // an unbalanced quote
+		{`\s`, 1},          // the LIKE escape character
+		{`k\sl`, 1},        // the escape character in a trigram search
+		{"afé", 1},         // non-ASCII, trigram
+		{"fé", 1},          // non-ASCII, LIKE
+		{"nothing-like-this", 0},
+		{"upper-id", 1},
+		{"LOWER N", 1},
+	}
+	for _, c := range cases {
+		want := filter(all, func(cl *client.Client) bool { return matches(cl, c.search) })
+		if len(want) != c.want {
+			t.Fatalf("fixture: %q should match %d clients, matches %v", c.search, c.want, want)
+		}
+		got := listAll(t, s, client.ListQuery{TenantID: "ten_a", Search: c.search}, len(want))
+		checkEqual(t, fmt.Sprintf("search %q", c.search), ids(got), want)
+	}
+}
+
+func testListSearchFollowsChanges(t *testing.T, s store.Store) {
+	seedList(t, s)
+	search := func(q string) []string {
+		t.Helper()
+		p, err := s.ListClients(t.Context(), client.ListQuery{TenantID: "ten_a", Search: q})
+		if err != nil {
+			t.Fatalf("ListClients: %v", err)
+		}
+		return ids(p.Clients)
+	}
+	c := getClient(t, s, "a.svc-xq7-api")
+	c.Name = "Renamed Omega"
+	inTx(t, s, func(ctx context.Context, tx client.Tx) error { return tx.UpdateClient(ctx, c) })
+	checkEqual(t, "search for the new name", search("omega"), []string{c.ID})
+	checkEqual(t, "search for the old name", search("delta"), []string{})
+	checkEqual(t, "search for the old name, short", search("de"), []string{})
+	inTx(t, s, func(ctx context.Context, tx client.Tx) error { return tx.DeleteClient(ctx, c.ID) })
+	checkEqual(t, "search after delete", search("omega"), []string{})
+	checkEqual(t, "search by client ID after delete", search("xq7"), []string{})
+}
+
+func testListSort(t *testing.T, s store.Store) {
+	all := seedList(t, s)
+	for _, f := range client.SortFields {
+		for _, desc := range []bool{false, true} {
+			t.Run(sortName(f, desc), func(t *testing.T) {
+				want := slices.Clone(all)
+				sortClients(want, f, desc)
+				got := listAll(t, s, client.ListQuery{TenantID: "ten_a", Sort: f, Desc: desc, Limit: client.MaxListLimit}, len(all))
+				checkEqual(t, "order", ids(got), ids(want))
+			})
+		}
+	}
+}
+
+func sortName(f client.SortField, desc bool) string {
+	if desc {
+		return string(f) + "_desc"
+	}
+	return string(f) + "_asc"
+}
+
+func testListPagination(t *testing.T, s store.Store) {
+	all := seedList(t, s)
+	for _, f := range client.SortFields {
+		for _, desc := range []bool{false, true} {
+			t.Run(sortName(f, desc), func(t *testing.T) {
+				want := slices.Clone(all)
+				sortClients(want, f, desc)
+				for _, limit := range []int{1, 3} {
+					got := listAll(t, s, client.ListQuery{TenantID: "ten_a", Sort: f, Desc: desc, Limit: limit}, len(all))
+					checkEqual(t, fmt.Sprintf("pages of %d", limit), ids(got), ids(want))
+				}
+			})
+		}
+	}
+}
+
+func testListPaginationWithFilters(t *testing.T, s store.Store) {
+	all := seedList(t, s)
+	for _, f := range client.SortFields {
+		q := client.ListQuery{TenantID: "ten_a", Search: "a", Status: client.StatusActive, Sort: f, Desc: true, Limit: 2}
+		var want []*client.Client
+		for _, c := range all {
+			if c.Status == q.Status && matches(c, q.Search) {
+				want = append(want, c)
+			}
+		}
+		sortClients(want, f, true)
+		got := listAll(t, s, q, len(want))
+		checkEqual(t, string(f), ids(got), ids(want))
+	}
+}
+
+func testListLimit(t *testing.T, s store.Store) {
+	var cs []*client.Client
+	for i := range 60 {
+		c := newClient("ten_a", fmt.Sprintf("lkc_%03d", i), fmt.Sprintf("Client %03d", i))
+		c.CreatedAt = at(time.Duration(i) * time.Second)
+		cs = append(cs, c)
+	}
+	createClients(t, s, cs...)
+	for _, c := range []struct{ limit, want int }{{0, client.DefaultListLimit}, {7, 7}, {60, 60}, {client.MaxListLimit, 60}} {
+		p, err := s.ListClients(t.Context(), client.ListQuery{TenantID: "ten_a", Limit: c.limit})
+		if err != nil {
+			t.Fatalf("ListClients(Limit %d): %v", c.limit, err)
+		}
+		if len(p.Clients) != c.want || p.Total != 60 || (p.Next != "") != (c.want < 60) {
+			t.Errorf("ListClients(Limit %d): %d clients, total %d, next %q; want %d, 60, next only when more",
+				c.limit, len(p.Clients), p.Total, p.Next, c.want)
+		}
+	}
+}
+
+func testListInvalidQuery(t *testing.T, s store.Store) {
+	seedList(t, s)
+	p, err := s.ListClients(t.Context(), client.ListQuery{TenantID: "ten_a", Sort: client.SortName, Limit: 1})
+	if err != nil || p.Next == "" {
+		t.Fatalf("ListClients: %v, next %q", err, p.Next)
+	}
+	cases := map[string]client.ListQuery{
+		"limit over the maximum": {TenantID: "ten_a", Limit: client.MaxListLimit + 1},
+		"negative limit":         {TenantID: "ten_a", Limit: -1},
+		"unknown sort":           {TenantID: "ten_a", Sort: "password"},
+		"unknown status":         {TenantID: "ten_a", Status: "deleted"},
+		"garbage cursor":         {TenantID: "ten_a", After: "not a cursor"},
+		// A name cursor has a text key; a time column needs a number.
+		"cursor of another sort": {TenantID: "ten_a", Sort: client.SortCreatedAt, After: p.Next},
+	}
+	for name, q := range cases {
+		_, err := s.ListClients(t.Context(), q)
+		var ve *client.ValidationError
+		if !errors.As(err, &ve) {
+			t.Errorf("%s: got %v, want a *client.ValidationError", name, err)
+		}
+	}
+}
