@@ -1,0 +1,264 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/client"
+)
+
+// clientColumns are read by scanClient, in its order.
+const clientColumns = `id, tenant_id, name, description, type, grant_types, redirect_uris, scopes, roles,
+	owner_user_id, access_token_ttl, refresh_token_ttl, token_format, require_consent, status, protected,
+	created_at, created_by, updated_at, last_used_at, secret_expires_at`
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanClient reads the clientColumns of one row, then any extra columns
+// into extra.
+func scanClient(row scanner, extra ...any) (*client.Client, error) {
+	var (
+		c                                client.Client
+		grants, redirects, scopes, roles string
+		accessTTL, refreshTTL            int64
+		created, updated                 int64
+		lastUsed, secretExpires          sql.NullInt64
+	)
+	dest := []any{&c.ID, &c.TenantID, &c.Name, &c.Description, &c.Type, &grants, &redirects, &scopes, &roles,
+		&c.OwnerUserID, &accessTTL, &refreshTTL, &c.TokenFormat, &c.RequireConsent, &c.Status, &c.Protected,
+		&created, &c.CreatedBy, &updated, &lastUsed, &secretExpires}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.GrantTypes, err = parseList[client.GrantType](grants); err != nil {
+		return nil, err
+	}
+	if c.RedirectURIs, err = parseList[string](redirects); err != nil {
+		return nil, err
+	}
+	if c.Scopes, err = parseList[string](scopes); err != nil {
+		return nil, err
+	}
+	if c.Roles, err = parseList[string](roles); err != nil {
+		return nil, err
+	}
+	c.AccessTokenTTL = time.Duration(accessTTL) * time.Second
+	c.RefreshTokenTTL = time.Duration(refreshTTL) * time.Second
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	c.LastUsedAt, c.SecretExpiresAt = nullTime(lastUsed), nullTime(secretExpires)
+	return &c, nil
+}
+
+// Client returns the client with the given ID in any tenant, or
+// client.ErrNotFound.
+func (db *DB) Client(ctx context.Context, id string) (*client.Client, error) {
+	c, err := getClient(ctx, db.read, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: client: %w", err)
+	}
+	return c, nil
+}
+
+func getClient(ctx context.Context, q querier, id string) (*client.Client, error) {
+	c, err := scanClient(q.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, client.ErrNotFound
+	}
+	return c, err
+}
+
+// Secrets returns the client's secrets, newest first; none for an unknown
+// client.
+func (db *DB) Secrets(ctx context.Context, clientID string) ([]client.Secret, error) {
+	s, err := secrets(ctx, db.read, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: secrets: %w", err)
+	}
+	return s, nil
+}
+
+func secrets(ctx context.Context, q querier, clientID string) ([]client.Secret, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, client_id, hash, hint, status, created_at, created_by,
+		expires_at, last_used_at, revoked_at
+		FROM client_secrets WHERE client_id = ? ORDER BY created_at DESC, seq DESC`, clientID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []client.Secret
+	for rows.Next() {
+		var (
+			s                          client.Secret
+			created                    int64
+			expires, lastUsed, revoked sql.NullInt64
+		)
+		if err := rows.Scan(&s.ID, &s.ClientID, &s.Hash, &s.Hint, &s.Status, &created, &s.CreatedBy,
+			&expires, &lastUsed, &revoked); err != nil {
+			return nil, err
+		}
+		s.CreatedAt = fromMicros(created)
+		s.ExpiresAt, s.LastUsedAt, s.RevokedAt = nullTime(expires), nullTime(lastUsed), nullTime(revoked)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// InTx runs fn in one write transaction. SQLite has one writer at a time,
+// so transactions serialize whether or not they lock the same client.
+func (db *DB) InTx(ctx context.Context, fn func(client.Tx) error) error {
+	return db.writeTx(ctx, func(t *sql.Tx) error { return fn(&tx{t}) })
+}
+
+// RecordUse stores last-used times, keeping the later of the stored and
+// given times, in one transaction. Uses of unknown clients or secrets are
+// ignored.
+func (db *DB) RecordUse(ctx context.Context, uses []client.Use) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	err := db.writeTx(ctx, func(t *sql.Tx) error {
+		for _, u := range uses {
+			at := u.At.UnixMicro()
+			if _, err := t.ExecContext(ctx, `UPDATE clients SET last_used_at = ?1
+				WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`, at, u.ClientID); err != nil {
+				return err
+			}
+			if u.SecretID == "" {
+				continue
+			}
+			if _, err := t.ExecContext(ctx, `UPDATE client_secrets SET last_used_at = ?1
+				WHERE id = ?2 AND client_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?1)`,
+				at, u.SecretID, u.ClientID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: record use: %w", err)
+	}
+	return nil
+}
+
+// tx is the write side of the repository inside InTx.
+type tx struct{ tx *sql.Tx }
+
+// LockClient returns the client. The transaction already holds the
+// database's write lock, so nothing else can change it until it ends.
+func (t *tx) LockClient(ctx context.Context, id string) (*client.Client, error) {
+	c, err := getClient(ctx, t.tx, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lock client: %w", err)
+	}
+	return c, nil
+}
+
+func (t *tx) Secrets(ctx context.Context, clientID string) ([]client.Secret, error) {
+	s, err := secrets(ctx, t.tx, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: secrets: %w", err)
+	}
+	return s, nil
+}
+
+func (t *tx) UserInTenant(ctx context.Context, tenantID, userID string) (bool, error) {
+	var ok bool
+	err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ? AND tenant_id = ?)`,
+		userID, tenantID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: user in tenant: %w", err)
+	}
+	return ok, nil
+}
+
+// CreateClient stores a new client, or returns client.ErrConflict when its
+// ID is taken.
+func (t *tx) CreateClient(ctx context.Context, c *client.Client) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.TenantID, c.Name, c.Description, c.Type, jsonList(c.GrantTypes), jsonList(c.RedirectURIs),
+		jsonList(c.Scopes), jsonList(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second),
+		int64(c.RefreshTokenTTL/time.Second), c.TokenFormat, boolInt(c.RequireConsent), c.Status,
+		boolInt(c.Protected), c.CreatedAt.UnixMicro(), c.CreatedBy, c.UpdatedAt.UnixMicro(),
+		timeOrNull(c.LastUsedAt), timeOrNull(c.SecretExpiresAt))
+	if isUnique(err) {
+		return fmt.Errorf("sqlite: create client %q: %w", c.ID, client.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create client: %w", err)
+	}
+	return nil
+}
+
+// UpdateClient writes every field of c except those that never change
+// (ID, TenantID, CreatedAt, CreatedBy) and LastUsedAt, which RecordUse
+// owns so that an update made from an older copy cannot move it back.
+func (t *tx) UpdateClient(ctx context.Context, c *client.Client) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE clients SET name = ?, description = ?, type = ?,
+		grant_types = ?, redirect_uris = ?, scopes = ?, roles = ?, owner_user_id = ?, access_token_ttl = ?,
+		refresh_token_ttl = ?, token_format = ?, require_consent = ?, status = ?, protected = ?,
+		updated_at = ?, secret_expires_at = ?
+		WHERE id = ?`,
+		c.Name, c.Description, c.Type, jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
+		jsonList(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second), int64(c.RefreshTokenTTL/time.Second),
+		c.TokenFormat, boolInt(c.RequireConsent), c.Status, boolInt(c.Protected), c.UpdatedAt.UnixMicro(),
+		timeOrNull(c.SecretExpiresAt), c.ID)
+	if err == nil {
+		err = affected(res, client.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: update client: %w", err)
+	}
+	return nil
+}
+
+// DeleteClient removes the client; its secrets go with it (ON DELETE
+// CASCADE).
+func (t *tx) DeleteClient(ctx context.Context, id string) error {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	if err == nil {
+		err = affected(res, client.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: delete client: %w", err)
+	}
+	return nil
+}
+
+// CreateSecret stores a new secret: client.ErrConflict when its ID is
+// taken, client.ErrNotFound when its client does not exist.
+func (t *tx) CreateSecret(ctx context.Context, s *client.Secret) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO client_secrets (id, client_id, hash, hint, status,
+		created_at, created_by, expires_at, last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.ClientID, s.Hash, s.Hint, s.Status, s.CreatedAt.UnixMicro(), s.CreatedBy,
+		timeOrNull(s.ExpiresAt), timeOrNull(s.LastUsedAt), timeOrNull(s.RevokedAt))
+	switch {
+	case isUnique(err):
+		return fmt.Errorf("sqlite: create secret %q: %w", s.ID, client.ErrConflict)
+	case isForeignKey(err):
+		return fmt.Errorf("sqlite: create secret for client %q: %w", s.ClientID, client.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("sqlite: create secret: %w", err)
+	}
+	return nil
+}
+
+// UpdateSecret writes a secret's hash, hint, status, expiry and revocation
+// time. Its LastUsedAt is RecordUse's, as for clients.
+func (t *tx) UpdateSecret(ctx context.Context, s *client.Secret) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE client_secrets SET hash = ?, hint = ?, status = ?,
+		expires_at = ?, revoked_at = ? WHERE id = ? AND client_id = ?`,
+		s.Hash, s.Hint, s.Status, timeOrNull(s.ExpiresAt), timeOrNull(s.RevokedAt), s.ID, s.ClientID)
+	if err == nil {
+		err = affected(res, client.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: update secret: %w", err)
+	}
+	return nil
+}

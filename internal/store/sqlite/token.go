@@ -1,0 +1,186 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// SigningKeys returns every stored key, newest first.
+func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, algorithm, public_key, sealed_private_key, created_at,
+		retired_at, publish_until FROM signing_keys ORDER BY created_at DESC, id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: signing keys: %w", err)
+	}
+	defer rows.Close()
+	var out []token.SigningKey
+	for rows.Next() {
+		var (
+			k                     token.SigningKey
+			created               int64
+			retired, publishUntil sql.NullInt64
+		)
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PublicKey, &k.SealedPrivateKey, &created, &retired, &publishUntil); err != nil {
+			return nil, fmt.Errorf("sqlite: signing keys: %w", err)
+		}
+		k.CreatedAt, k.RetiredAt, k.PublishUntil = fromMicros(created), nullTime(retired), nullTime(publishUntil)
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: signing keys: %w", err)
+	}
+	return out, nil
+}
+
+// RotateSigningKey stores k as the current key and retires the previous
+// one, if the previous one is expectCurrent; otherwise it stores nothing
+// and returns token.ErrConflict.
+func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectCurrent string, publishUntil time.Time) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		var current string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM signing_keys WHERE retired_at IS NULL`).Scan(&current)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if current != expectCurrent {
+			return fmt.Errorf("current key is %q, not %q: %w", current, expectCurrent, token.ErrConflict)
+		}
+		if current != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE id = ?`,
+				k.CreatedAt.UnixMicro(), timeOrNull(publishUntil), current); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, public_key, sealed_private_key,
+			created_at) VALUES (?, ?, ?, ?, ?)`, k.ID, k.Algorithm, k.PublicKey, k.SealedPrivateKey, k.CreatedAt.UnixMicro())
+		if isUnique(err) {
+			return fmt.Errorf("key %q: %w", k.ID, token.ErrConflict)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: rotate signing key: %w", err)
+	}
+	return nil
+}
+
+// PruneSigningKeys deletes retired keys whose PublishUntil is before t.
+func (db *DB) PruneSigningKeys(ctx context.Context, t time.Time) error {
+	_, err := db.write.ExecContext(ctx, `DELETE FROM signing_keys
+		WHERE retired_at IS NOT NULL AND publish_until < ?`, t.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("sqlite: prune signing keys: %w", err)
+	}
+	return nil
+}
+
+// CreateToken stores an opaque access token, or returns token.ErrConflict
+// when its ID or hash is taken.
+func (db *DB) CreateToken(ctx context.Context, r *token.Record) error {
+	_, err := db.write.ExecContext(ctx, `INSERT INTO access_tokens (id, hash, client_id, secret_id, subject,
+		audience, scopes, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Hash, r.ClientID, r.SecretID, r.Subject, jsonList(r.Audience), jsonList(r.Scopes),
+		r.IssuedAt.UnixMicro(), r.ExpiresAt.UnixMicro())
+	if isUnique(err) {
+		return fmt.Errorf("sqlite: create token: %w", token.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create token: %w", err)
+	}
+	return nil
+}
+
+// TokenByHash finds an opaque token by the hash of its value, or returns
+// token.ErrNotFound. Expired tokens are returned until pruned; the caller
+// checks ExpiresAt.
+func (db *DB) TokenByHash(ctx context.Context, hash string) (*token.Record, error) {
+	var (
+		r                token.Record
+		audience, scopes string
+		issued, expires  int64
+	)
+	err := db.read.QueryRowContext(ctx, `SELECT id, hash, client_id, secret_id, subject, audience, scopes,
+		issued_at, expires_at FROM access_tokens WHERE hash = ?`, hash).
+		Scan(&r.ID, &r.Hash, &r.ClientID, &r.SecretID, &r.Subject, &audience, &scopes, &issued, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = token.ErrNotFound
+	}
+	if err == nil {
+		r.Audience, err = parseList[string](audience)
+	}
+	if err == nil {
+		r.Scopes, err = parseList[string](scopes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: token by hash: %w", err)
+	}
+	r.IssuedAt, r.ExpiresAt = fromMicros(issued), fromMicros(expires)
+	return &r, nil
+}
+
+// Revoke adds the token ID to the revocation list (keeping the later
+// expiry if it is already there) and deletes the opaque token with that
+// ID, in one transaction.
+func (db *DB) Revoke(ctx context.Context, r token.Revocation) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO revocations (token_id, client_id, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (token_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+			r.TokenID, r.ClientID, r.ExpiresAt.UnixMicro())
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE id = ?`, r.TokenID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke: %w", err)
+	}
+	return nil
+}
+
+// Revocations returns every revocation that expires after t, soonest
+// first.
+func (db *DB) Revocations(ctx context.Context, t time.Time) ([]token.Revocation, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT token_id, client_id, expires_at FROM revocations
+		WHERE expires_at > ? ORDER BY expires_at, token_id`, t.UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revocations: %w", err)
+	}
+	defer rows.Close()
+	var out []token.Revocation
+	for rows.Next() {
+		var (
+			r       token.Revocation
+			expires int64
+		)
+		if err := rows.Scan(&r.TokenID, &r.ClientID, &expires); err != nil {
+			return nil, fmt.Errorf("sqlite: revocations: %w", err)
+		}
+		r.ExpiresAt = fromMicros(expires)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: revocations: %w", err)
+	}
+	return out, nil
+}
+
+// PruneTokens deletes opaque tokens and revocations that expired before t.
+func (db *DB) PruneTokens(ctx context.Context, t time.Time) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE expires_at < ?`, t.UnixMicro()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE expires_at < ?`, t.UnixMicro())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: prune tokens: %w", err)
+	}
+	return nil
+}
