@@ -1,0 +1,280 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/postgres"
+	"github.com/latchkey/latchkey/internal/store/storetest"
+)
+
+var _ store.Store = (*postgres.DB)(nil)
+
+// adminURL returns the server the tests may create databases on, from
+// LATCHKEY_TEST_POSTGRES_URL. Without it the tests skip, except in CI,
+// where PostgreSQL must be tested.
+func adminURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("LATCHKEY_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests " +
+				"(e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)")
+		}
+		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set")
+	}
+	return u
+}
+
+// testDatabase is one database per test run, created on first use and
+// dropped by TestMain; each test gets a schema of its own in it, which is
+// much faster to make and drop than a database.
+var testDatabase struct {
+	once       sync.Once
+	admin, url string
+	name       string
+	err        error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if testDatabase.name != "" {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, testDatabase.admin)
+		if err == nil {
+			_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+testDatabase.name+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "drop database %s: %v\n", testDatabase.name, err)
+		}
+	}
+	os.Exit(code)
+}
+
+// randomName returns prefix followed by random hex.
+func randomName(prefix string) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// setUpDatabase creates the run's database, with pg_trgm installed in its
+// public schema where every test schema finds it.
+func setUpDatabase(admin string) (string, error) {
+	ctx := context.Background()
+	name := randomName("latchkey_test_")
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", fmt.Errorf("connect to LATCHKEY_TEST_POSTGRES_URL: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create database: %w", err)
+	}
+	testDatabase.name = name
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", fmt.Errorf("LATCHKEY_TEST_POSTGRES_URL: %w", err)
+	}
+	u.Path = "/" + name
+	db, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		return "", err
+	}
+	defer db.Close(ctx)
+	if _, err := db.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"); err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+// freshSchema creates an empty schema for one test, dropped when the test
+// ends, and returns a URL whose search_path puts it first.
+func freshSchema(t *testing.T) string {
+	t.Helper()
+	admin := adminURL(t)
+	testDatabase.once.Do(func() {
+		testDatabase.admin = admin
+		testDatabase.url, testDatabase.err = setUpDatabase(admin)
+	})
+	if testDatabase.err != nil {
+		t.Fatal(testDatabase.err)
+	}
+	ctx := context.Background()
+	schema := randomName("t_")
+	conn, err := pgx.Connect(ctx, testDatabase.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, testDatabase.url)
+		if err == nil {
+			_, err = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(ctx)
+		}
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, _ := url.Parse(testDatabase.url)
+	q := u.Query()
+	q.Set("search_path", schema+",public")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// open returns a migrated store in a fresh database.
+func open(t *testing.T) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(t.Context(), freshSchema(t))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return db
+}
+
+func TestPostgres(t *testing.T) {
+	adminURL(t)
+	storetest.RunTests(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+// TestConcurrentMigrate starts several instances on one empty database at
+// once: each migration is applied exactly once.
+func TestConcurrentMigrate(t *testing.T) {
+	dbURL := freshSchema(t)
+	const instances = 4
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+	)
+	for range instances {
+		wg.Go(func() {
+			db, err := postgres.Open(t.Context(), dbURL)
+			if err != nil {
+				t.Errorf("Open: %v", err)
+				return
+			}
+			defer db.Close()
+			n, err := db.Migrate(t.Context())
+			if err != nil {
+				t.Errorf("Migrate: %v", err)
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+
+	db, err := postgres.Open(t.Context(), dbURL)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	n, err := db.Migrate(t.Context())
+	if err != nil || n != 0 {
+		t.Fatalf("Migrate after the others: applied %d, %v; want 0", n, err)
+	}
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var recorded int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&recorded); err != nil {
+		t.Fatal(err)
+	}
+	if total != recorded || recorded == 0 {
+		t.Errorf("instances applied %d migrations in all; schema_migrations records %d", total, recorded)
+	}
+}
+
+// TestSecretNotStored checks that a secret's plaintext appears in no
+// column of any table, only its hash.
+func TestSecretNotStored(t *testing.T) {
+	dbURL := freshSchema(t)
+	db, err := postgres.Open(t.Context(), dbURL)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	svc := &client.Service{Repo: db, Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}
+	actor := client.SystemActor("ten_a")
+	params := client.CreateParams{Name: "Leaky", GrantTypes: []client.GrantType{client.GrantClientCredentials}}
+	c, generated, err := svc.Create(t.Context(), actor, params)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	params.Secret = "an-admin-chosen-secret-of-40-characters!"
+	_, supplied, err := svc.Create(t.Context(), actor, params)
+	if err != nil {
+		t.Fatalf("Create with a supplied secret: %v", err)
+	}
+	rotated, err := svc.RotateSecret(t.Context(), actor, c.ID, client.RotateParams{Grace: time.Hour})
+	if err != nil {
+		t.Fatalf("RotateSecret: %v", err)
+	}
+
+	// Every row of every table, each rendered whole as text.
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(t.Context(), `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dump strings.Builder
+	for _, table := range tables {
+		rows, err := conn.Query(t.Context(), `SELECT t::text FROM `+pgx.Identifier{table}.Sanitize()+` t`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range texts {
+			dump.WriteString(s + "\n")
+		}
+	}
+	if !strings.Contains(dump.String(), c.ID) {
+		t.Fatalf("the dump does not even contain the client ID: %.200s", dump.String())
+	}
+	for _, plain := range []string{generated.Plaintext, supplied.Plaintext, rotated.Plaintext} {
+		if strings.Contains(dump.String(), plain) {
+			t.Errorf("the database contains the plaintext secret %q", plain)
+		}
+	}
+}
