@@ -1,0 +1,118 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	neturl "net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/postgres"
+)
+
+func TestOpenSQLite(t *testing.T) {
+	dir := t.TempDir()
+	for _, url := range []string{
+		filepath.Join(dir, "plain.db"),
+		"sqlite:" + filepath.Join(dir, "prefixed.db"),
+		"sqlite://" + filepath.Join(dir, "slashes.db"),
+		"file:" + filepath.Join(dir, "uri.db"),
+		":memory:",
+	} {
+		t.Run(url, func(t *testing.T) {
+			s, err := store.Open(t.Context(), url)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer s.Close()
+			// Migrated: the schema is there.
+			if err := s.CreateTenant(t.Context(), &account.Tenant{ID: "ten_a", Name: "A"}); err != nil {
+				t.Fatalf("CreateTenant: %v", err)
+			}
+		})
+	}
+	for _, name := range []string{"plain.db", "prefixed.db", "slashes.db", "uri.db"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s was not created: %v", name, err)
+		}
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "latchkey.db")
+	n, err := store.Migrate(t.Context(), url)
+	if err != nil || n == 0 {
+		t.Fatalf("first Migrate: applied %d, %v; want some applied", n, err)
+	}
+	if n, err := store.Migrate(t.Context(), url); err != nil || n != 0 {
+		t.Fatalf("second Migrate: applied %d, %v; want 0", n, err)
+	}
+	s, err := store.Open(t.Context(), url)
+	if err != nil {
+		t.Fatalf("Open after Migrate: %v", err)
+	}
+	s.Close()
+}
+
+func TestOpenPostgres(t *testing.T) {
+	admin := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
+	if admin == "" {
+		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set")
+	}
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	name := fmt.Sprintf("latchkey_test_open_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+	u, err := neturl.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+
+	s, err := store.Open(ctx, u.String())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if _, ok := s.(*postgres.DB); !ok {
+		t.Fatalf("Open(%q) returned a %T", u, s)
+	}
+	if err := s.CreateTenant(ctx, &account.Tenant{ID: "ten_a", Name: "A"}); err != nil {
+		t.Fatalf("CreateTenant: %v", err)
+	}
+	if n, err := store.Migrate(ctx, u.String()); err != nil || n != 0 {
+		t.Fatalf("Migrate after Open: applied %d, %v; want 0", n, err)
+	}
+}
+
+func TestOpenPostgresUnreachable(t *testing.T) {
+	for _, scheme := range []string{"postgres", "postgresql"} {
+		_, err := store.Open(t.Context(), scheme+"://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
+		if err == nil || !strings.HasPrefix(err.Error(), "postgres: ") {
+			t.Errorf("Open(%s://...) against a closed port: got %v, want a postgres error", scheme, err)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, url := range []string{"", "sqlite:", "sqlite://"} {
+		if s, err := store.Open(t.Context(), url); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", url)
+		}
+	}
+}
