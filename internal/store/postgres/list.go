@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +62,7 @@ func (db *DB) ListClients(ctx context.Context, q client.ListQuery) (*client.List
 		where = append(where, fmt.Sprintf(`(lower(name) ILIKE %[1]s ESCAPE '\' OR lower(id) ILIKE %[1]s ESCAPE '\')`, p))
 	}
 	filter := strings.Join(where, " AND ")
-	filterArgs := args
+	filterArgs := slices.Clone(args)
 
 	// The keyset predicate: rows strictly after the cursor in sort order.
 	pageWhere := filter

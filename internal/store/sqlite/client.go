@@ -110,6 +110,10 @@ func secrets(ctx context.Context, q querier, clientID string) ([]client.Secret, 
 
 // InTx runs fn in one write transaction. SQLite has one writer at a time,
 // so transactions serialize whether or not they lock the same client.
+//
+// fn must use only its Tx: the transaction holds the one write connection,
+// so a write through the DB itself (or, for an in-memory database, any
+// call) from inside fn would wait for it forever.
 func (db *DB) InTx(ctx context.Context, fn func(client.Tx) error) error {
 	return db.writeTx(ctx, func(t *sql.Tx) error { return fn(&tx{t}) })
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -73,7 +74,7 @@ func (db *DB) ListClients(ctx context.Context, q client.ListQuery) (*client.List
 	// The keyset predicate: rows strictly after the cursor in sort order.
 	// Written as "key >= k AND (key > k OR id > i)" rather than a row
 	// value, because SQLite turns the first term into an index range.
-	pageWhere, pageArgs := filter, args
+	pageWhere, pageArgs := filter, slices.Clone(args)
 	if q.After != "" {
 		cur, err := client.DecodeCursor(q.After)
 		if err != nil {
@@ -93,10 +94,10 @@ func (db *DB) ListClients(ctx context.Context, q client.ListQuery) (*client.List
 		}
 		if col.expr == "id" {
 			pageWhere += " AND id " + cmp + " ?"
-			pageArgs = append(pageArgs[:len(pageArgs):len(pageArgs)], cur.ID)
+			pageArgs = append(pageArgs, cur.ID)
 		} else {
 			pageWhere += fmt.Sprintf(" AND %[1]s %[2]s ? AND (%[1]s %[3]s ? OR id %[3]s ?)", col.expr, cmpEq, cmp)
-			pageArgs = append(pageArgs[:len(pageArgs):len(pageArgs)], key, key, cur.ID)
+			pageArgs = append(pageArgs, key, key, cur.ID)
 		}
 	}
 	dir := "ASC"
