@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 
@@ -44,6 +45,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %q: a path with '?' must be written as a file: URI", path)
 	}
 
+	if !memory && !strings.HasPrefix(path, "file:") {
+		// The file holds secret hashes and sealed signing keys: create it
+		// readable by its owner only. SQLite gives -wal and -shm the same
+		// mode.
+		f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		f.Close()
+	}
 	write, err := openPool(path, "immediate", false)
 	if err != nil {
 		return nil, err
