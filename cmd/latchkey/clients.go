@@ -88,10 +88,7 @@ func (cc *clientsCmd) open(ctx context.Context, f *flags, args []string, npos in
 		}
 		return nil, nil, usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
 	}
-	if err := cc.cfg.check(); err != nil {
-		return nil, nil, err
-	}
-	log, err := cc.cfg.logger(io.Discard)
+	log, err := cc.cfg.setup(io.Discard)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -122,6 +122,14 @@ func (c *config) check() error {
 	return nil
 }
 
+// setup checks the shared settings and returns a logger writing to w.
+func (c *config) setup(w io.Writer) (*slog.Logger, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return c.logger(w)
+}
+
 func (c *config) logger(w io.Writer) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {

@@ -13,8 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -91,6 +93,23 @@ func sqlitePath(db string) string {
 	return db
 }
 
+// signingKeys loads the signing keys (making the first one on a new
+// database), unsealed with the key-encryption key. A zero rotateEvery takes
+// the default.
+func signingKeys(ctx context.Context, c *config, e env, st store.Store, log *slog.Logger, rotateEvery time.Duration) (*token.Keys, error) {
+	kek, err := loadKEK(c, e, log)
+	if err != nil {
+		return nil, err
+	}
+	// A retired key stays published longer than any token it signed lives.
+	k := &token.Keys{Store: st, KEK: kek, Logger: log, RotateEvery: rotateEvery,
+		Retain: client.MaxAccessTokenTTL + keyRetainMargin}
+	if err := k.Load(ctx); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
 // keys runs "latchkey keys rotate": sign with a new key from now on; the
 // old key stays published until the tokens it signed have expired.
 func keys(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
@@ -104,10 +123,7 @@ func keys(ctx context.Context, args []string, e env, stdout, stderr io.Writer) e
 	if _, err := f.parseArgs(args[1:]); err != nil {
 		return err
 	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	log, err := c.logger(stderr)
+	log, err := c.setup(stderr)
 	if err != nil {
 		return err
 	}
@@ -116,12 +132,8 @@ func keys(ctx context.Context, args []string, e env, stdout, stderr io.Writer) e
 		return err
 	}
 	defer st.Close()
-	kek, err := loadKEK(&c, e, log)
+	k, err := signingKeys(ctx, &c, e, st, log, 0)
 	if err != nil {
-		return err
-	}
-	k := &token.Keys{Store: st, KEK: kek, Logger: log, Retain: client.MaxAccessTokenTTL + keyRetainMargin}
-	if err := k.Load(ctx); err != nil {
 		return err
 	}
 	old, _ := k.Current()

@@ -62,10 +62,7 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	if _, err := f.parseArgs(args); err != nil {
 		return err
 	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	log, err := c.logger(stderr)
+	log, err := c.setup(stderr)
 	if err != nil {
 		return err
 	}
@@ -74,13 +71,8 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 		return err
 	}
 	defer st.Close()
-	kek, err := loadKEK(&c, e, log)
+	keys, err := signingKeys(ctx, &c, e, st, log, keyRotation)
 	if err != nil {
-		return err
-	}
-	keys := &token.Keys{Store: st, KEK: kek, Logger: log, RotateEvery: keyRotation,
-		Retain: client.MaxAccessTokenTTL + keyRetainMargin}
-	if err := keys.Load(ctx); err != nil {
 		return err
 	}
 	revoked := &token.Revocations{}

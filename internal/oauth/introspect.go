@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/oauth/oautherr"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -96,6 +97,24 @@ func (s *Server) reloadKeys(ctx context.Context, now time.Time) bool {
 	return true
 }
 
+// tokenRequest reads the parameters of an introspection or revocation
+// request, authenticates its client and returns the client and the token
+// parameter. On failure it has written the error response.
+func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request, allowPublic bool) (*client.Client, string, bool) {
+	p, oerr := readParams(w, r)
+	if oerr == nil {
+		var c *client.Client
+		if c, _, oerr = s.authenticate(r.Context(), r, p, allowPublic); oerr == nil {
+			if tok := p.Get("token"); tok != "" {
+				return c, tok, true
+			}
+			oerr = oautherr.InvalidRequest("token is required")
+		}
+	}
+	writeError(w, oerr)
+	return nil, "", false
+}
+
 // introspection is an RFC 7662 §2.2 response.
 type introspection struct {
 	Active    bool     `json:"active"`
@@ -114,19 +133,8 @@ type introspection struct {
 // handleIntrospect is POST /oauth2/introspect (RFC 7662). The caller must
 // authenticate as a confidential client.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	p, oerr := readParams(w, r)
-	if oerr != nil {
-		writeError(w, oerr)
-		return
-	}
-	caller, _, oerr := s.authenticate(r.Context(), r, p, false)
-	if oerr != nil {
-		writeError(w, oerr)
-		return
-	}
-	tok := p.Get("token")
-	if tok == "" {
-		writeError(w, oauthInvalidRequest("token is required"))
+	caller, tok, ok := s.tokenRequest(w, r, false)
+	if !ok {
 		return
 	}
 	in, err := s.inspect(r.Context(), tok, s.now())

@@ -10,19 +10,8 @@ import (
 // its own tokens; for any other token, or one that is not valid, the answer
 // is the same 200, so the endpoint reveals nothing (RFC 7009 §2.2).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	p, oerr := readParams(w, r)
-	if oerr != nil {
-		writeError(w, oerr)
-		return
-	}
-	c, _, oerr := s.authenticate(r.Context(), r, p, true)
-	if oerr != nil {
-		writeError(w, oerr)
-		return
-	}
-	tok := p.Get("token")
-	if tok == "" {
-		writeError(w, oauthInvalidRequest("token is required"))
+	c, tok, ok := s.tokenRequest(w, r, true)
+	if !ok {
 		return
 	}
 	now := s.now()

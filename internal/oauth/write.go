@@ -50,5 +50,3 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 func writeBody(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
-
-func oauthInvalidRequest(msg string) *oautherr.Error { return oautherr.InvalidRequest("%s", msg) }
