@@ -33,7 +33,7 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 // harness is the protocol server over a real SQLite store, with a client
 // service sharing its clock and invalidating its cache.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *clock
 	db     *sqlite.DB
 	svc    *client.Service
@@ -43,7 +43,7 @@ type harness struct {
 	issuer string
 }
 
-func newHarness(t *testing.T, threshold int) *harness {
+func newHarness(t testing.TB, threshold int) *harness {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"))
