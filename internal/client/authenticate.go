@@ -13,6 +13,9 @@ import (
 // reveal nothing about which client IDs exist.
 type AuthFailure struct {
 	Reason AuthFailureReason
+	// Proven is set when the caller presented a valid secret, and may
+	// therefore be told the precise reason.
+	Proven bool
 }
 
 // AuthFailureReason is the precise reason, for logs, metrics and audit.
@@ -29,19 +32,23 @@ const (
 )
 
 func (f *AuthFailure) Error() string {
+	if !f.Proven {
+		return "client authentication failed"
+	}
 	switch f.Reason {
-	// These are told only to a caller that proved it holds a secret.
 	case FailExpiredSecret:
 		return "the client secret has expired; rotate it to restore access"
 	case FailInactive:
 		return "the client is inactive"
 	case FailRevoked:
 		return "the client has been revoked"
-	case FailPublicSecret:
-		return "a public client has no secret; authenticate with client_id alone"
 	}
 	return "client authentication failed"
 }
+
+// ErrBusy means too many slow (argon2id) secret checks are running at once;
+// the caller should retry shortly.
+var ErrBusy = errors.New("too many secret checks at once")
 
 // Authenticator checks client credentials on the token hot path. Clients
 // and their secrets' hashes are cached (Invalidate drops an entry; TTL
@@ -54,6 +61,12 @@ type Authenticator struct {
 	// TTL is how long a cached client is trusted; 0 means 5 seconds and
 	// a negative TTL disables the cache.
 	TTL time.Duration
+	// SlowChecks bounds concurrent argon2id checks (64 MiB each); 0 means
+	// 2. A check waits at most a second for its turn, then fails ErrBusy.
+	SlowChecks int
+
+	slowOnce sync.Once
+	slow     chan struct{}
 
 	mu    sync.RWMutex
 	cache map[string]*authEntry
@@ -138,9 +151,11 @@ func (a *Authenticator) entry(ctx context.Context, id string) (*authEntry, error
 const dummyHash = "sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 // Authenticate checks a confidential client's secret and returns the client
-// and the secret that matched. A failure is an *AuthFailure; other errors
-// come from the repository.
-func (a *Authenticator) Authenticate(ctx context.Context, id, secret string) (*Client, *Secret, error) {
+// and the secret that matched. With allowSlow false, secrets hashed with
+// argon2id are checked only against remembered results: callers pass false
+// for a caller over its failure limit. A failure is an *AuthFailure; other
+// errors are ErrBusy or come from the repository.
+func (a *Authenticator) Authenticate(ctx context.Context, id, secret string, allowSlow bool) (*Client, *Secret, error) {
 	e, err := a.entry(ctx, id)
 	if err != nil {
 		return nil, nil, err
@@ -148,32 +163,38 @@ func (a *Authenticator) Authenticate(ctx context.Context, id, secret string) (*C
 	now := a.now()
 	if e.client == nil {
 		VerifySecret(dummyHash, secret)
-		return nil, nil, &AuthFailure{FailUnknownClient}
+		return nil, nil, &AuthFailure{Reason: FailUnknownClient}
 	}
 	c := e.client
 	if c.Type == Public {
-		return c, nil, &AuthFailure{FailPublicSecret}
+		return c, nil, &AuthFailure{Reason: FailPublicSecret}
 	}
 	var match *Secret
 	for i := range e.secrets {
 		s := &e.secrets[i]
-		if s.Status == SecretRevoked {
+		// A revoked secret, or one whose grace period is over, can never
+		// match usefully: skip it rather than pay for its hash.
+		if s.Status == SecretRevoked || (s.Status == SecretRetiring && s.Expired(now)) {
 			continue
 		}
-		if a.verify(e, s, secret) {
+		ok, err := a.verify(ctx, e, s, secret, allowSlow)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
 			match = s
 			break
 		}
 	}
 	switch {
 	case match == nil:
-		return c, nil, &AuthFailure{FailWrongSecret}
+		return c, nil, &AuthFailure{Reason: FailWrongSecret}
 	case c.Status == StatusRevoked:
-		return c, nil, &AuthFailure{FailRevoked}
+		return c, nil, &AuthFailure{Reason: FailRevoked, Proven: true}
 	case c.Status != StatusActive:
-		return c, nil, &AuthFailure{FailInactive}
+		return c, nil, &AuthFailure{Reason: FailInactive, Proven: true}
 	case !match.Usable(now):
-		return c, nil, &AuthFailure{FailExpiredSecret}
+		return c, nil, &AuthFailure{Reason: FailExpiredSecret, Proven: true}
 	}
 	return c, match, nil
 }
@@ -185,34 +206,42 @@ func (a *Authenticator) AuthenticatePublic(ctx context.Context, id string) (*Cli
 	if err != nil {
 		return nil, err
 	}
+	// Nothing was proven here, so every failure reads the same.
 	switch {
 	case e.client == nil, e.client.Type != Public:
-		return nil, &AuthFailure{FailUnknownClient}
+		return nil, &AuthFailure{Reason: FailUnknownClient}
 	case e.client.Status == StatusRevoked:
-		return e.client, &AuthFailure{FailRevoked}
+		return e.client, &AuthFailure{Reason: FailRevoked}
 	case e.client.Status != StatusActive:
-		return e.client, &AuthFailure{FailInactive}
+		return e.client, &AuthFailure{Reason: FailInactive}
 	}
 	return e.client, nil
 }
 
-func (a *Authenticator) verify(e *authEntry, s *Secret, secret string) bool {
+// verify checks secret against s. Generated secrets cost one SHA-256. An
+// argon2id hash is checked against the remembered digest of the secret that
+// last matched it, and otherwise, when allowSlow, by argon2id itself, with
+// at most SlowChecks running at once.
+func (a *Authenticator) verify(ctx context.Context, e *authEntry, s *Secret, secret string, allowSlow bool) (bool, error) {
 	if !IsSlowHash(s.Hash) {
 		ok, _ := VerifySecret(s.Hash, secret)
-		return ok
+		return ok, nil
 	}
 	digest := sha256.Sum256([]byte(secret))
 	e.verifiedMu.Lock()
 	known, seen := e.verified[s.ID]
 	e.verifiedMu.Unlock()
-	if seen {
-		// A constant-time compare of digests: the argon2id result for this
-		// exact secret is already known to be a match.
-		if subtleEqual(known, digest) {
-			return true
-		}
+	if seen && subtleEqual(known, digest) {
+		return true, nil
+	}
+	if !allowSlow {
+		return false, nil
+	}
+	if err := a.acquireSlow(ctx); err != nil {
+		return false, err
 	}
 	ok, _ := VerifySecret(s.Hash, secret)
+	<-a.slow
 	if ok {
 		e.verifiedMu.Lock()
 		if e.verified == nil {
@@ -221,5 +250,30 @@ func (a *Authenticator) verify(e *authEntry, s *Secret, secret string) bool {
 		e.verified[s.ID] = digest
 		e.verifiedMu.Unlock()
 	}
-	return ok
+	return ok, nil
+}
+
+func (a *Authenticator) acquireSlow(ctx context.Context) error {
+	a.slowOnce.Do(func() {
+		n := a.SlowChecks
+		if n <= 0 {
+			n = 2
+		}
+		a.slow = make(chan struct{}, n)
+	})
+	select {
+	case a.slow <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case a.slow <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -69,8 +69,12 @@ func readCredentials(r *http.Request, p url.Values) (credentials, *oautherr.Erro
 	return credentials{clientID: bodyID, secret: bodySecret, method: "client_secret_post"}, nil
 }
 
-// authenticate checks the request's client credentials, counting failures
-// per client ID and source address and refusing keys that failed too often.
+// authenticate checks the request's client credentials. Each attempt is
+// counted per client ID and source address before any secret is checked,
+// so concurrent requests cannot slip past the limit together; a success
+// takes its count back. Past the limit, only checks that cost microseconds
+// still run: a 256-bit generated secret cannot be guessed, so its owner is
+// not locked out, while guessable admin-supplied secrets get 429.
 // allowPublic admits public clients identified by client_id alone.
 func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values, allowPublic bool) (*client.Client, *client.Secret, *oautherr.Error) {
 	cred, oerr := readCredentials(r, p)
@@ -79,43 +83,64 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 	}
 	addr := sourceAddr(r)
 	now := s.now()
-	if wait := s.limiter.blocked(now, "client:"+cred.clientID, "addr:"+addr); wait > 0 {
-		return nil, nil, oautherr.TooManyRequests(wait)
+	keys := []string{"addr:" + addr}
+	if client.ValidateClientID(cred.clientID) != nil {
+		// Not an ID this server could have issued: no lookup, and no cache
+		// entry or per-ID counter for an attacker to fill memory with.
+		wait := s.limiter.attempt(now, keys...)
+		return nil, nil, s.refuse(cred, addr, wait, &client.AuthFailure{Reason: client.FailUnknownClient})
 	}
+	keys = append(keys, "client:"+cred.clientID)
+	wait := s.limiter.attempt(now, keys...)
 	var (
 		c   *client.Client
 		sec *client.Secret
 		err error
 	)
-	if cred.method == "none" {
-		if !allowPublic {
-			s.limiter.fail(now, "client:"+cred.clientID, "addr:"+addr)
-			return nil, nil, oautherr.InvalidClient("client authentication is required: send HTTP Basic credentials or client_id and client_secret")
-		}
+	switch {
+	case cred.method != "none":
+		c, sec, err = s.Auth.Authenticate(ctx, cred.clientID, cred.secret, wait == 0)
+	case allowPublic:
 		c, err = s.Auth.AuthenticatePublic(ctx, cred.clientID)
-	} else {
-		c, sec, err = s.Auth.Authenticate(ctx, cred.clientID, cred.secret)
+	default:
+		err = &client.AuthFailure{Reason: client.FailNoSecret}
 	}
 	var fail *client.AuthFailure
 	switch {
 	case errors.As(err, &fail):
-		s.limiter.fail(now, "client:"+cred.clientID, "addr:"+addr)
-		s.Logger.Info("client authentication failed", "client_id", printable(cred.clientID),
-			"reason", string(fail.Reason), "method", cred.method, "addr", addr)
-		if s.OnAuthFailure != nil {
-			s.OnAuthFailure(cred.clientID, addr, string(fail.Reason))
-		}
-		return nil, nil, oautherr.InvalidClient("%s", fail.Error())
+		return nil, nil, s.refuse(cred, addr, wait, fail)
+	case errors.Is(err, client.ErrBusy):
+		return nil, nil, oautherr.TooManyRequests(1)
 	case err != nil:
 		s.Logger.Error("client authentication", "err", err)
 		return nil, nil, oautherr.ServerError()
 	}
-	if sec != nil {
-		s.Usage.Record(c.ID, sec.ID, now)
-	} else {
-		s.Usage.Record(c.ID, "", now)
+	if wait == 0 {
+		s.limiter.refund(now, keys...)
 	}
+	secretID := ""
+	if sec != nil {
+		secretID = sec.ID
+	}
+	s.Usage.Record(c.ID, secretID, now)
 	return c, sec, nil
+}
+
+// refuse logs a failed client authentication and words the response: 429
+// while the caller is over the limit, else invalid_client.
+func (s *Server) refuse(cred credentials, addr string, wait int, fail *client.AuthFailure) *oautherr.Error {
+	s.Logger.Info("client authentication failed", "client_id", printable(cred.clientID),
+		"reason", string(fail.Reason), "method", cred.method, "addr", addr)
+	if s.OnAuthFailure != nil {
+		s.OnAuthFailure(printable(cred.clientID), addr, string(fail.Reason))
+	}
+	if wait > 0 {
+		return oautherr.TooManyRequests(wait)
+	}
+	if fail.Reason == client.FailNoSecret {
+		return oautherr.InvalidClient("client authentication is required: send HTTP Basic credentials or client_id and client_secret")
+	}
+	return oautherr.InvalidClient("%s", fail.Error())
 }
 
 // sourceAddr is the request's remote IP, without the port.

@@ -29,9 +29,11 @@ func newLimiter(threshold int, window time.Duration) *limiter {
 	return &limiter{threshold: threshold, window: window, buckets: make(map[string]*bucket)}
 }
 
-// blocked returns the whole seconds to wait before any of keys may try
-// again, or 0.
-func (l *limiter) blocked(now time.Time, keys ...string) int {
+// attempt counts one attempt against every key, unless one of them is
+// already over the threshold: then it counts nothing and returns the whole
+// seconds to wait. Checking and counting happen under one lock, so
+// concurrent attempts cannot all pass a threshold they jointly exceed.
+func (l *limiter) attempt(now time.Time, keys ...string) int {
 	if l.threshold <= 0 {
 		return 0
 	}
@@ -43,23 +45,11 @@ func (l *limiter) blocked(now time.Time, keys ...string) int {
 		if b == nil || now.Sub(b.start) >= l.window || b.failures < l.threshold {
 			continue
 		}
-		if w := b.start.Add(l.window).Sub(now); w > wait {
-			wait = w
-		}
+		wait = max(wait, b.start.Add(l.window).Sub(now))
 	}
-	if wait <= 0 {
-		return 0
+	if wait > 0 {
+		return int((wait + time.Second - 1) / time.Second)
 	}
-	return int((wait + time.Second - 1) / time.Second)
-}
-
-// fail records one failure for each key.
-func (l *limiter) fail(now time.Time, keys ...string) {
-	if l.threshold <= 0 {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if len(l.buckets) > maxBuckets {
 		l.buckets = make(map[string]*bucket)
 	}
@@ -70,5 +60,20 @@ func (l *limiter) fail(now time.Time, keys ...string) {
 			l.buckets[k] = b
 		}
 		b.failures++
+	}
+	return 0
+}
+
+// refund takes back an attempt that succeeded.
+func (l *limiter) refund(now time.Time, keys ...string) {
+	if l.threshold <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		if b := l.buckets[k]; b != nil && now.Sub(b.start) < l.window && b.failures > 0 {
+			b.failures--
+		}
 	}
 }

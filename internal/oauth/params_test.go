@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func post(ctype, body, query string) *http.Request {
@@ -168,23 +169,30 @@ func FuzzReadCredentials(f *testing.F) {
 
 func TestLimiter(t *testing.T) {
 	l := newLimiter(3, secs(60))
-	now := secs(1000)
+	at := func(s int) time.Time { return epoch.Add(secs(s)) }
 	for range 3 {
-		if l.blocked(epoch.Add(now), "client:a") != 0 {
-			t.Fatal("blocked too early")
+		if w := l.attempt(at(0), "client:a", "addr:1"); w != 0 {
+			t.Fatalf("blocked too early: %d", w)
 		}
-		l.fail(epoch.Add(now), "client:a", "addr:1")
 	}
-	if got := l.blocked(epoch.Add(now), "client:a"); got != 60 {
+	if got := l.attempt(at(0), "client:a"); got != 60 {
 		t.Fatalf("Retry-After = %d, want 60", got)
 	}
-	if l.blocked(epoch.Add(now), "client:b") != 0 {
+	if l.attempt(at(0), "client:b") != 0 {
 		t.Fatal("an unrelated key is blocked")
 	}
-	if got := l.blocked(epoch.Add(now+secs(59)), "client:b", "addr:1"); got != 1 {
+	if got := l.attempt(at(59), "client:c", "addr:1"); got != 1 {
 		t.Fatalf("addr key: Retry-After = %d, want 1", got)
 	}
-	if l.blocked(epoch.Add(now+secs(60)), "client:a") != 0 {
+	if l.attempt(at(60), "client:a") != 0 {
 		t.Fatal("still blocked after the window")
+	}
+	// Successes give their attempt back.
+	for range 5 {
+		l.attempt(at(61), "client:d")
+		l.refund(at(61), "client:d")
+	}
+	if l.attempt(at(61), "client:d") != 0 {
+		t.Fatal("refunded attempts still counted")
 	}
 }

@@ -155,15 +155,36 @@ func TestTokenFailureLimit(t *testing.T) {
 			t.Fatalf("status %d", r.status)
 		}
 	}
-	r := h.token(id, secret, nil)
-	if r.status != 429 || r.header.Get("Retry-After") == "" {
+	r := h.token(id, "wrong", nil)
+	if r.status != 429 || r.header.Get("Retry-After") != "60" || r.body["error"] != "temporarily_unavailable" {
 		t.Fatalf("after 3 failures: %d %v %s", r.status, r.header, r.raw)
 	}
-	// The source address is also a key: another client from this address
-	// is limited too, but only until the window ends.
-	h.clock.Advance(61 * time.Second)
+	// A generated secret cannot be guessed, so its owner is not locked out
+	// by someone else's failures.
 	if r := h.token(id, secret, nil); r.status != 200 {
+		t.Fatalf("the right generated secret while limited: %d %s", r.status, r.raw)
+	}
+
+	// An admin-supplied secret could be guessed: past the limit it is not
+	// checked at all, unless this exact secret already matched.
+	supplied := "an-admin-chosen-secret-of-enough-length"
+	sid, _ := h.create(client.CreateParams{Secret: supplied})
+	if r := h.token(sid, supplied, nil); r.status != 429 {
+		// This address is over the limit from the failures above.
+		t.Fatalf("unverified supplied secret while limited: %d %s", r.status, r.raw)
+	}
+	h.clock.Advance(61 * time.Second)
+	if r := h.token(sid, supplied, nil); r.status != 200 {
 		t.Fatalf("after the window: %d %s", r.status, r.raw)
+	}
+	for range 3 {
+		h.token(sid, "wrong-but-long-enough-to-be-a-secret-xx", nil)
+	}
+	if r := h.token(sid, "wrong-but-long-enough-to-be-a-secret-xx", nil); r.status != 429 {
+		t.Fatalf("guessing past the limit: %d", r.status)
+	}
+	if r := h.token(sid, supplied, nil); r.status != 200 {
+		t.Fatalf("remembered supplied secret while limited: %d %s", r.status, r.raw)
 	}
 }
 
@@ -214,5 +235,25 @@ func TestLastUsedIsCoalesced(t *testing.T) {
 	secrets, _ := h.db.Secrets(ctx, id)
 	if !c.LastUsedAt.Equal(h.clock.Now()) || !secrets[0].LastUsedAt.Equal(h.clock.Now()) {
 		t.Fatalf("after flush: client %v, secret %v, want %v", c.LastUsedAt, secrets[0].LastUsedAt, h.clock.Now())
+	}
+}
+
+func TestConcurrentGuessesCannotOutrunTheLimit(t *testing.T) {
+	h := newHarness(t, 4)
+	id, _ := h.create(client.CreateParams{Secret: "an-admin-chosen-secret-of-enough-length"})
+	const n = 16
+	codes := make(chan int, n)
+	for range n {
+		go func() { codes <- h.token(id, "a-wrong-guess-that-costs-an-argon2id-run", nil).status }()
+	}
+	count := map[int]int{}
+	for range n {
+		count[<-codes]++
+	}
+	// Every attempt is counted before its secret is checked, so no more
+	// than the threshold ever reach argon2id, however many arrive at once.
+	// (Of those, some may be told to retry when argon2id runs queue up.)
+	if count[401] < 1 || count[401] > 4 || count[401]+count[429] != n {
+		t.Fatalf("statuses %v: want at most 4×401 and the rest 429", count)
 	}
 }
