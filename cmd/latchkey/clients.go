@@ -344,13 +344,17 @@ func (cc *clientsCmd) update(ctx context.Context, f *flags, args []string) error
 }
 
 func (cc *clientsCmd) setStatus(ctx context.Context, f *flags, args []string, cmd string) error {
+	var confirm bool
+	if cmd != "revoke" {
+		f.BoolVar(&confirm, "confirm", false, "confirm changing a protected client")
+	}
 	pos, done, err := cc.open(ctx, f, args, 1)
 	if err != nil {
 		return err
 	}
 	defer done()
 	st := map[string]client.Status{"activate": client.StatusActive, "deactivate": client.StatusInactive, "revoke": client.StatusRevoked}[cmd]
-	c, err := cc.svc.SetStatus(ctx, cc.actor, pos[0], st)
+	c, err := cc.svc.SetStatus(ctx, cc.actor, pos[0], st, confirm)
 	if err != nil {
 		return clientErr(pos[0], err)
 	}

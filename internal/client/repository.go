@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Repository is the persistence the client domain needs. The storage
@@ -117,8 +119,14 @@ func (q *ListQuery) Normalize() error {
 		fe.add("limit", "must be from 1 to 1000")
 	}
 	validateText(&fe, "search", q.Search, 200, false)
+	if strings.ContainsAny(q.Search, "\x00\n\r\t") {
+		fe.add("search", "must be one line of text")
+	}
+	if q.OwnerUserID != "" && !validRef(q.OwnerUserID) {
+		fe.add("owner_user_id", "must be a user ID")
+	}
 	if q.After != "" {
-		if _, err := DecodeCursor(q.After); err != nil {
+		if c, err := DecodeCursor(q.After); err != nil || !validRef(c.ID) || !utf8.ValidString(c.Key) || strings.ContainsRune(c.Key, 0) {
 			fe.add("after", "is not a cursor this server issued")
 		}
 	}

@@ -248,6 +248,9 @@ func (s *Service) newSecret(clientID string, actor Actor, now time.Time, supplie
 
 // Get returns a client of the actor's tenant and its secrets' metadata.
 func (s *Service) Get(ctx context.Context, actor Actor, id string) (*Client, []Secret, error) {
+	if ValidateClientID(id) != nil {
+		return nil, nil, ErrNotFound
+	}
 	c, err := s.Repo.Client(ctx, id)
 	if err != nil {
 		return nil, nil, err
@@ -314,15 +317,17 @@ func set[T any](dst *T, v *T) {
 	}
 }
 
-// SetStatus moves a client to status st.
-func (s *Service) SetStatus(ctx context.Context, actor Actor, id string, st Status) (*Client, error) {
-	return s.update(ctx, actor, id, true, func(c *Client) { c.Status = st })
+// SetStatus moves a client to status st. A protected client's status
+// changes only when confirmed.
+func (s *Service) SetStatus(ctx context.Context, actor Actor, id string, st Status, confirmed bool) (*Client, error) {
+	return s.update(ctx, actor, id, confirmed, func(c *Client) { c.Status = st })
 }
 
 // Revoke ends a client for good: its status becomes revoked and every
-// secret stops working at once. The client stays listed.
+// secret stops working at once. The client stays listed. Protected clients
+// cannot be revoked, as they cannot be deleted.
 func (s *Service) Revoke(ctx context.Context, actor Actor, id string) (*Client, error) {
-	return s.SetStatus(ctx, actor, id, StatusRevoked)
+	return s.SetStatus(ctx, actor, id, StatusRevoked, false)
 }
 
 // update is the one transaction every client edit goes through: lock,
@@ -344,6 +349,9 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 		}
 		if c.Status != old.Status && !CanTransition(old.Status, c.Status) {
 			fe.add("status", fmt.Sprintf("cannot change from %s to %q", old.Status, truncate(string(c.Status), 20)))
+		}
+		if old.Protected && c.Status == StatusRevoked {
+			return fmt.Errorf("%w: %s was provisioned at first start and cannot be revoked; deactivate it instead", ErrProtected, c.ID)
 		}
 		if old.Protected && !confirmed {
 			return fmt.Errorf("%w: confirm the change to edit it", ErrProtected)
@@ -379,6 +387,9 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 
 // lock locks a client of the actor's tenant.
 func (s *Service) lock(ctx context.Context, tx Tx, actor Actor, id string) (*Client, error) {
+	if ValidateClientID(id) != nil {
+		return nil, ErrNotFound
+	}
 	c, err := tx.LockClient(ctx, id)
 	if err != nil {
 		return nil, err

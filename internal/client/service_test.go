@@ -180,7 +180,7 @@ func TestUpdateAndStatus(t *testing.T) {
 	if _, err := f.svc.Update(ctx, f.sys, c.ID, client.UpdateParams{Status: &unknown}); !strings.Contains(fields(err), "status") {
 		t.Fatalf("unknown status: %v", err)
 	}
-	if _, err := f.svc.SetStatus(ctx, f.sys, c.ID, client.StatusInactive); err != nil {
+	if _, err := f.svc.SetStatus(ctx, f.sys, c.ID, client.StatusInactive, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Revoke(ctx, f.sys, c.ID); err != nil {
@@ -193,7 +193,7 @@ func TestUpdateAndStatus(t *testing.T) {
 		}
 	}
 	for _, st := range []client.Status{client.StatusActive, client.StatusInactive} {
-		if _, err := f.svc.SetStatus(ctx, f.sys, c.ID, st); fields(err) != "status" {
+		if _, err := f.svc.SetStatus(ctx, f.sys, c.ID, st, false); fields(err) != "status" {
 			t.Errorf("revoked → %s: %v", st, err)
 		}
 	}
@@ -226,6 +226,41 @@ func TestProtected(t *testing.T) {
 	}
 	if err := f.svc.Delete(ctx, f.sys, c.ID); !errors.Is(err, client.ErrProtected) {
 		t.Errorf("delete: %v", err)
+	}
+	if _, err := f.svc.Revoke(ctx, f.sys, c.ID); !errors.Is(err, client.ErrProtected) {
+		t.Errorf("revoke: %v", err)
+	}
+	if _, err := f.svc.SetStatus(ctx, f.sys, c.ID, client.StatusInactive, false); !errors.Is(err, client.ErrProtected) {
+		t.Errorf("unconfirmed deactivation: %v", err)
+	}
+	if got, err := f.svc.SetStatus(ctx, f.sys, c.ID, client.StatusInactive, true); err != nil || got.Status != client.StatusInactive {
+		t.Errorf("confirmed deactivation: %v %v", got, err)
+	}
+}
+
+func TestIDsThatCannotExist(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, id := range []string{"a\x00b", "\xff\xfe", strings.Repeat("x", 70000), ""} {
+		if _, _, err := f.svc.Get(ctx, f.sys, id); !errors.Is(err, client.ErrNotFound) {
+			t.Errorf("Get(%.20q): %v", id, err)
+		}
+		if _, err := f.svc.Revoke(ctx, f.sys, id); !errors.Is(err, client.ErrNotFound) {
+			t.Errorf("Revoke(%.20q): %v", id, err)
+		}
+	}
+	p := cc("x")
+	p.OwnerUserID = "usr\x00"
+	if _, _, err := f.svc.Create(ctx, f.sys, p); fields(err) != "owner_user_id" {
+		t.Errorf("NUL owner: %v", err)
+	}
+	for _, q := range []client.ListQuery{
+		{OwnerUserID: "a\x00"}, {Search: "a\x00"}, {Search: "a\nb"},
+		{After: client.Cursor{Key: "a\x00", ID: "lkc_1"}.Encode()}, {After: client.Cursor{Key: "a", ID: "lkc\x00"}.Encode()},
+	} {
+		if _, err := f.svc.List(ctx, f.sys, q); fields(err) == "" {
+			t.Errorf("List(%+v) accepted", q)
+		}
 	}
 }
 

@@ -55,10 +55,25 @@ func (c *Client) Validate() error {
 	if !ValidStatus(c.Status) {
 		fe.add("status", `must be "active", "inactive" or "revoked"`)
 	}
-	if c.OwnerUserID != "" && !utf8.ValidString(c.OwnerUserID) {
-		fe.add("owner_user_id", "must be valid UTF-8")
+	if c.OwnerUserID != "" && !validRef(c.OwnerUserID) {
+		fe.add("owner_user_id", "must be a user ID")
 	}
 	return fe.err()
+}
+
+// validRef reports whether s can be the ID of a stored record: printable
+// ASCII, at most 128 characters. Anything else is refused before it reaches
+// a database that would reject it less politely.
+func validRef(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // validateText checks a human-entered string: valid UTF-8, no control

@@ -123,7 +123,10 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 
 	// Deactivating, revoking and deleting a client end its tokens at once.
 	for _, end := range []func(id string) error{
-		func(id string) error { _, err := h.svc.SetStatus(ctx, h.actor, id, client.StatusInactive); return err },
+		func(id string) error {
+			_, err := h.svc.SetStatus(ctx, h.actor, id, client.StatusInactive, false)
+			return err
+		},
 		func(id string) error { _, err := h.svc.Revoke(ctx, h.actor, id); return err },
 		func(id string) error { return h.svc.Delete(ctx, h.actor, id) },
 	} {

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -87,7 +88,7 @@ func (s *Server) minter() *Minter {
 func (s *Server) ownerRoles(ctx context.Context, userID string) ([]string, error) {
 	u, err := s.Users.User(ctx, userID)
 	if err != nil {
-		if err == account.ErrNotFound {
+		if errors.Is(err, account.ErrNotFound) {
 			return nil, nil
 		}
 		return nil, err
