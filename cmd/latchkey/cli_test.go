@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -167,6 +168,10 @@ func TestCLIBadInput(t *testing.T) {
 		{[]string{"clients", "frobnicate"}, 2, "unknown command"},
 		{[]string{"clients", "update", "latchkey-console", "--name", "x"}, 1, "protected"},
 		{[]string{"clients", "rotate-secret", "latchkey-console"}, 1, "public client has no secret"},
+		{[]string{"clients", "create", "--name", "x", "--grant-type", "client_credentials", "--secret-expires", "0d"}, 2, "secret-expires"},
+		{[]string{"clients", "create", "--name", "x", "--grant-type", "client_credentials", "--secret-file", "/nonexistent"}, 1, "secret-file"},
+		{[]string{"clients", "revoke", "latchkey-admin"}, 1, "cannot be revoked"},
+		{[]string{"clients", "deactivate", "latchkey-admin"}, 1, "--confirm"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"serve", "--issuer", "http://example.com"}, 2, "https"},
 	}
@@ -187,5 +192,25 @@ func TestCLIBadInput(t *testing.T) {
 	c.json(&list, "clients", "list")
 	if list.Total != 3 { // the two defaults and my-client
 		t.Errorf("total %d after failed creates", list.Total)
+	}
+}
+
+func TestCLISuppliedSecret(t *testing.T) {
+	c := newCLI(t)
+	file := filepath.Join(t.TempDir(), "secret")
+	secret := "an-admin-chosen-secret-of-enough-length"
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var created clientJSON
+	c.json(&created, "clients", "create", "--name", "Supplied", "--grant-type", "client_credentials", "--secret-file", file)
+	if created.ClientSecret != secret {
+		t.Fatalf("created with %q", created.ClientSecret)
+	}
+	if err := os.WriteFile(file, []byte("too-short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := c.run("clients", "rotate-secret", created.ClientID, "--secret-file", file); code != 1 || !strings.Contains(errOut, "at least 32") {
+		t.Fatalf("short supplied secret: %d %s", code, errOut)
 	}
 }

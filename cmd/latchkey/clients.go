@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,6 +22,7 @@ type clientsCmd struct {
 	cfg    config
 	tenant string
 	json   bool
+	in     io.Reader // for --secret-file -
 	out    io.Writer
 	errOut io.Writer // first-start credentials, apart from the command's output
 	svc    *client.Service
@@ -49,7 +51,7 @@ func clients(ctx context.Context, args []string, e env, stdout, stderr io.Writer
 		return nil
 	}
 	cmd, args := args[0], args[1:]
-	cc := &clientsCmd{out: stdout, errOut: stderr}
+	cc := &clientsCmd{in: os.Stdin, out: stdout, errOut: stderr}
 	f := newFlags("clients "+cmd, e, stdout)
 	f.common(&cc.cfg)
 	f.str(&cc.tenant, "tenant", "LATCHKEY_TENANT", "", "tenant ID (default: the first tenant)")
@@ -158,10 +160,32 @@ func parseSecretExpiry(s string) (time.Duration, error) {
 		return client.NeverExpires, nil
 	}
 	d, err := parseDuration(s)
-	if err != nil {
-		return 0, usageError{fmt.Sprintf("--secret-expires: %v (or \"never\")", err)}
+	if err != nil || d <= 0 {
+		return 0, usageError{fmt.Sprintf("--secret-expires %q: use a lifetime like 90d, or \"never\"", s)}
 	}
 	return d, nil
+}
+
+// readSecretFile reads an admin-chosen secret from a file ("-" for standard
+// input), so it never appears in the process list or shell history.
+func readSecretFile(path string, stdin io.Reader) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	r := stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return "", fmt.Errorf("--secret-file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, client.MaxSuppliedSecretLen+2))
+	if err != nil {
+		return "", fmt.Errorf("--secret-file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 func (cc *clientsCmd) create(ctx context.Context, f *flags, args []string) error {
@@ -173,6 +197,8 @@ func (cc *clientsCmd) create(ctx context.Context, f *flags, args []string) error
 	f.BoolVar(&public, "public", false, "a public client: no secret, PKCE required")
 	f.BoolVar(&inactive, "inactive", false, "create the client inactive")
 	f.StringVar(&expires, "secret-expires", "", `secret lifetime, like 90d, or "never" (default 180d)`)
+	var secretFile string
+	f.StringVar(&secretFile, "secret-file", "", `read an admin-chosen secret (at least 32 characters) from this file, or "-" for standard input; default: generate one`)
 	_, done, err := cc.open(ctx, f, args, 0)
 	if err != nil {
 		return err
@@ -182,11 +208,15 @@ func (cc *clientsCmd) create(ctx context.Context, f *flags, args []string) error
 	if err != nil {
 		return err
 	}
+	supplied, err := readSecretFile(secretFile, cc.in)
+	if err != nil {
+		return err
+	}
 	p := client.CreateParams{
 		ClientID: id, Name: cf.name, Description: cf.description, GrantTypes: grantTypes(cf.grants),
 		RedirectURIs: cf.redirects, Scopes: cf.scopes, Roles: cf.roles, OwnerUserID: cf.owner,
 		AccessTokenTTL: cf.accessTTL, RefreshTokenTTL: cf.refreshTTL, TokenFormat: client.TokenFormat(cf.format),
-		RequireConsent: cf.consent, SecretLifetime: lifetime,
+		RequireConsent: cf.consent, SecretLifetime: lifetime, Secret: supplied,
 	}
 	if public {
 		p.Type = client.Public
@@ -372,6 +402,8 @@ func (cc *clientsCmd) rotate(ctx context.Context, f *flags, args []string) error
 	})
 	f.StringVar(&expires, "secret-expires", "", `new secret's lifetime, like 90d, or "never" (default 180d)`)
 	f.BoolVar(&confirm, "confirm", false, "confirm rotating a protected client's secret")
+	var secretFile string
+	f.StringVar(&secretFile, "secret-file", "", `read an admin-chosen secret from this file, or "-" for standard input; default: generate one`)
 	pos, done, err := cc.open(ctx, f, args, 1)
 	if err != nil {
 		return err
@@ -381,7 +413,11 @@ func (cc *clientsCmd) rotate(ctx context.Context, f *flags, args []string) error
 	if err != nil {
 		return err
 	}
-	sec, err := cc.svc.RotateSecret(ctx, cc.actor, pos[0], client.RotateParams{Grace: grace, Lifetime: lifetime, Confirm: confirm})
+	supplied, err := readSecretFile(secretFile, cc.in)
+	if err != nil {
+		return err
+	}
+	sec, err := cc.svc.RotateSecret(ctx, cc.actor, pos[0], client.RotateParams{Grace: grace, Lifetime: lifetime, Confirm: confirm, Secret: supplied})
 	if err != nil {
 		return clientErr(pos[0], err)
 	}

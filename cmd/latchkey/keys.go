@@ -46,20 +46,25 @@ func loadKEK(c *config, e env, log *slog.Logger) ([]byte, error) {
 	if _, err := io.ReadFull(rand.Reader, key); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		// Another process created it first: use theirs.
-		return loadKEK(c, e, log)
-	}
+	// Write the whole key to a temporary file, then link it into place:
+	// another process starting at the same moment either wins the link
+	// (and we read its key) or finds nothing half-written.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".latchkey.key-*")
 	if err != nil {
 		return nil, fmt.Errorf("create key file: %w", err)
 	}
-	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
-	if cerr := f.Close(); werr == nil {
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
+	if cerr := tmp.Close(); werr == nil {
 		werr = cerr
 	}
 	if werr != nil {
 		return nil, fmt.Errorf("write key file: %w", werr)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return loadKEK(c, e, log)
+	} else if err != nil {
+		return nil, fmt.Errorf("create key file: %w", err)
 	}
 	log.Info("generated the key that seals signing keys; back it up with the database", "path", path)
 	return key, nil

@@ -45,11 +45,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %q: a path with '?' must be written as a file: URI", path)
 	}
 
-	if !memory && !strings.HasPrefix(path, "file:") {
+	if !memory {
 		// The file holds secret hashes and sealed signing keys: create it
 		// readable by its owner only. SQLite gives -wal and -shm the same
 		// mode.
-		f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+		file, _, _ := strings.Cut(strings.TrimPrefix(path, "file:"), "?")
+		f, err := os.OpenFile(file, os.O_RDONLY|os.O_CREATE, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: open: %w", err)
 		}
