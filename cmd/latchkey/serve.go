@@ -23,23 +23,49 @@ import (
 // than the longest token it can have signed, for clock skew and caches.
 const keyRetainMargin = time.Hour
 
-// housekeeping prunes expired opaque tokens and revocations, and reloads the
-// revocation list so revocations made by other instances are seen.
-func housekeeping(ctx context.Context, st store.Store, revoked *token.Revocations, onErr func(error)) {
-	t := time.NewTicker(time.Minute)
+// changeWatcher notices, through the store's change counter, that another
+// process (the CLI, another instance) changed a client, a secret or the
+// revocation list, and then drops the client cache and reloads the
+// revocation list, so the change takes effect here within one poll.
+type changeWatcher struct {
+	st        store.Store
+	auth      *client.Authenticator
+	revoked   *token.Revocations
+	seen      int64
+	lastPrune time.Time
+}
+
+// check runs one poll at now. Once an hour it also prunes expired opaque
+// tokens and revocations.
+func (w *changeWatcher) check(ctx context.Context, now time.Time) error {
+	v, err := w.st.Version(ctx)
+	if err != nil {
+		return err
+	}
+	if v != w.seen {
+		w.auth.InvalidateAll()
+		if err := w.revoked.Load(ctx, w.st, now); err != nil {
+			return err
+		}
+		w.seen = v
+	}
+	if now.Sub(w.lastPrune) >= time.Hour {
+		w.lastPrune = now
+		return w.st.PruneTokens(ctx, now)
+	}
+	return nil
+}
+
+// run polls every interval until ctx ends.
+func (w *changeWatcher) run(ctx context.Context, every time.Duration, onErr func(error)) {
+	t := time.NewTicker(every)
 	defer t.Stop()
-	for n := 0; ; n++ {
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-		}
-		now := time.Now()
-		if err := revoked.Load(ctx, st, now); err != nil {
-			onErr(err)
-		}
-		if n%60 == 0 {
-			if err := st.PruneTokens(ctx, now); err != nil {
+		case now := <-t.C:
+			if err := w.check(ctx, now); err != nil {
 				onErr(err)
 			}
 		}
@@ -49,7 +75,7 @@ func housekeeping(ctx context.Context, st store.Store, revoked *token.Revocation
 func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, ready chan<- string) error {
 	var c config
 	var addr string
-	var shutdownTimeout, keyRotation, usageFlush, cacheTTL time.Duration
+	var shutdownTimeout, keyRotation, usageFlush, cacheTTL, changePoll time.Duration
 	var failLimit int
 	f := newFlags("serve", e, stderr)
 	f.common(&c)
@@ -58,6 +84,7 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	f.duration(&keyRotation, "key-rotation", "LATCHKEY_KEY_ROTATION", 30*24*time.Hour, "how often to start signing with a new key")
 	f.duration(&usageFlush, "usage-flush", "LATCHKEY_USAGE_FLUSH", 30*time.Second, "how often last-used times are written")
 	f.duration(&cacheTTL, "client-cache-ttl", "LATCHKEY_CLIENT_CACHE_TTL", 5*time.Second, "how long a change made by another process may take to reach this one's client cache (negative: no cache)")
+	f.duration(&changePoll, "change-poll", "LATCHKEY_CHANGE_POLL", time.Second, "how often to check whether another process changed clients or revoked tokens")
 	f.integer(&failLimit, "auth-failure-limit", "LATCHKEY_AUTH_FAILURE_LIMIT", 20, "failed client authentications per client ID or address per minute before 429 (0: no limit)")
 	if _, err := f.parseArgs(args); err != nil {
 		return err
@@ -80,8 +107,9 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 		return err
 	}
 	usage := &client.UsageRecorder{Repo: st}
+	auth := &client.Authenticator{Repo: st, TTL: cacheTTL}
 	proto := oauth.New(oauth.Config{
-		Issuer: c.issuer, Auth: &client.Authenticator{Repo: st, TTL: cacheTTL}, Usage: usage, Keys: keys,
+		Issuer: c.issuer, Auth: auth, Usage: usage, Keys: keys,
 		Tokens: st, Revoked: revoked, Users: st, Logger: log, FailureThreshold: failLimit,
 	})
 	handler := server.New(server.Config{DB: st, Logger: log, Mount: []func(*http.ServeMux){proto.Mount}})
@@ -96,7 +124,11 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	}
 	wg.Go(func() { keys.Run(bg, time.Hour) })
 	wg.Go(func() { usage.Run(bg, usageFlush, onErr("flush last-used times")) })
-	wg.Go(func() { housekeeping(bg, st, revoked, onErr("housekeeping")) })
+	watcher := &changeWatcher{st: st, auth: auth, revoked: revoked, lastPrune: time.Now()}
+	if watcher.seen, err = st.Version(ctx); err != nil {
+		return err
+	}
+	wg.Go(func() { watcher.run(bg, changePoll, onErr("watch for changes")) })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -100,6 +100,13 @@ func (a *Authenticator) now() time.Time {
 	return time.Now()
 }
 
+// InvalidateAll forgets every client: another process changed some.
+func (a *Authenticator) InvalidateAll() {
+	a.mu.Lock()
+	a.cache = nil
+	a.mu.Unlock()
+}
+
 // Current returns a client and its secrets through the cache, or
 // ErrNotFound. The results are shared with the cache: do not modify them.
 func (a *Authenticator) Current(ctx context.Context, id string) (*Client, []Secret, error) {

@@ -75,3 +75,13 @@ func (db *DB) inTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) erro
 	}
 	return nil
 }
+
+// Version returns the change counter: it grows with every committed change
+// to a client, a secret or the revocation list.
+func (db *DB) Version(ctx context.Context) (int64, error) {
+	var v int64
+	if err := db.pool.QueryRow(ctx, `SELECT version FROM changes WHERE id = 1`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("postgres: read change counter: %w", err)
+	}
+	return v, nil
+}

@@ -149,3 +149,13 @@ func (db *DB) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return nil
 }
+
+// Version returns the change counter: it grows with every committed change
+// to a client, a secret or the revocation list.
+func (db *DB) Version(ctx context.Context) (int64, error) {
+	var v int64
+	if err := db.read.QueryRowContext(ctx, `SELECT version FROM changes WHERE id = 1`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlite: read change counter: %w", err)
+	}
+	return v, nil
+}
