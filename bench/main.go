@@ -1,0 +1,305 @@
+// Command bench measures Latchkey's token endpoints against a floor: a
+// minimal server, in this process, doing only the work no implementation
+// can avoid. The ratio of their throughputs under the same load is the
+// measure; absolute numbers depend on the machine.
+//
+//	go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1]
+//
+// It builds and starts the real binary on a loopback port with a scratch
+// database, creates its clients with the real CLI, and stops it with
+// SIGTERM at the end. Every run is bounded in time.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1]
+
+  tokens   load POST /oauth2/token (client_credentials) and
+           POST /oauth2/introspect on Latchkey and on the floor server
+`
+
+// run executes one command line and returns the exit status: 0 success,
+// 1 failure (including a run with errors), 2 usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "tokens" {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	opts, err := parseOptions(args[1:], stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bench tokens: %v\n", err)
+		return 2
+	}
+	if err := tokens(ctx, opts, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "bench tokens: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// options are the tokens command's flags.
+type options struct {
+	duration    time.Duration
+	warmup      time.Duration
+	concurrency []int
+	rounds      int
+}
+
+// Bounds on the flags, so a run always ends in reasonable time.
+const (
+	maxDuration    = 10 * time.Minute
+	maxConcurrency = 4096
+	maxRounds      = 20
+)
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	o := options{}
+	fs := flag.NewFlagSet("tokens", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each run")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured time before each run")
+	fs.IntVar(&o.rounds, "rounds", 1, "times each side is run per scenario and concurrency, alternating; the results are pooled")
+	conc := fs.String("concurrency", "16,64", "comma-separated numbers of concurrent workers")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.duration <= 0 || o.duration > maxDuration {
+		return o, fmt.Errorf("-duration must be in (0, %s]", maxDuration)
+	}
+	if o.warmup < 0 || o.warmup > maxDuration {
+		return o, fmt.Errorf("-warmup must be in [0, %s]", maxDuration)
+	}
+	if o.rounds < 1 || o.rounds > maxRounds {
+		return o, fmt.Errorf("-rounds must be in [1, %d]", maxRounds)
+	}
+	for f := range strings.SplitSeq(*conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > maxConcurrency {
+			return o, fmt.Errorf("-concurrency: %q is not a number in [1, %d]", f, maxConcurrency)
+		}
+		o.concurrency = append(o.concurrency, n)
+	}
+	return o, nil
+}
+
+// scenario is one kind of request, aimed at Latchkey and at the floor.
+type scenario struct {
+	name          string
+	server, floor target
+}
+
+// row is one scenario at one concurrency, measured on both sides.
+type row struct {
+	scenario      string
+	concurrency   int
+	server, floor *result
+}
+
+// settle is the pause between runs, letting the previous side's
+// connections close and its CPU quiet down.
+const settle = 500 * time.Millisecond
+
+// setupBudget bounds everything but the runs: building, starting,
+// creating clients, stopping.
+const setupBudget = buildTimeout + readyTimeout + 3*cliTimeout + stopTimeout + time.Minute
+
+// tokens runs the benchmark and prints its table to stdout and progress
+// to stderr. It fails when setup fails or any run saw errors.
+func tokens(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	// Two scenarios, two sides, each run at most perRun long.
+	perRun := o.warmup + o.duration + requestTimeout + settle
+	runs := 2 * 2 * len(o.concurrency) * o.rounds
+	ctx, cancel := context.WithTimeout(ctx, setupBudget+time.Duration(runs)*perRun)
+	defer cancel()
+
+	dir, err := os.MkdirTemp("", "latchkey-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	fmt.Fprintln(stderr, "building ./cmd/latchkey ...")
+	bin, err := buildServer(ctx, dir)
+	if err != nil {
+		return err
+	}
+	srv, err := startServer(ctx, bin, dir)
+	if err != nil {
+		return err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			srv.stop()
+		}
+	}()
+	benchClient, err := srv.createClient(ctx, "bench")
+	if err != nil {
+		return err
+	}
+	resourceServer, err := srv.createClient(ctx, "bench-resource-server")
+	if err != nil {
+		return err
+	}
+	serverToken, err := srv.accessToken(ctx, benchClient)
+	if err != nil {
+		return err
+	}
+
+	floorClient, err := randomCredentials()
+	if err != nil {
+		return err
+	}
+	floorRS, err := randomCredentials()
+	if err != nil {
+		return err
+	}
+	fl, err := newFloor(issuer, floorClient, floorRS)
+	if err != nil {
+		return err
+	}
+	floorBase, stopFloor, err := serveFloor(fl)
+	if err != nil {
+		return err
+	}
+	defer stopFloor(5 * time.Second)
+	floorToken, err := fetchToken(ctx, floorBase+"/token", floorClient)
+	if err != nil {
+		return err
+	}
+
+	scenarios := []scenario{
+		{
+			name:   "client_credentials",
+			server: tokenTarget(srv.base+"/oauth2/token", benchClient),
+			floor:  tokenTarget(floorBase+"/token", floorClient),
+		},
+		{
+			name:   "introspection",
+			server: introspectionTarget(srv.base+"/oauth2/introspect", resourceServer, serverToken),
+			floor:  introspectionTarget(floorBase+"/introspect", floorRS, floorToken),
+		},
+	}
+
+	var rows []row
+	run := 0
+	for _, sc := range scenarios {
+		for _, c := range o.concurrency {
+			r := row{scenario: sc.name, concurrency: c, server: &result{}, floor: &result{}}
+			for round := range o.rounds {
+				// One side at a time, alternating which goes first so
+				// neither always runs on a machine warmed by the other,
+				// or always meets the same moment of background load.
+				sides := []struct {
+					name string
+					t    target
+					res  *result
+				}{{"server", sc.server, r.server}, {"floor", sc.floor, r.floor}}
+				if run%2 == 1 {
+					sides[0], sides[1] = sides[1], sides[0]
+				}
+				run++
+				for _, s := range sides {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+					fmt.Fprintf(stderr, "%s c=%d %s (round %d/%d): %s warmup + %s ...\n",
+						sc.name, c, s.name, round+1, o.rounds, o.warmup, o.duration)
+					res := runLoad(ctx, s.t, c, o.warmup, o.duration)
+					reportErrors(stderr, s.name, res)
+					s.res.merge(res)
+					time.Sleep(settle)
+				}
+			}
+			rows = append(rows, r)
+		}
+	}
+
+	stopped = true
+	if err := srv.stop(); err != nil {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
+	}
+	printReport(stdout, o, rows)
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	for _, r := range rows {
+		if r.server.errors > 0 || r.floor.errors > 0 {
+			return errors.New("some runs had errors; their numbers are not valid")
+		}
+	}
+	return nil
+}
+
+// reportErrors prints a run's error count and messages, if any.
+func reportErrors(w io.Writer, side string, r *result) {
+	if r.errors == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  %s: %d errors, e.g.:\n", side, r.errors)
+	for _, m := range r.messages {
+		fmt.Fprintf(w, "    %s\n", m)
+	}
+}
+
+// printReport prints the environment and one line per scenario and
+// concurrency.
+func printReport(w io.Writer, o options, rows []row) {
+	fmt.Fprintf(w, "Latchkey token benchmark: %s %s/%s, GOMAXPROCS=%d, NumCPU=%d\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Fprintf(w, "Each run: %s warmup, then %s measured, %d round(s) per side pooled; keep-alive HTTP/1.1 over loopback;\n",
+		o.warmup, o.duration, o.rounds)
+	fmt.Fprintln(w, "server and floor run one at a time, alternating.")
+	fmt.Fprintln(w, "Note: the load generator shares this machine (and, for the floor, this process) with the servers;")
+	fmt.Fprintln(w, "absolute numbers understate a dedicated host. The ratio server/floor is the measure.")
+	fmt.Fprintln(w)
+	const line = "%-18s %4s | %8s %7s %8s %8s | %8s %7s %8s %8s | %5s  %s\n"
+	fmt.Fprintf(w, line, "", "", "server", "", "", "", "floor", "", "", "", "", "")
+	fmt.Fprintf(w, line, "scenario", "conc", "requests", "req/s", "p50", "p99", "requests", "req/s", "p50", "p99", "ratio", "status")
+	for _, r := range rows {
+		status := "ok"
+		if r.server.errors > 0 || r.floor.errors > 0 {
+			status = fmt.Sprintf("ERRORS server=%d floor=%d", r.server.errors, r.floor.errors)
+		}
+		ratio := 0.0
+		if f := r.floor.rate(); f > 0 {
+			ratio = r.server.rate() / f
+		}
+		fmt.Fprintf(w, line, r.scenario, strconv.Itoa(r.concurrency),
+			strconv.Itoa(r.server.requests), fmt.Sprintf("%.0f", r.server.rate()),
+			ms(r.server.percentile(0.50)), ms(r.server.percentile(0.99)),
+			strconv.Itoa(r.floor.requests), fmt.Sprintf("%.0f", r.floor.rate()),
+			ms(r.floor.percentile(0.50)), ms(r.floor.percentile(0.99)),
+			fmt.Sprintf("%.2f", ratio), status)
+	}
+}
+
+// ms formats d in milliseconds with two decimals.
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
+}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// issuer is Latchkey's default issuer, kept so the benchmarked server runs
+// as it would out of the box.
+const issuer = "http://localhost:8080"
+
+// Limits on the steps of starting and stopping the server.
+const (
+	buildTimeout = 5 * time.Minute
+	readyTimeout = 30 * time.Second
+	cliTimeout   = 30 * time.Second
+	stopTimeout  = 20 * time.Second
+)
+
+// buildServer compiles ./cmd/latchkey of the module bench belongs to into
+// dir and returns the binary's path.
+func buildServer(ctx context.Context, dir string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run the benchmark inside the Latchkey module")
+	}
+	bin := filepath.Join(dir, "latchkey")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/latchkey")
+	cmd.Dir = filepath.Dir(gomod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/latchkey: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// latchkeyServer is the real binary serving as a subprocess, on a loopback
+// port, with its database in a scratch directory.
+type latchkeyServer struct {
+	bin  string
+	dir  string
+	env  []string
+	base string // http://127.0.0.1:port
+
+	cmd     *exec.Cmd
+	logPath string
+	exited  chan struct{} // closed when the process has been waited for
+	waitErr error
+}
+
+// startServer runs bin serve with its data in dir and waits until
+// /readyz answers 200.
+func startServer(ctx context.Context, bin, dir string) (*latchkeyServer, error) {
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	s := &latchkeyServer{
+		bin:  bin,
+		dir:  dir,
+		base: "http://" + addr,
+		env: append(environWithout("LATCHKEY_"),
+			"LATCHKEY_DATABASE_URL="+filepath.Join(dir, "latchkey.db"),
+			"LATCHKEY_ADDR="+addr,
+			"LATCHKEY_ISSUER="+issuer,
+			// The benchmark authenticates tens of thousands of times a
+			// second from one address; no failure should throttle it.
+			"LATCHKEY_AUTH_FAILURE_LIMIT=0",
+			"LATCHKEY_LOG_LEVEL=warn",
+		),
+		logPath: filepath.Join(dir, "server.log"),
+		exited:  make(chan struct{}),
+	}
+	logf, err := os.Create(s.logPath)
+	if err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(bin, "serve")
+	s.cmd.Dir = dir
+	s.cmd.Env = s.env
+	// First-start credentials go to stdout; they stay in the scratch
+	// directory, which is removed at the end.
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		logf.Close()
+		close(s.exited)
+	}()
+	if err := s.waitReady(ctx); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// waitReady polls /readyz until it answers 200, the process exits, or
+// readyTimeout passes.
+func (s *latchkeyServer) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer hc.CloseIdleConnections()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/readyz", nil)
+		if resp, err := hc.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("server exited before it was ready (%v):\n%s", s.waitErr, s.logTail())
+		case <-ctx.Done():
+			return fmt.Errorf("server not ready within %s:\n%s", readyTimeout, s.logTail())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// createClient registers a client_credentials client with scope read
+// through the real CLI, against the server's database, and returns the
+// credentials it prints once.
+func (s *latchkeyServer) createClient(ctx context.Context, name string) (credentials, error) {
+	ctx, cancel := context.WithTimeout(ctx, cliTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, "clients", "create", "--name", name,
+		"--grant-type", "client_credentials", "--scope", "read", "--json")
+	cmd.Dir, cmd.Env = s.dir, s.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return credentials{}, fmt.Errorf("clients create: %w\n%s", err, stderr.Bytes())
+	}
+	var c credentials
+	if err := json.Unmarshal(stdout.Bytes(), &c); err != nil || c.ID == "" || c.Secret == "" {
+		return credentials{}, fmt.Errorf("clients create printed no credentials (%v):\n%s", err, stdout.Bytes())
+	}
+	return c, nil
+}
+
+// accessToken obtains one token for c from the server.
+func (s *latchkeyServer) accessToken(ctx context.Context, c credentials) (string, error) {
+	return fetchToken(ctx, s.base+"/oauth2/token", c)
+}
+
+// stop sends SIGTERM and waits for the process to exit, killing it after
+// stopTimeout. It reports an unclean exit.
+func (s *latchkeyServer) stop() error {
+	select {
+	case <-s.exited:
+		return fmt.Errorf("server had already exited (%v):\n%s", s.waitErr, s.logTail())
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(stopTimeout):
+		s.cmd.Process.Kill()
+		<-s.exited
+		return fmt.Errorf("server did not stop within %s of SIGTERM; killed", stopTimeout)
+	}
+	if s.waitErr != nil {
+		return fmt.Errorf("server exited with %v:\n%s", s.waitErr, s.logTail())
+	}
+	return nil
+}
+
+// logTail returns the end of the server's output, for error messages.
+func (s *latchkeyServer) logTail() string {
+	b, _ := os.ReadFile(s.logPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// fetchToken asks tokenURL for one client_credentials token as c.
+func fetchToken(ctx context.Context, tokenURL string, c credentials) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	t := tokenTarget(tokenURL, c)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, strings.NewReader(t.body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", t.authorization)
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &tr) != nil || tr.AccessToken == "" {
+		return "", fmt.Errorf("token from %s: status %d: %.300s", tokenURL, resp.StatusCode, body)
+	}
+	return tr.AccessToken, nil
+}
+
+// freeLoopbackAddr returns a 127.0.0.1 address with a port free a moment
+// ago.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// environWithout returns the environment minus variables starting with
+// prefix, so the caller's own Latchkey settings cannot leak into the run.
+func environWithout(prefix string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, prefix) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
