@@ -43,17 +43,6 @@ func (f *flags) str(p *string, name, envName, def, usage string) {
 	f.StringVar(p, name, def, usage)
 }
 
-// boolean registers a bool flag whose default is $envName when set.
-func (f *flags) boolean(p *bool, name, envName string, def bool, usage string) {
-	if v, err := strconv.ParseBool(f.env.lookup(envName)); err == nil {
-		def = v
-	}
-	if envName != "" {
-		usage += " (env " + envName + ")"
-	}
-	f.BoolVar(p, name, def, usage)
-}
-
 // integer registers an int flag whose default is $envName when set.
 func (f *flags) integer(p *int, name, envName string, def int, usage string) {
 	if v, err := strconv.Atoi(f.env.lookup(envName)); err == nil {
