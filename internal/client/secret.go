@@ -1,7 +1,6 @@
 package client
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math/big"
 	"strings"
 	"time"
 
@@ -90,18 +88,23 @@ const (
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-// randomBase62 returns n characters drawn uniformly from base62.
+// randomBase62 returns n characters drawn uniformly from base62. It reads
+// random bytes in bulk and keeps those below 248 (4 × 62), so each kept byte
+// maps to a character with equal probability.
 func randomBase62(r io.Reader, n int) (string, error) {
-	b := make([]byte, n)
-	max := big.NewInt(int64(len(base62)))
-	for i := range b {
-		v, err := rand.Int(r, max)
-		if err != nil {
+	out := make([]byte, 0, n)
+	buf := make([]byte, n+n/8+8)
+	for len(out) < n {
+		if _, err := io.ReadFull(r, buf); err != nil {
 			return "", fmt.Errorf("read random: %w", err)
 		}
-		b[i] = base62[v.Int64()]
+		for _, b := range buf {
+			if b < 248 && len(out) < n {
+				out = append(out, base62[b%62])
+			}
+		}
 	}
-	return string(b), nil
+	return string(out), nil
 }
 
 func encodeBase62Fixed(v uint32, n int) string {

@@ -16,6 +16,8 @@ import (
 // MaxBodyBytes bounds a protocol request's body.
 const MaxBodyBytes = 64 << 10
 
+const formType = "application/x-www-form-urlencoded"
+
 // readParams reads a POST's parameters from its body, as
 // application/x-www-form-urlencoded (RFC 6749 §3.2) or as a JSON object of
 // strings (which the seeds' integrations send). Each parameter may appear
@@ -24,9 +26,13 @@ func readParams(w http.ResponseWriter, r *http.Request) (url.Values, *oautherr.E
 	if r.URL.RawQuery != "" {
 		return nil, oautherr.InvalidRequest("parameters must be sent in the request body, not the URL query")
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil {
-		return nil, oautherr.InvalidRequest("Content-Type must be application/x-www-form-urlencoded or application/json")
+	mt := r.Header.Get("Content-Type")
+	if mt != formType && mt != "application/json" {
+		// The common exact values skip the full media-type parser.
+		var err error
+		if mt, _, err = mime.ParseMediaType(mt); err != nil {
+			return nil, oautherr.InvalidRequest("Content-Type must be application/x-www-form-urlencoded or application/json")
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
@@ -36,7 +42,7 @@ func readParams(w http.ResponseWriter, r *http.Request) (url.Values, *oautherr.E
 		return nil, oautherr.InvalidRequest("the request body could not be read")
 	}
 	switch mt {
-	case "application/x-www-form-urlencoded":
+	case formType:
 		return parseForm(body)
 	case "application/json":
 		return parseJSON(body)

@@ -12,13 +12,22 @@ import (
 // writeJSON sends v with the headers every protocol response carries:
 // tokens and token metadata must never be cached (RFC 6749 §5.1).
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a programming error can get here: every response type
+		// marshals.
+		status, body = http.StatusInternalServerError, []byte(`{"error":"server_error","error_description":"internal error"}`)
+	}
+	body = append(body, '\n')
 	h := w.Header()
 	h.Set("Content-Type", "application/json;charset=UTF-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	w.Write(body)
 }
+
 
 // writeError sends an RFC 6749 §5.2 error response.
 func writeError(w http.ResponseWriter, e *oautherr.Error) {
