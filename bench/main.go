@@ -1,6 +1,6 @@
 // Command bench measures Latchkey's token endpoints against a floor: a
-// minimal server, in this process, doing only the work no implementation
-// can avoid. The ratio of their throughputs under the same load is the
+// minimal server, in a process of its own, doing only the work no
+// implementation can avoid. The ratio of their throughputs under the same load is the
 // measure; absolute numbers depend on the machine.
 //
 //	go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1]
@@ -40,6 +40,13 @@ const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64]
 // run executes one command line and returns the exit status: 0 success,
 // 1 failure (including a run with errors), 2 usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && args[0] == "floor" {
+		if err := runFloor(ctx, stdout); err != nil {
+			fmt.Fprintf(stderr, "bench floor: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if len(args) == 0 || args[0] != "tokens" {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -179,15 +186,11 @@ func tokens(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fl, err := newFloor(issuer, floorClient, floorRS)
+	floorBase, stopFloor, err := startFloor(ctx, floorConfig{Issuer: issuer, Client: floorClient, ResourceServer: floorRS})
 	if err != nil {
 		return err
 	}
-	floorBase, stopFloor, err := serveFloor(fl)
-	if err != nil {
-		return err
-	}
-	defer stopFloor(5 * time.Second)
+	defer stopFloor()
 	floorToken, err := fetchToken(ctx, floorBase+"/token", floorClient)
 	if err != nil {
 		return err
@@ -275,7 +278,7 @@ func printReport(w io.Writer, o options, rows []row) {
 	fmt.Fprintf(w, "Each run: %s warmup, then %s measured, %d round(s) per side pooled; keep-alive HTTP/1.1 over loopback;\n",
 		o.warmup, o.duration, o.rounds)
 	fmt.Fprintln(w, "server and floor run one at a time, alternating.")
-	fmt.Fprintln(w, "Note: the load generator shares this machine (and, for the floor, this process) with the servers;")
+	fmt.Fprintln(w, "Note: the load generator shares this machine with the servers (each in its own process);")
 	fmt.Fprintln(w, "absolute numbers understate a dedicated host. The ratio server/floor is the measure.")
 	fmt.Fprintln(w)
 	const line = "%-18s %4s | %8s %7s %8s %8s | %8s %7s %8s %8s | %5s  %s\n"
