@@ -28,7 +28,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(body)
 }
 
-
 // writeError sends an RFC 6749 §5.2 error response.
 func writeError(w http.ResponseWriter, e *oautherr.Error) {
 	if e.Challenge != "" {
