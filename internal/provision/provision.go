@@ -96,7 +96,7 @@ func Run(ctx context.Context, st Store, p Params) (*Result, error) {
 			Protected: true, Secret: p.AdminClientSecret, SecretLifetime: lifetime,
 		})
 		switch {
-		case errors.Is(err, client.ErrConflict) || isTaken(err):
+		case isTaken(err):
 		case err != nil:
 			return nil, fmt.Errorf("provision admin client: %w", err)
 		default:
