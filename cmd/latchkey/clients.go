@@ -152,6 +152,24 @@ func grantTypes(l stringList) []client.GrantType {
 	return out
 }
 
+// secretFlags are the flags that shape a new secret, on create and rotate.
+type secretFlags struct{ expires, file string }
+
+func (sf *secretFlags) register(f *flags) {
+	f.StringVar(&sf.expires, "secret-expires", "", `secret lifetime, like 90d, or "never" (default 180d)`)
+	f.StringVar(&sf.file, "secret-file", "", `read an admin-chosen secret (at least 32 characters) from this file, or "-" for standard input; default: generate one`)
+}
+
+// resolve returns the secret's lifetime and the admin-chosen secret, if any.
+func (sf *secretFlags) resolve(stdin io.Reader) (time.Duration, string, error) {
+	lifetime, err := parseSecretExpiry(sf.expires)
+	if err != nil {
+		return 0, "", err
+	}
+	supplied, err := readSecretFile(sf.file, stdin)
+	return lifetime, supplied, err
+}
+
 func parseSecretExpiry(s string) (time.Duration, error) {
 	switch s {
 	case "":
@@ -191,24 +209,19 @@ func readSecretFile(path string, stdin io.Reader) (string, error) {
 func (cc *clientsCmd) create(ctx context.Context, f *flags, args []string) error {
 	var cf clientFields
 	cf.register(f)
-	var id, expires string
+	var id string
 	var public, inactive bool
+	var sf secretFlags
 	f.StringVar(&id, "client-id", "", "client ID to use instead of a generated lkc_… one")
 	f.BoolVar(&public, "public", false, "a public client: no secret, PKCE required")
 	f.BoolVar(&inactive, "inactive", false, "create the client inactive")
-	f.StringVar(&expires, "secret-expires", "", `secret lifetime, like 90d, or "never" (default 180d)`)
-	var secretFile string
-	f.StringVar(&secretFile, "secret-file", "", `read an admin-chosen secret (at least 32 characters) from this file, or "-" for standard input; default: generate one`)
+	sf.register(f)
 	_, done, err := cc.open(ctx, f, args, 0)
 	if err != nil {
 		return err
 	}
 	defer done()
-	lifetime, err := parseSecretExpiry(expires)
-	if err != nil {
-		return err
-	}
-	supplied, err := readSecretFile(secretFile, cc.in)
+	lifetime, supplied, err := sf.resolve(cc.in)
 	if err != nil {
 		return err
 	}
@@ -393,27 +406,21 @@ func (cc *clientsCmd) setStatus(ctx context.Context, f *flags, args []string, cm
 
 func (cc *clientsCmd) rotate(ctx context.Context, f *flags, args []string) error {
 	var grace time.Duration
-	var expires string
 	var confirm bool
+	var sf secretFlags
 	f.Func("grace", "keep the old secret working this long (e.g. 24h); default: stop it at once", func(s string) error {
 		d, err := parseDuration(s)
 		grace = d
 		return err
 	})
-	f.StringVar(&expires, "secret-expires", "", `new secret's lifetime, like 90d, or "never" (default 180d)`)
 	f.BoolVar(&confirm, "confirm", false, "confirm rotating a protected client's secret")
-	var secretFile string
-	f.StringVar(&secretFile, "secret-file", "", `read an admin-chosen secret from this file, or "-" for standard input; default: generate one`)
+	sf.register(f)
 	pos, done, err := cc.open(ctx, f, args, 1)
 	if err != nil {
 		return err
 	}
 	defer done()
-	lifetime, err := parseSecretExpiry(expires)
-	if err != nil {
-		return err
-	}
-	supplied, err := readSecretFile(secretFile, cc.in)
+	lifetime, supplied, err := sf.resolve(cc.in)
 	if err != nil {
 		return err
 	}
