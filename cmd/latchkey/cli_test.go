@@ -174,6 +174,7 @@ func TestCLIBadInput(t *testing.T) {
 		{[]string{"clients", "deactivate", "latchkey-admin"}, 1, "--confirm"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"serve", "--issuer", "http://example.com"}, 2, "https"},
+		{[]string{"serve", "--trusted-proxies", "10.0.0.0/8,nonsense"}, 2, "trusted-proxies"},
 	}
 	for _, tt := range tests {
 		out, errOut, code := c.run(tt.args...)

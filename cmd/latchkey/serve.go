@@ -77,6 +77,7 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	var addr string
 	var shutdownTimeout, keyRotation, usageFlush, cacheTTL, changePoll time.Duration
 	var failLimit int
+	var proxies string
 	f := newFlags("serve", e, stderr)
 	f.common(&c)
 	f.str(&addr, "addr", "LATCHKEY_ADDR", ":8080", "address to listen on")
@@ -86,7 +87,12 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	f.duration(&cacheTTL, "client-cache-ttl", "LATCHKEY_CLIENT_CACHE_TTL", 5*time.Second, "how long a change made by another process may take to reach this one's client cache (negative: no cache)")
 	f.duration(&changePoll, "change-poll", "LATCHKEY_CHANGE_POLL", time.Second, "how often to check whether another process changed clients or revoked tokens")
 	f.integer(&failLimit, "auth-failure-limit", "LATCHKEY_AUTH_FAILURE_LIMIT", 20, "failed client authentications per client ID or address per minute before 429 (0: no limit)")
+	f.str(&proxies, "trusted-proxies", "LATCHKEY_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	if _, err := f.parseArgs(args); err != nil {
+		return err
+	}
+	trusted, err := parsePrefixes(proxies)
+	if err != nil {
 		return err
 	}
 	log, err := c.setup(stderr)
@@ -110,7 +116,7 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	auth := &client.Authenticator{Repo: st, TTL: cacheTTL}
 	proto := oauth.New(oauth.Config{
 		Issuer: c.issuer, Auth: auth, Usage: usage, Keys: keys,
-		Tokens: st, Revoked: revoked, Users: st, Logger: log, FailureThreshold: failLimit,
+		Tokens: st, Revoked: revoked, Users: st, Logger: log, FailureThreshold: failLimit, TrustedProxies: trusted,
 	})
 	handler := server.New(server.Config{DB: st, Logger: log, Mount: []func(*http.ServeMux){proto.Mount}})
 

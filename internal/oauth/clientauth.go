@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -81,7 +83,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 	if oerr != nil {
 		return nil, nil, oerr
 	}
-	addr := sourceAddr(r)
+	addr := s.sourceAddr(r)
 	now := s.now()
 	keys := []string{"addr:" + addr}
 	if client.ValidateClientID(cred.clientID) != nil {
@@ -143,11 +145,41 @@ func (s *Server) refuse(cred credentials, addr string, wait int, fail *client.Au
 	return oautherr.InvalidClient("%s", fail.Error())
 }
 
-// sourceAddr is the request's remote IP, without the port.
-func sourceAddr(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
+// sourceAddr is the address failures are counted against: the peer's IP,
+// or, when the peer is a trusted proxy, the nearest address in
+// X-Forwarded-For that is not one (a client can prepend anything to that
+// header, so it is read from the right and only past trusted hops).
+func (s *Server) sourceAddr(r *http.Request) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
 	}
-	return strings.Trim(host, "[]")
+	ip, err := netip.ParseAddr(peer)
+	if err != nil || !s.trusted(ip) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return peer // a malformed hop: count against the proxy
+			}
+			if !s.trusted(hop) {
+				return hop.Unmap().String()
+			}
+		}
+	}
+	return peer
+}
+
+func (s *Server) trusted(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range s.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

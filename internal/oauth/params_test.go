@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -194,5 +195,35 @@ func TestLimiter(t *testing.T) {
 	}
 	if l.attempt(at(61), "client:d") != 0 {
 		t.Fatal("refunded attempts still counted")
+	}
+}
+
+func TestSourceAddr(t *testing.T) {
+	s := &Server{Config: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}}}
+	tests := []struct {
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"203.0.113.5:4000", nil, "203.0.113.5"},
+		{"203.0.113.5:4000", []string{"1.2.3.4"}, "203.0.113.5"}, // untrusted peer: header ignored
+		{"10.1.2.3:4000", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"10.1.2.3:4000", []string{"6.6.6.6, 198.51.100.7, 10.9.9.9"}, "198.51.100.7"}, // spoofed prefix skipped
+		{"10.1.2.3:4000", []string{"6.6.6.6", "198.51.100.7"}, "198.51.100.7"},
+		{"10.1.2.3:4000", []string{"10.4.4.4"}, "10.1.2.3"},
+		{"10.1.2.3:4000", []string{"garbage"}, "10.1.2.3"},
+		{"10.1.2.3:4000", nil, "10.1.2.3"},
+		{"[::1]:4000", []string{"2001:db8::1"}, "2001:db8::1"},
+		{"[2001:db8::2]:4000", nil, "2001:db8::2"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.RemoteAddr = tt.remote
+		for _, h := range tt.xff {
+			r.Header.Add("X-Forwarded-For", h)
+		}
+		if got := s.sourceAddr(r); got != tt.want {
+			t.Errorf("sourceAddr(%s, %q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
+		}
 	}
 }

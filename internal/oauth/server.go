@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,9 @@ type Config struct {
 	// 429 for that key until the window ends. Zero disables the limit.
 	FailureThreshold int
 	FailureWindow    time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed when counting failures per source address; none by default.
+	TrustedProxies []netip.Prefix
 	// OnAuthFailure, when set, observes each failed client authentication
 	// (for audit aggregation and metrics).
 	OnAuthFailure func(clientID, addr, reason string)
