@@ -70,16 +70,27 @@ type Authenticator struct {
 
 	mu    sync.RWMutex
 	cache map[string]*authEntry
+	// gen grows with every invalidation, so a load that began before one
+	// does not put what it read back into the cache.
+	gen uint64
+
+	// verified remembers, per secret ID, the stored hash and the digest of
+	// the admin-supplied secret that last matched it under argon2id. It
+	// outlives cache entries: reloading a client must not make its owner
+	// pay (or be refused) an argon2id run again.
+	verifiedMu sync.Mutex
+	verified   map[string]verifiedSecret
 }
 
 type authEntry struct {
 	client   *Client // nil: no such client
 	secrets  []Secret
 	loadedAt time.Time
-	// verified holds digests of admin-supplied secrets already checked
-	// with argon2id, per secret ID.
-	verifiedMu sync.Mutex
-	verified   map[string][sha256.Size]byte
+}
+
+type verifiedSecret struct {
+	hash   string
+	digest [sha256.Size]byte
 }
 
 // maxCached bounds the cache; past it, entries are dropped wholesale, which
@@ -90,6 +101,7 @@ const maxCached = 100000
 func (a *Authenticator) Invalidate(id string) {
 	a.mu.Lock()
 	delete(a.cache, id)
+	a.gen++
 	a.mu.Unlock()
 }
 
@@ -104,6 +116,7 @@ func (a *Authenticator) now() time.Time {
 func (a *Authenticator) InvalidateAll() {
 	a.mu.Lock()
 	a.cache = nil
+	a.gen++
 	a.mu.Unlock()
 }
 
@@ -127,7 +140,7 @@ func (a *Authenticator) entry(ctx context.Context, id string) (*authEntry, error
 		ttl = 5 * time.Second
 	}
 	a.mu.RLock()
-	e := a.cache[id]
+	e, gen := a.cache[id], a.gen
 	a.mu.RUnlock()
 	if e != nil && ttl > 0 && now.Sub(e.loadedAt) < ttl && !now.Before(e.loadedAt) {
 		return e, nil
@@ -145,10 +158,12 @@ func (a *Authenticator) entry(ctx context.Context, id string) (*authEntry, error
 		e.client = c
 	}
 	a.mu.Lock()
-	if a.cache == nil || len(a.cache) >= maxCached {
-		a.cache = make(map[string]*authEntry)
+	if a.gen == gen {
+		if a.cache == nil || len(a.cache) >= maxCached {
+			a.cache = make(map[string]*authEntry)
+		}
+		a.cache[id] = e
 	}
-	a.cache[id] = e
 	a.mu.Unlock()
 	return e, nil
 }
@@ -184,7 +199,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, id, secret string, all
 		if s.Status == SecretRevoked || (s.Status == SecretRetiring && s.Expired(now)) {
 			continue
 		}
-		ok, err := a.verify(ctx, e, s, secret, allowSlow)
+		ok, err := a.verify(ctx, s, secret, allowSlow)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -229,16 +244,16 @@ func (a *Authenticator) AuthenticatePublic(ctx context.Context, id string) (*Cli
 // argon2id hash is checked against the remembered digest of the secret that
 // last matched it, and otherwise, when allowSlow, by argon2id itself, with
 // at most SlowChecks running at once.
-func (a *Authenticator) verify(ctx context.Context, e *authEntry, s *Secret, secret string, allowSlow bool) (bool, error) {
+func (a *Authenticator) verify(ctx context.Context, s *Secret, secret string, allowSlow bool) (bool, error) {
 	if !IsSlowHash(s.Hash) {
 		ok, _ := VerifySecret(s.Hash, secret)
 		return ok, nil
 	}
 	digest := sha256.Sum256([]byte(secret))
-	e.verifiedMu.Lock()
-	known, seen := e.verified[s.ID]
-	e.verifiedMu.Unlock()
-	if seen && subtleEqual(known, digest) {
+	a.verifiedMu.Lock()
+	known, seen := a.verified[s.ID]
+	a.verifiedMu.Unlock()
+	if seen && known.hash == s.Hash && subtleEqual(known.digest, digest) {
 		return true, nil
 	}
 	if !allowSlow {
@@ -250,12 +265,12 @@ func (a *Authenticator) verify(ctx context.Context, e *authEntry, s *Secret, sec
 	ok, _ := VerifySecret(s.Hash, secret)
 	<-a.slow
 	if ok {
-		e.verifiedMu.Lock()
-		if e.verified == nil {
-			e.verified = make(map[string][sha256.Size]byte)
+		a.verifiedMu.Lock()
+		if a.verified == nil || len(a.verified) >= maxCached {
+			a.verified = make(map[string]verifiedSecret)
 		}
-		e.verified[s.ID] = digest
-		e.verifiedMu.Unlock()
+		a.verified[s.ID] = verifiedSecret{hash: s.Hash, digest: digest}
+		a.verifiedMu.Unlock()
 	}
 	return ok, nil
 }

@@ -112,7 +112,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 	case errors.As(err, &fail):
 		return nil, nil, s.refuse(cred, addr, wait, fail)
 	case errors.Is(err, client.ErrBusy):
-		return nil, nil, oautherr.TooManyRequests(1)
+		return nil, nil, oautherr.Busy(1)
 	case err != nil:
 		s.Logger.Error("client authentication", "err", err)
 		return nil, nil, oautherr.ServerError()
@@ -131,10 +131,14 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 // refuse logs a failed client authentication and words the response: 429
 // while the caller is over the limit, else invalid_client.
 func (s *Server) refuse(cred credentials, addr string, wait int, fail *client.AuthFailure) *oautherr.Error {
+	reason := string(fail.Reason)
+	if wait > 0 {
+		reason = "rate_limited" // over the limit: no costly check was made
+	}
 	s.Logger.Info("client authentication failed", "client_id", printable(cred.clientID),
-		"reason", string(fail.Reason), "method", cred.method, "addr", addr)
+		"reason", reason, "method", cred.method, "addr", addr)
 	if s.OnAuthFailure != nil {
-		s.OnAuthFailure(printable(cred.clientID), addr, string(fail.Reason))
+		s.OnAuthFailure(printable(cred.clientID), addr, reason)
 	}
 	if wait > 0 {
 		return oautherr.TooManyRequests(wait)

@@ -91,6 +91,14 @@ func TooManyRequests(retryAfter int) *Error {
 	return e
 }
 
+// Busy: too many costly secret checks are running; retry after the given
+// number of seconds.
+func Busy(retryAfter int) *Error {
+	e := newErr("temporarily_unavailable", http.StatusTooManyRequests, "the server is busy checking client secrets; retry in %d s", []any{retryAfter})
+	e.RetryAfter = retryAfter
+	return e
+}
+
 // RequestTooLarge: the body is over the limit.
 func RequestTooLarge(limit int) *Error {
 	return newErr("invalid_request", http.StatusRequestEntityTooLarge, "the request body is larger than %d bytes", []any{limit})
