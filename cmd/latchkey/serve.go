@@ -23,31 +23,49 @@ import (
 // than the longest token it can have signed, for clock skew and caches.
 const keyRetainMargin = time.Hour
 
-// changeWatcher notices, through the store's change counter, that another
-// process (the CLI, another instance) changed a client, a secret or the
-// revocation list, and then drops the client cache and reloads the
-// revocation list, so the change takes effect here within one poll.
+// changeWatcher notices, through the store's change counters, that another
+// process (the CLI, another instance) changed a client, revoked a token or
+// rotated the signing key, and refreshes the matching cache, so the change
+// takes effect here within one poll.
 type changeWatcher struct {
 	st        store.Store
 	auth      *client.Authenticator
 	revoked   *token.Revocations
-	seen      int64
+	keys      *token.Keys
+	seen      [3]int64 // clients, revocations, signing keys
 	lastPrune time.Time
+}
+
+func newChangeWatcher(ctx context.Context, st store.Store, auth *client.Authenticator, revoked *token.Revocations,
+	keys *token.Keys, now time.Time) (*changeWatcher, error) {
+	w := &changeWatcher{st: st, auth: auth, revoked: revoked, keys: keys, lastPrune: now}
+	var err error
+	w.seen[0], w.seen[1], w.seen[2], err = st.Versions(ctx)
+	return w, err
 }
 
 // check runs one poll at now. Once an hour it also prunes expired opaque
 // tokens and revocations.
 func (w *changeWatcher) check(ctx context.Context, now time.Time) error {
-	v, err := w.st.Version(ctx)
+	c, r, k, err := w.st.Versions(ctx)
 	if err != nil {
 		return err
 	}
-	if v != w.seen {
+	if c != w.seen[0] {
 		w.auth.InvalidateAll()
+		w.seen[0] = c
+	}
+	if r != w.seen[1] {
 		if err := w.revoked.Load(ctx, w.st, now); err != nil {
 			return err
 		}
-		w.seen = v
+		w.seen[1] = r
+	}
+	if k != w.seen[2] {
+		if err := w.keys.Load(ctx); err != nil {
+			return err
+		}
+		w.seen[2] = k
 	}
 	if now.Sub(w.lastPrune) >= time.Hour {
 		w.lastPrune = now
@@ -130,8 +148,8 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	}
 	wg.Go(func() { keys.Run(bg, time.Hour) })
 	wg.Go(func() { usage.Run(bg, usageFlush, onErr("flush last-used times")) })
-	watcher := &changeWatcher{st: st, auth: auth, revoked: revoked, lastPrune: time.Now()}
-	if watcher.seen, err = st.Version(ctx); err != nil {
+	watcher, err := newChangeWatcher(ctx, st, auth, revoked, keys, time.Now())
+	if err != nil {
 		return err
 	}
 	wg.Go(func() { watcher.run(bg, changePoll, onErr("watch for changes")) })

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,9 +12,10 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// TestChangeWatcher shows a change made by another process reaching this
-// one's caches at the next poll: the client cache forgets the client and
-// the revocation list learns the revocation.
+// TestChangeWatcher shows changes made by another process reaching this
+// one's caches at the next poll: the client cache forgets the client, the
+// revocation list learns the revocation, and the new signing key is used
+// and published.
 func TestChangeWatcher(t *testing.T) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"))
@@ -26,8 +28,13 @@ func TestChangeWatcher(t *testing.T) {
 	now := time.Now()
 	auth := &client.Authenticator{Repo: st, TTL: time.Hour, Now: func() time.Time { return now }}
 	revoked := &token.Revocations{}
-	w := &changeWatcher{st: st, auth: auth, revoked: revoked, lastPrune: now}
-	if w.seen, err = st.Version(ctx); err != nil {
+	kek := make([]byte, 32)
+	keys := &token.Keys{Store: st, KEK: kek}
+	if err := keys.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w, err := newChangeWatcher(ctx, st, auth, revoked, keys, now)
+	if err != nil {
 		t.Fatal(err)
 	}
 	other := &client.Service{Repo: st}
@@ -45,6 +52,14 @@ func TestChangeWatcher(t *testing.T) {
 	if err := st.Revoke(ctx, token.Revocation{TokenID: "jti_1", ClientID: c.ID, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+	otherKeys := &token.Keys{Store: st, KEK: kek}
+	if err := otherKeys.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := otherKeys.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	newKid, _ := otherKeys.Current()
 	// Before the poll this process still trusts its cache.
 	if _, _, err := auth.Authenticate(ctx, c.ID, sec.Plaintext, true); err != nil {
 		t.Fatalf("cached client: %v", err)
@@ -57,5 +72,8 @@ func TestChangeWatcher(t *testing.T) {
 	}
 	if !revoked.IsRevoked("jti_1", now) {
 		t.Fatal("the revocation did not reach the revocation list")
+	}
+	if kid, _ := keys.Current(); kid != newKid || !strings.Contains(string(keys.JWKS()), newKid) {
+		t.Fatalf("the rotation did not reach this process: signing with %s, want %s", kid, newKid)
 	}
 }

@@ -18,11 +18,11 @@ type Store interface {
 	account.Repository
 	token.KeyStore
 	token.Store
-	// Version returns a counter that grows with every committed change to
-	// a client, a secret or the revocation list (not with last-used
-	// times), so a process can tell with one cheap read that its caches
-	// may be stale.
-	Version(ctx context.Context) (int64, error)
+	// Versions returns counters that grow with every committed change to
+	// clients and their secrets (not last-used times), to the revocation
+	// list, and to the signing keys, so a process can tell with one cheap
+	// read which of its caches may be stale.
+	Versions(ctx context.Context) (clients, revocations, keys int64, err error)
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -76,12 +76,32 @@ func (db *DB) inTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) erro
 	return nil
 }
 
-// Version returns the change counter: it grows with every committed change
-// to a client, a secret or the revocation list.
-func (db *DB) Version(ctx context.Context) (int64, error) {
-	var v int64
-	if err := db.pool.QueryRow(ctx, `SELECT version FROM changes WHERE id = 1`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("postgres: read change counter: %w", err)
+// Versions returns the change counters of clients (with their secrets),
+// the revocation list and the signing keys. Each grows with every committed
+// change of its kind.
+func (db *DB) Versions(ctx context.Context) (clients, revocations, keys int64, err error) {
+	rows, err := db.pool.Query(ctx, `SELECT name, version FROM changes`)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("postgres: read change counters: %w", err)
 	}
-	return v, nil
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var v int64
+		if err := rows.Scan(&name, &v); err != nil {
+			return 0, 0, 0, fmt.Errorf("postgres: read change counters: %w", err)
+		}
+		switch name {
+		case "clients":
+			clients = v
+		case "revocations":
+			revocations = v
+		case "signing_keys":
+			keys = v
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, 0, fmt.Errorf("postgres: read change counters: %w", err)
+	}
+	return clients, revocations, keys, nil
 }

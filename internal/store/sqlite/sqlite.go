@@ -150,12 +150,32 @@ func (db *DB) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// Version returns the change counter: it grows with every committed change
-// to a client, a secret or the revocation list.
-func (db *DB) Version(ctx context.Context) (int64, error) {
-	var v int64
-	if err := db.read.QueryRowContext(ctx, `SELECT version FROM changes WHERE id = 1`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("sqlite: read change counter: %w", err)
+// Versions returns the change counters of clients (with their secrets),
+// the revocation list and the signing keys. Each grows with every committed
+// change of its kind.
+func (db *DB) Versions(ctx context.Context) (clients, revocations, keys int64, err error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT name, version FROM changes`)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("sqlite: read change counters: %w", err)
 	}
-	return v, nil
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var v int64
+		if err := rows.Scan(&name, &v); err != nil {
+			return 0, 0, 0, fmt.Errorf("sqlite: read change counters: %w", err)
+		}
+		switch name {
+		case "clients":
+			clients = v
+		case "revocations":
+			revocations = v
+		case "signing_keys":
+			keys = v
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, 0, fmt.Errorf("sqlite: read change counters: %w", err)
+	}
+	return clients, revocations, keys, nil
 }
