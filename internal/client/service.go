@@ -105,12 +105,15 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 		RefreshTokenTTL: p.RefreshTokenTTL, TokenFormat: p.TokenFormat, RequireConsent: p.RequireConsent,
 		Status: p.Status, Protected: p.Protected, CreatedAt: now, CreatedBy: actor.ID, UpdatedAt: now,
 	}
+	var fe fieldErrors
 	if c.ID == "" {
 		id, err := NewClientID(s.rand())
 		if err != nil {
 			return nil, nil, err
 		}
 		c.ID = id
+	} else {
+		validateSuppliedClientID(&fe, c.ID)
 	}
 	if c.Type == "" {
 		c.Type = Confidential
@@ -127,7 +130,6 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 	if c.TokenFormat == "" {
 		c.TokenFormat = TokenJWT
 	}
-	var fe fieldErrors
 	if c.Status == StatusRevoked {
 		fe.add("status", "a new client must be active or inactive")
 	}
@@ -159,6 +161,15 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 	err := s.Repo.InTx(ctx, func(tx Tx) error {
 		if err := checkOwner(ctx, tx, c); err != nil {
 			return err
+		}
+		if p.ClientID != "" {
+			// Belt and braces beside the reserved prefixes: a client never
+			// takes the ID of a user it could then pass for.
+			if taken, err := tx.UserInTenant(ctx, c.TenantID, c.ID); err != nil {
+				return err
+			} else if taken {
+				return &ValidationError{Fields: []FieldError{{"client_id", "is a user's ID"}}}
+			}
 		}
 		if err := tx.CreateClient(ctx, c); err != nil {
 			return err

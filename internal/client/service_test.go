@@ -117,7 +117,20 @@ func TestCreateRefusals(t *testing.T) {
 		{"lifetime too short", f.sys, with(func(p *client.CreateParams) { p.SecretLifetime = time.Hour }), "secret_expires"},
 		{"created revoked", f.sys, with(func(p *client.CreateParams) { p.Status = client.StatusRevoked }), "status"},
 		{"many at once", f.sys, client.CreateParams{Type: "x"}, "name,type,grant_types"},
+		{"a user's prefix", f.sys, with(func(p *client.CreateParams) { p.ClientID = "usr_1" }), "client_id"},
+		{"a user's prefix in capitals", f.sys, with(func(p *client.CreateParams) { p.ClientID = "USR_x" }), "client_id"},
+		{"a secret's prefix", f.sys, with(func(p *client.CreateParams) { p.ClientID = "sec_x" }), "client_id"},
 	}
+	// A user whose ID has no reserved prefix (imported, say).
+	if err := f.db.CreateUser(ctx, &account.User{ID: "alice-account", TenantID: "ten_a", Email: "alice@example.com", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	tests = append(tests, struct {
+		name  string
+		actor client.Actor
+		p     client.CreateParams
+		field string
+	}{"a user's ID", f.sys, with(func(p *client.CreateParams) { p.ClientID = "alice-account" }), "client_id"})
 	for _, tt := range tests {
 		_, _, err := f.svc.Create(ctx, tt.actor, tt.p)
 		if got := fields(err); !strings.HasPrefix(got, tt.field) {

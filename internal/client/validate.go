@@ -15,13 +15,28 @@ import (
 // escaping in a URL, a form body or HTTP Basic credentials.
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{2,127}$`)
 
-// ValidateClientID checks an admin-supplied client ID.
+// ValidateClientID checks the shape of a client ID.
 func ValidateClientID(id string) error {
 	var fe fieldErrors
 	if !clientIDPattern.MatchString(id) {
 		fe.add("client_id", "must be 3–128 characters of letters, digits, '.', '_', '~' or '-', starting with a letter or digit")
 	}
 	return fe.err()
+}
+
+// reservedPrefixes start the IDs Latchkey generates for other kinds of
+// record. A client_credentials token's sub is its client ID, so a client
+// named like a user could pass for one (RFC 9068 §5).
+var reservedPrefixes = []string{"usr_", "ten_", "sec_"}
+
+// validateSuppliedClientID checks a client ID an admin chose.
+func validateSuppliedClientID(fe *fieldErrors, id string) {
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(strings.ToLower(id), p) {
+			fe.add("client_id", fmt.Sprintf("must not start with %q, which names other kinds of record", p))
+			return
+		}
+	}
 }
 
 // Validate checks every rule of the client model and returns a
