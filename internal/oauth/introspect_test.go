@@ -234,7 +234,12 @@ func TestSuppliedSecretAndOwnerCap(t *testing.T) {
 
 func TestDiscovery(t *testing.T) {
 	h := newHarness(t, 0)
-	for _, p := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+	// OpenID Connect discovery needs ID tokens and an authorization
+	// endpoint; until they exist it is not served rather than served wrong.
+	if r := h.do("GET", "/.well-known/openid-configuration", "", ""); r.status != 404 {
+		t.Errorf("openid-configuration: %d", r.status)
+	}
+	for _, p := range []string{"/.well-known/oauth-authorization-server"} {
 		r := h.do("GET", p, "", "")
 		if r.status != 200 || r.body["issuer"] != h.issuer || r.body["token_endpoint"] != h.issuer+"/oauth2/token" ||
 			r.body["jwks_uri"] != h.issuer+"/.well-known/jwks.json" {

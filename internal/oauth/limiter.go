@@ -21,9 +21,10 @@ type bucket struct {
 	failures int
 }
 
-// maxBuckets bounds memory under a flood of distinct keys; past it the
-// oldest state is dropped wholesale.
-const maxBuckets = 200000
+// maxBuckets bounds memory under a flood of distinct keys. Past it, buckets
+// whose window ended or that are under the threshold are dropped; keys that
+// are refused stay refused, so a flood cannot lift a lockout.
+var maxBuckets = 200000
 
 func newLimiter(threshold int, window time.Duration) *limiter {
 	return &limiter{threshold: threshold, window: window, buckets: make(map[string]*bucket)}
@@ -50,8 +51,8 @@ func (l *limiter) attempt(now time.Time, keys ...string) int {
 	if wait > 0 {
 		return int((wait + time.Second - 1) / time.Second)
 	}
-	if len(l.buckets) > maxBuckets {
-		l.buckets = make(map[string]*bucket)
+	if len(l.buckets) >= maxBuckets {
+		l.evict(now)
 	}
 	for _, k := range keys {
 		b := l.buckets[k]
@@ -75,5 +76,18 @@ func (l *limiter) refund(now time.Time, keys ...string) {
 		if b := l.buckets[k]; b != nil && now.Sub(b.start) < l.window && b.failures > 0 {
 			b.failures--
 		}
+	}
+}
+
+// evict drops every bucket that refuses nothing; if refused keys alone fill
+// the table, it starts afresh rather than grow without bound.
+func (l *limiter) evict(now time.Time) {
+	for k, b := range l.buckets {
+		if now.Sub(b.start) >= l.window || b.failures < l.threshold {
+			delete(l.buckets, k)
+		}
+	}
+	if len(l.buckets) >= maxBuckets {
+		l.buckets = make(map[string]*bucket)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,24 @@ func TestLimiter(t *testing.T) {
 	}
 	if l.attempt(at(61), "client:d") != 0 {
 		t.Fatal("refunded attempts still counted")
+	}
+}
+
+func TestLimiterFloodKeepsLockouts(t *testing.T) {
+	defer func(n int) { maxBuckets = n }(maxBuckets)
+	maxBuckets = 100
+	l := newLimiter(3, secs(60))
+	for range 3 {
+		l.attempt(epoch, "client:victim")
+	}
+	for i := range 500 { // a flood of fresh addresses
+		l.attempt(epoch, "addr:"+strconv.Itoa(i))
+	}
+	if l.attempt(epoch, "client:victim") != 60 {
+		t.Fatal("a flood of new keys lifted a lockout")
+	}
+	if len(l.buckets) > maxBuckets {
+		t.Fatalf("%d buckets, bound %d", len(l.buckets), maxBuckets)
 	}
 }
 

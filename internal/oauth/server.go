@@ -109,7 +109,6 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /oauth2/revoke", s.handleRevoke)
 	mux.HandleFunc("/oauth2/revoke", methodNotAllowed("POST"))
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleDiscovery)
-	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("GET /api/v1/me", s.handleMe)
 	mux.HandleFunc("/api/v1/me", methodNotAllowed("GET"))
