@@ -187,7 +187,8 @@ func TestClientCredentialsWithOAuth2Library(t *testing.T) {
 	if !asRetrieveError(err, &re) || re.ErrorCode != "invalid_client" || re.Response.StatusCode != 401 {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	// The database never holds the secret in plain text.
+	// The log never holds the secret (the storage suites check the
+	// database files and rows).
 	if strings.Contains(in.stderr.String(), secret) {
 		t.Error("the client secret reached the log")
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 func (h *harness) accessToken(id, secret string) string {
@@ -96,9 +97,15 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 	if r.status != 200 || h.introspect(rsID, rsSecret, tok)["active"] != true {
 		t.Fatalf("foreign revoke: %d, active=%v", r.status, h.introspect(rsID, rsSecret, tok)["active"])
 	}
+	jti := in["jti"].(string)
 	r = h.do("POST", "/oauth2/revoke", form, "token="+tok+"&token_type_hint=access_token", "Authorization", basicAuth(id, secret))
 	if r.status != 200 {
 		t.Fatalf("revoke: %d %s", r.status, r.raw)
+	}
+	// The revocation is stored, for other instances and restarts.
+	fresh := &token.Revocations{}
+	if err := fresh.Load(ctx, h.db, h.clock.Now()); err != nil || !fresh.IsRevoked(jti, h.clock.Now()) {
+		t.Fatalf("revocation not stored: %v", err)
 	}
 	if in := h.introspect(rsID, rsSecret, tok); in["active"] != false || len(in) != 1 {
 		t.Fatalf("after revoke: %v", in)
@@ -201,6 +208,11 @@ func TestOpaqueTokens(t *testing.T) {
 	if h.introspect(rsID, rsSecret, tok)["active"] != false {
 		t.Fatal("revoked opaque token active")
 	}
+	tok2 := h.accessToken(id, secret)
+	h.clock.Advance(time.Hour)
+	if h.introspect(rsID, rsSecret, tok2)["active"] != false {
+		t.Fatal("expired opaque token active")
+	}
 }
 
 func TestSuppliedSecretAndOwnerCap(t *testing.T) {
@@ -271,5 +283,40 @@ func TestIntrospectionStaysInTenant(t *testing.T) {
 	}
 	if in := h.introspect(c.ID, sec.Plaintext, tok); in["active"] != false || len(in) != 1 {
 		t.Fatalf("another tenant's resource server learned %v", in)
+	}
+}
+
+func TestForeignAndFreshlyRotatedSigners(t *testing.T) {
+	h := newHarness(t, 0)
+	ctx := context.Background()
+	rsID, rsSecret := h.create(client.CreateParams{})
+	id, _ := h.create(client.CreateParams{})
+	// A token with this server's key but another issuer is not ours.
+	c := token.Claims{Issuer: "https://elsewhere.example", Subject: id, Audience: []string{h.issuer}, ClientID: id,
+		ID: "jti_foreign", IssuedAt: h.clock.Now(), ExpiresAt: h.clock.Now().Add(time.Hour)}
+	foreign, err := h.srv.Keys.SignJWT(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.introspect(rsID, rsSecret, foreign)["active"] != false {
+		t.Fatal("a token of another issuer is active")
+	}
+	// Another instance rotates the key and signs with the new one at once:
+	// this instance learns the key on the unknown kid.
+	other := &token.Keys{Store: h.db, KEK: h.kek, Now: h.clock.Now}
+	if err := other.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.Issuer, c.ID = h.issuer, "jti_rotated"
+	c.Extra = map[string]any{"secret_id": h.secretID(id)}
+	rotated, err := other.SignJWT(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.introspect(rsID, rsSecret, rotated)["active"] != true {
+		t.Fatal("a token signed by a freshly rotated key is inactive")
 	}
 }

@@ -41,6 +41,17 @@ type harness struct {
 	srv    *oauth.Server
 	ts     *httptest.Server
 	issuer string
+	kek    []byte
+}
+
+// secretID returns the ID of a client's newest secret.
+func (h *harness) secretID(clientID string) string {
+	h.t.Helper()
+	secrets, err := h.db.Secrets(context.Background(), clientID)
+	if err != nil || len(secrets) == 0 {
+		h.t.Fatalf("secrets of %s: %v", clientID, err)
+	}
+	return secrets[0].ID
 }
 
 func newHarness(t testing.TB, threshold int) *harness {
@@ -65,7 +76,7 @@ func newHarness(t testing.TB, threshold int) *harness {
 		t.Fatal(err)
 	}
 	auth := &client.Authenticator{Repo: db, Now: clk.Now}
-	h := &harness{t: t, clock: clk, db: db, actor: client.SystemActor("ten_1")}
+	h := &harness{t: t, clock: clk, db: db, actor: client.SystemActor("ten_1"), kek: kek}
 	h.svc = &client.Service{Repo: db, Now: clk.Now, OnChange: auth.Invalidate}
 	mux := http.NewServeMux()
 	h.ts = httptest.NewServer(mux)

@@ -276,3 +276,36 @@ func TestConcurrentGuessesCannotOutrunTheLimit(t *testing.T) {
 		t.Fatalf("%d secrets checked, statuses %v: want 4 checked, 4×401 and %d×429", checked, count, n-4)
 	}
 }
+
+func TestSuccessesDoNotCountAgainstTheLimit(t *testing.T) {
+	h := newHarness(t, 3)
+	id, secret := h.create(client.CreateParams{})
+	for range 10 {
+		if r := h.token(id, secret, nil); r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+	}
+	if r := h.token(id, "wrong", nil); r.status != 401 {
+		t.Fatalf("first failure after successes: %d, want 401", r.status)
+	}
+}
+
+func TestPublicClientState(t *testing.T) {
+	h := newHarness(t, 0)
+	ctx := context.Background()
+	pub, _ := h.create(client.CreateParams{Type: client.Public, GrantTypes: []client.GrantType{client.GrantAuthorizationCode},
+		RedirectURIs: []string{"https://app.example/cb"}})
+	revoke := func() response {
+		return h.do("POST", "/oauth2/revoke", form, url.Values{"client_id": {pub}, "token": {"x"}}.Encode())
+	}
+	if r := revoke(); r.status != 200 {
+		t.Fatalf("active public client: %d %s", r.status, r.raw)
+	}
+	if _, err := h.svc.SetStatus(ctx, h.actor, pub, client.StatusInactive, false); err != nil {
+		t.Fatal(err)
+	}
+	r := revoke()
+	if r.status != 401 || r.body["error_description"] != "client authentication failed" {
+		t.Fatalf("inactive public client: %d %s", r.status, r.raw)
+	}
+}
