@@ -80,28 +80,14 @@ func (db *DB) inTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) erro
 // the revocation list and the signing keys. Each grows with every committed
 // change of its kind.
 func (db *DB) Versions(ctx context.Context) (clients, revocations, keys int64, err error) {
-	rows, err := db.pool.Query(ctx, `SELECT name, version FROM changes`)
+	err = db.pool.QueryRow(ctx, versionsQuery).Scan(&clients, &revocations, &keys)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("postgres: read change counters: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var v int64
-		if err := rows.Scan(&name, &v); err != nil {
-			return 0, 0, 0, fmt.Errorf("postgres: read change counters: %w", err)
-		}
-		switch name {
-		case "clients":
-			clients = v
-		case "revocations":
-			revocations = v
-		case "signing_keys":
-			keys = v
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return 0, 0, 0, fmt.Errorf("postgres: read change counters: %w", err)
 	}
 	return clients, revocations, keys, nil
 }
+
+const versionsQuery = `SELECT
+	(SELECT version FROM changes WHERE name = 'clients'),
+	(SELECT version FROM changes WHERE name = 'revocations'),
+	(SELECT version FROM changes WHERE name = 'signing_keys')`

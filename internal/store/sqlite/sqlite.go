@@ -154,28 +154,14 @@ func (db *DB) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // the revocation list and the signing keys. Each grows with every committed
 // change of its kind.
 func (db *DB) Versions(ctx context.Context) (clients, revocations, keys int64, err error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name, version FROM changes`)
+	err = db.read.QueryRowContext(ctx, versionsQuery).Scan(&clients, &revocations, &keys)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("sqlite: read change counters: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var v int64
-		if err := rows.Scan(&name, &v); err != nil {
-			return 0, 0, 0, fmt.Errorf("sqlite: read change counters: %w", err)
-		}
-		switch name {
-		case "clients":
-			clients = v
-		case "revocations":
-			revocations = v
-		case "signing_keys":
-			keys = v
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return 0, 0, 0, fmt.Errorf("sqlite: read change counters: %w", err)
 	}
 	return clients, revocations, keys, nil
 }
+
+const versionsQuery = `SELECT
+	(SELECT version FROM changes WHERE name = 'clients'),
+	(SELECT version FROM changes WHERE name = 'revocations'),
+	(SELECT version FROM changes WHERE name = 'signing_keys')`
