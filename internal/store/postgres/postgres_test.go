@@ -10,11 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/storetest"
@@ -223,22 +221,7 @@ func TestSecretNotStored(t *testing.T) {
 	if _, err := db.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	svc := &client.Service{Repo: db, Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}
-	actor := client.SystemActor("ten_a")
-	params := client.CreateParams{Name: "Leaky", GrantTypes: []client.GrantType{client.GrantClientCredentials}}
-	c, generated, err := svc.Create(t.Context(), actor, params)
-	if err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	params.Secret = "an-admin-chosen-secret-of-40-characters!"
-	_, supplied, err := svc.Create(t.Context(), actor, params)
-	if err != nil {
-		t.Fatalf("Create with a supplied secret: %v", err)
-	}
-	rotated, err := svc.RotateSecret(t.Context(), actor, c.ID, client.RotateParams{Grace: time.Hour})
-	if err != nil {
-		t.Fatalf("RotateSecret: %v", err)
-	}
+	clientID, plaintexts := storetest.WriteSecrets(t, db)
 
 	// Every row of every table, each rendered whole as text.
 	conn, err := pgx.Connect(t.Context(), dbURL)
@@ -269,10 +252,10 @@ func TestSecretNotStored(t *testing.T) {
 			dump.WriteString(s + "\n")
 		}
 	}
-	if !strings.Contains(dump.String(), c.ID) {
+	if !strings.Contains(dump.String(), clientID) {
 		t.Fatalf("the dump does not even contain the client ID: %.200s", dump.String())
 	}
-	for _, plain := range []string{generated.Plaintext, supplied.Plaintext, rotated.Plaintext} {
+	for _, plain := range plaintexts {
 		if strings.Contains(dump.String(), plain) {
 			t.Errorf("the database contains the plaintext secret %q", plain)
 		}

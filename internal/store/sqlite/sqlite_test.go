@@ -102,28 +102,13 @@ func TestSecretNotStored(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "latchkey.db")
 	db := open(t, path)
-	svc := &client.Service{Repo: db, Now: func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }}
-	actor := client.SystemActor("ten_a")
-	params := client.CreateParams{Name: "Leaky", GrantTypes: []client.GrantType{client.GrantClientCredentials}}
-	c, generated, err := svc.Create(t.Context(), actor, params)
-	if err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	params.Secret = "an-admin-chosen-secret-of-40-characters!"
-	_, supplied, err := svc.Create(t.Context(), actor, params)
-	if err != nil {
-		t.Fatalf("Create with a supplied secret: %v", err)
-	}
-	rotated, err := svc.RotateSecret(t.Context(), actor, c.ID, client.RotateParams{Grace: time.Hour})
-	if err != nil {
-		t.Fatalf("RotateSecret: %v", err)
-	}
+	_, plaintexts := storetest.WriteSecrets(t, db)
 	if err := db.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
-	for _, plain := range []string{generated.Plaintext, supplied.Plaintext, rotated.Plaintext} {
+	for _, plain := range plaintexts {
 		for _, f := range files {
 			b, err := os.ReadFile(f)
 			if err != nil {
