@@ -35,9 +35,6 @@ const (
 	GrantRefreshToken      GrantType = "refresh_token"
 )
 
-// GrantTypes lists every grant Latchkey offers, in display order.
-var GrantTypes = []GrantType{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}
-
 // TokenFormat selects how a client's access tokens are represented.
 type TokenFormat string
 

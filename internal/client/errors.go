@@ -16,9 +16,6 @@ var (
 	// ErrProtected means the client is protected: deleting it is refused and
 	// editing it needs confirmation.
 	ErrProtected = errors.New("client is protected")
-	// ErrForbidden means the actor may not do this (for example, assign a
-	// role it does not hold).
-	ErrForbidden = errors.New("forbidden")
 )
 
 // FieldError is one rule broken by one field of the input.

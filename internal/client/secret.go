@@ -43,9 +43,6 @@ const (
 	MaxSuppliedSecretLen = 512
 )
 
-// SecretLifetimes are the periods offered for selection, besides NeverExpires.
-var SecretLifetimes = []time.Duration{30 * 24 * time.Hour, 60 * 24 * time.Hour, 90 * 24 * time.Hour, 180 * 24 * time.Hour, 365 * 24 * time.Hour, 730 * 24 * time.Hour}
-
 // Secret is one credential of a confidential client. Only its hash is kept.
 type Secret struct {
 	ID       string

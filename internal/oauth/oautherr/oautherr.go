@@ -58,12 +58,6 @@ func UnsupportedGrantType(format string, args ...any) *Error {
 	return newErr("unsupported_grant_type", http.StatusBadRequest, format, args)
 }
 
-// UnsupportedTokenType: revocation of this token type is not supported
-// (RFC 7009 §2.2.1).
-func UnsupportedTokenType(format string, args ...any) *Error {
-	return newErr("unsupported_token_type", http.StatusBadRequest, format, args)
-}
-
 // InvalidScope: a requested scope is unknown or not allowed.
 func InvalidScope(format string, args ...any) *Error {
 	return newErr("invalid_scope", http.StatusBadRequest, format, args)
@@ -73,13 +67,6 @@ func InvalidScope(format string, args ...any) *Error {
 func InvalidToken(format string, args ...any) *Error {
 	e := newErr("invalid_token", http.StatusUnauthorized, format, args)
 	e.Challenge = `Bearer realm="latchkey", error="invalid_token", error_description=` + quote(e.Description)
-	return e
-}
-
-// InsufficientScope: the token lacks a scope the resource needs (RFC 6750).
-func InsufficientScope(scope string) *Error {
-	e := newErr("insufficient_scope", http.StatusForbidden, "the token lacks the %s scope", []any{scope})
-	e.Challenge = `Bearer realm="latchkey", error="insufficient_scope", scope=` + quote(scope)
 	return e
 }
 
