@@ -1,6 +1,9 @@
 // Package authz names Latchkey's permissions and the roles that bundle them.
 // Users and client_credentials clients hold roles; a token's permissions are
 // the union of its roles' permissions, never more than its owner's.
+//
+// The role table is fixed at compile time and cannot be changed at run
+// time: every accessor returns a fresh copy.
 package authz
 
 import "slices"
@@ -8,7 +11,8 @@ import "slices"
 // Permission is one thing an admin principal may do.
 type Permission string
 
-// The permissions of the admin API and console.
+// The permissions of the admin API and console, and of the protocol
+// endpoints that are not open to every client.
 const (
 	ClientView   Permission = "oauth:client:view"
 	ClientAdd    Permission = "oauth:client:add"
@@ -18,40 +22,98 @@ const (
 	ClientDelete Permission = "oauth:client:delete"
 	AuditView    Permission = "audit:view"
 	UsersManage  Permission = "users:manage"
+	// TenantsManage lets a principal create and list tenants: the super
+	// admin's alone.
+	TenantsManage Permission = "tenants:manage"
+	// TokenIntrospect lets a client introspect any access token of its
+	// tenant (RFC 7662 §4), not only those it is an audience of: what a
+	// resource server is given.
+	TokenIntrospect Permission = "oauth:token:introspect"
 )
 
-// AllPermissions lists every permission, in display order.
-var AllPermissions = []Permission{ClientView, ClientAdd, ClientEdit, ClientRotate, ClientRevoke, ClientDelete, AuditView, UsersManage}
+// allPermissions lists every permission, in display order.
+var allPermissions = [...]Permission{ClientView, ClientAdd, ClientEdit, ClientRotate, ClientRevoke, ClientDelete,
+	AuditView, UsersManage, TenantsManage, TokenIntrospect}
+
+// AllPermissions returns every permission, in display order.
+func AllPermissions() []Permission { return slices.Clone(allPermissions[:]) }
+
+// IsPermission reports whether p names a permission.
+func IsPermission(p Permission) bool { return slices.Contains(allPermissions[:], p) }
 
 // Built-in roles.
 const (
 	SuperAdmin = "super_admin"
 	OAuthAdmin = "oauth_admin"
 	Viewer     = "viewer"
+	// ResourceServer is for an API's own client: it may introspect the
+	// tenant's tokens and nothing else.
+	ResourceServer = "resource_server"
 )
 
-// Roles maps each role to the permissions it grants. It is read-only.
-var Roles = map[string][]Permission{
-	SuperAdmin: AllPermissions,
-	OAuthAdmin: {ClientView, ClientAdd, ClientEdit, ClientRotate, ClientRevoke, ClientDelete, AuditView},
-	Viewer:     {ClientView, AuditView},
+// role is one row of the fixed role table.
+type role struct {
+	name  string
+	perms []Permission
+}
+
+// roles is the role table, in display order.
+var roles = [...]role{
+	{SuperAdmin, allPermissions[:]},
+	{OAuthAdmin, []Permission{ClientView, ClientAdd, ClientEdit, ClientRotate, ClientRevoke, ClientDelete, AuditView, TokenIntrospect}},
+	{Viewer, []Permission{ClientView, AuditView}},
+	{ResourceServer, []Permission{TokenIntrospect}},
+}
+
+func lookup(r string) *role {
+	for i := range roles {
+		if roles[i].name == r {
+			return &roles[i]
+		}
+	}
+	return nil
+}
+
+// RoleNames returns the built-in roles, in display order.
+func RoleNames() []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = r.name
+	}
+	return out
+}
+
+// RolePermissions returns the permissions role r grants; none for an
+// unknown role.
+func RolePermissions(r string) []Permission {
+	if x := lookup(r); x != nil {
+		return slices.Clone(x.perms)
+	}
+	return nil
 }
 
 // ValidRole reports whether r names a built-in role.
-func ValidRole(r string) bool { _, ok := Roles[r]; return ok }
+func ValidRole(r string) bool { return lookup(r) != nil }
 
 // Permissions returns the union of the roles' permissions, in display order.
-func Permissions(roles []string) []Permission {
+func Permissions(held []string) []Permission {
 	var out []Permission
-	for _, p := range AllPermissions {
-		for _, r := range roles {
-			if slices.Contains(Roles[r], p) {
-				out = append(out, p)
-				break
-			}
+	for _, p := range allPermissions {
+		if Has(held, p) {
+			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// Has reports whether any of the held roles grants p.
+func Has(held []string, p Permission) bool {
+	for _, r := range held {
+		if x := lookup(r); x != nil && slices.Contains(x.perms, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // CanAssign reports whether a principal holding held may give role r to

@@ -84,8 +84,9 @@ func Run(ctx context.Context, st Store, p Params) (*Result, error) {
 		if p.AdminClientSecret != "" {
 			lifetime = client.NeverExpires // the operator manages it
 		}
-		scopes := make([]string, len(authz.AllPermissions))
-		for i, perm := range authz.AllPermissions {
+		perms := authz.AllPermissions()
+		scopes := make([]string, len(perms))
+		for i, perm := range perms {
 			scopes[i] = string(perm)
 		}
 		_, sec, err := svc.Create(ctx, actor, client.CreateParams{

@@ -49,7 +49,7 @@ func ResolveScopes(c *client.Client, requested string, held []authz.Permission) 
 // permitted reports whether scope s, if it names a permission, is held.
 func permitted(s string, held []authz.Permission) bool {
 	p := authz.Permission(s)
-	if !slices.Contains(authz.AllPermissions, p) {
+	if !authz.IsPermission(p) {
 		return true
 	}
 	return slices.Contains(held, p)
