@@ -1,53 +1,40 @@
 package client
 
-import (
-	"errors"
-	"strings"
-)
+import "github.com/latchkey/latchkey/internal/errs"
 
-// Sentinel errors of the domain. Storage adapters translate their driver
-// errors into ErrNotFound and ErrConflict at their boundary; callers compare
-// with errors.Is.
+// Sentinel errors of the domain: the shared ones of package errs under
+// this package's names. Storage adapters translate their driver errors
+// into ErrNotFound and ErrConflict at their boundary; callers compare with
+// errors.Is.
 var (
 	// ErrNotFound means no such client (or secret) exists in the caller's tenant.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errs.ErrNotFound
 	// ErrConflict means the client ID is already taken.
-	ErrConflict = errors.New("already exists")
+	ErrConflict = errs.ErrConflict
+	// ErrForbidden means the actor lacks the permission the operation
+	// needs; nothing was read or written.
+	ErrForbidden = errs.ErrForbidden
 	// ErrProtected means the client is protected: deleting it is refused and
 	// editing it needs confirmation.
-	ErrProtected = errors.New("client is protected")
+	ErrProtected = errs.ErrProtected
 )
 
 // FieldError is one rule broken by one field of the input.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+type FieldError = errs.FieldError
 
 // ValidationError lists every rule the input broke. Nothing is written when
 // it is returned.
-type ValidationError struct {
-	Fields []FieldError
-}
-
-func (e *ValidationError) Error() string {
-	var b strings.Builder
-	b.WriteString("invalid input: ")
-	for i, f := range e.Fields {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(f.Field)
-		b.WriteString(": ")
-		b.WriteString(f.Message)
-	}
-	return b.String()
-}
+type ValidationError = errs.ValidationError
 
 // fieldErrors collects FieldErrors while validating.
 type fieldErrors []FieldError
 
-func (fe *fieldErrors) add(field, msg string) { *fe = append(*fe, FieldError{field, msg}) }
+func (fe *fieldErrors) add(field, msg string) {
+	*fe = append(*fe, FieldError{Field: field, Message: msg})
+}
+
+// merge adds the field errors of err, a *ValidationError or nil.
+func (fe *fieldErrors) merge(err error) { *fe = append(*fe, errs.Fields(err)...) }
 
 // err returns a *ValidationError, or nil when nothing was collected.
 func (fe fieldErrors) err() error {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/audit"
 )
 
 // Repository is the persistence the client domain needs. The storage
@@ -29,7 +31,17 @@ type Repository interface {
 }
 
 // Tx is the write side of Repository, valid only inside InTx.
+//
+// It is the store's one unit of work as the client domain sees it: besides
+// the client records it carries the writes of other domains that must
+// commit with a client change, each as a small interface owned by the leaf
+// package of that domain (today audit.Appender: every change and its audit
+// event commit together). The storage adapters implement every such
+// interface on one transaction type, so a service composes them without
+// knowing of any other domain's storage.
 type Tx interface {
+	audit.Appender
+
 	// LockClient returns the client and holds its row until the transaction
 	// ends, so concurrent changes to one client serialize.
 	LockClient(ctx context.Context, id string) (*Client, error)

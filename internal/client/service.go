@@ -7,30 +7,31 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/errs"
 )
 
-// Actor is who performs a change: a user, a client acting through the admin
-// API, or the system itself (the CLI and first-start provisioning).
-type Actor struct {
-	TenantID string
-	// ID is the user or client ID, recorded as created_by; "system" for
-	// the CLI and provisioning.
-	ID    string
-	Roles []string
-}
+// Actor is who performs a change; see authz.Actor. Every Service method
+// checks the actor's permission before it reads or writes anything, so the
+// CLI, the admin API and the console cannot differ.
+type Actor = authz.Actor
 
-// SystemActor acts with every role in a tenant: the CLI and first start.
-func SystemActor(tenantID string) Actor {
-	return Actor{TenantID: tenantID, ID: "system", Roles: []string{authz.SuperAdmin}}
-}
+// SystemActor acts with every permission in a tenant: first-start
+// provisioning and background jobs.
+func SystemActor(tenantID string) Actor { return authz.SystemActor(tenantID) }
 
-// Service runs the client use cases over a Repository.
+// Service runs the client use cases over a Repository. Every change it
+// commits carries its audit event in the same transaction.
 //
 // Its zero value is not usable: Repo is required. Now defaults to
-// time.Now, Random to crypto/rand.Reader.
+// time.Now, Random to crypto/rand.Reader. A Service must not be copied
+// after first use.
 type Service struct {
 	Repo   Repository
 	Now    func() time.Time
@@ -38,6 +39,12 @@ type Service struct {
 	// OnChange, when set, is called with a client's ID after every
 	// committed change to it or its secrets (to invalidate caches).
 	OnChange func(clientID string)
+	// SlowHashes bounds how many admin-chosen secrets are hashed with
+	// argon2id (64 MiB each) at once; 0 means 2.
+	SlowHashes int
+
+	slowOnce sync.Once
+	slow     chan struct{}
 }
 
 func (s *Service) now() time.Time {
@@ -58,6 +65,27 @@ func (s *Service) changed(id string) {
 	if s.OnChange != nil {
 		s.OnChange(id)
 	}
+}
+
+// Audit actions of the client domain.
+const (
+	ActionCreated       = "client.created"
+	ActionUpdated       = "client.updated"
+	ActionActivated     = "client.activated"
+	ActionDeactivated   = "client.deactivated"
+	ActionRevoked       = "client.revoked"
+	ActionDeleted       = "client.deleted"
+	ActionSecretRotated = "client.secret_rotated"
+)
+
+// record appends the audit event of a change to a client, in tx.
+func record(ctx context.Context, tx Tx, actor Actor, now time.Time, action, id string, changes []string, details map[string]string) error {
+	e := audit.New(actor, now, action, "client", id)
+	e.Changes, e.Details = changes, details
+	if err := tx.AppendAudit(ctx, e); err != nil {
+		return fmt.Errorf("client: audit %s: %w", action, err)
+	}
+	return nil
 }
 
 // IssuedSecret is a secret at the only moment its plaintext is known.
@@ -94,9 +122,13 @@ type CreateParams struct {
 	SecretLifetime time.Duration
 }
 
-// Create registers a client. A confidential client's secret is returned
-// once, in the IssuedSecret; a public client gets none.
+// Create registers a client; the actor needs oauth:client:add. A
+// confidential client's secret is returned once, in the IssuedSecret; a
+// public client gets none.
 func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Client, *IssuedSecret, error) {
+	if err := actor.Require(authz.ClientAdd); err != nil {
+		return nil, nil, err
+	}
 	now := s.now()
 	c := &Client{
 		ID: p.ClientID, TenantID: actor.TenantID, Name: p.Name, Description: p.Description,
@@ -138,22 +170,20 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 	}
 	checkSecretLifetime(&fe, p.SecretLifetime)
 	if p.Secret != "" {
-		if err := ValidateSuppliedSecret(p.Secret); err != nil {
-			fe = append(fe, err.(*ValidationError).Fields...)
-		}
+		fe.merge(ValidateSuppliedSecret(p.Secret))
 	}
 	checkPrivileges(&fe, actor, nil, c)
-	if err := c.Validate(); err != nil {
-		fe = append(fe, err.(*ValidationError).Fields...)
-	}
+	fe.merge(c.Validate())
 	if err := fe.err(); err != nil {
 		return nil, nil, err
 	}
 
+	// The secret is hashed before the transaction: argon2id takes tens of
+	// milliseconds, and the write lock must not wait for it.
 	var issued *IssuedSecret
 	if c.Type == Confidential {
 		var err error
-		if issued, err = s.newSecret(c.ID, actor, now, p.Secret, p.SecretLifetime); err != nil {
+		if issued, err = s.newSecret(ctx, c.ID, actor, now, p.Secret, p.SecretLifetime); err != nil {
 			return nil, nil, err
 		}
 		c.SecretExpiresAt = issued.ExpiresAt
@@ -168,19 +198,23 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 			if taken, err := tx.UserInTenant(ctx, c.TenantID, c.ID); err != nil {
 				return err
 			} else if taken {
-				return &ValidationError{Fields: []FieldError{{"client_id", "is a user's ID"}}}
+				return errs.Invalid("client_id", "is a user's ID")
 			}
 		}
 		if err := tx.CreateClient(ctx, c); err != nil {
 			return err
 		}
+		var details map[string]string
 		if issued != nil {
-			return tx.CreateSecret(ctx, &issued.Secret)
+			if err := tx.CreateSecret(ctx, &issued.Secret); err != nil {
+				return err
+			}
+			details = map[string]string{"secret_id": issued.ID}
 		}
-		return nil
+		return record(ctx, tx, actor, now, ActionCreated, c.ID, changedFields(&Client{}, c), details)
 	})
 	if errors.Is(err, ErrConflict) {
-		return nil, nil, &ValidationError{Fields: []FieldError{{"client_id", fmt.Sprintf("%q is already taken", c.ID)}}}
+		return nil, nil, errs.Invalid("client_id", fmt.Sprintf("%q is already taken", c.ID))
 	}
 	if err != nil {
 		return nil, nil, err
@@ -207,8 +241,7 @@ func checkPrivileges(fe *fieldErrors, actor Actor, old, c *Client) {
 			fe.add("roles", fmt.Sprintf("you cannot assign %q: you do not hold it", r))
 		}
 	}
-	if slices.Contains(c.Scopes, "*") && !(old != nil && slices.Contains(old.Scopes, "*")) &&
-		!slices.Contains(actor.Roles, authz.SuperAdmin) {
+	if slices.Contains(c.Scopes, "*") && !(old != nil && slices.Contains(old.Scopes, "*")) && !actor.IsSuperAdmin() {
 		fe.add("scopes", `only a super admin can grant the "*" scope`)
 	}
 }
@@ -222,20 +255,27 @@ func checkOwner(ctx context.Context, tx Tx, c *Client) error {
 		return err
 	}
 	if !ok {
-		return &ValidationError{Fields: []FieldError{{"owner_user_id", "no such user in this tenant"}}}
+		return errs.Invalid("owner_user_id", "no such user in this tenant")
 	}
 	return nil
 }
 
 // newSecret makes a secret record for clientID: the supplied one, or a
-// freshly generated one.
-func (s *Service) newSecret(clientID string, actor Actor, now time.Time, supplied string, lifetime time.Duration) (*IssuedSecret, error) {
+// freshly generated one. A supplied secret is hashed with argon2id, at most
+// SlowHashes at once.
+func (s *Service) newSecret(ctx context.Context, clientID string, actor Actor, now time.Time, supplied string, lifetime time.Duration) (*IssuedSecret, error) {
 	plain := supplied
 	if plain == "" {
 		var err error
 		if plain, err = NewSecretValue(s.rand()); err != nil {
 			return nil, err
 		}
+	} else {
+		release, err := s.acquireSlow(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 	}
 	hash, err := HashSecret(s.rand(), plain)
 	if err != nil {
@@ -257,8 +297,32 @@ func (s *Service) newSecret(clientID string, actor Actor, now time.Time, supplie
 	return &IssuedSecret{Secret: sec, Plaintext: plain}, nil
 }
 
-// Get returns a client of the actor's tenant and its secrets' metadata.
+// acquireSlow waits for a turn to run argon2id, or for ctx to end.
+func (s *Service) acquireSlow(ctx context.Context) (release func(), err error) {
+	s.slowOnce.Do(func() {
+		n := s.SlowHashes
+		if n <= 0 {
+			n = 2
+		}
+		s.slow = make(chan struct{}, n)
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case s.slow <- struct{}{}:
+		return func() { <-s.slow }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Get returns a client of the actor's tenant and its secrets' metadata;
+// the actor needs oauth:client:view.
 func (s *Service) Get(ctx context.Context, actor Actor, id string) (*Client, []Secret, error) {
+	if err := actor.Require(authz.ClientView); err != nil {
+		return nil, nil, err
+	}
 	if ValidateClientID(id) != nil {
 		return nil, nil, ErrNotFound
 	}
@@ -276,8 +340,12 @@ func (s *Service) Get(ctx context.Context, actor Actor, id string) (*Client, []S
 	return c, secrets, nil
 }
 
-// List returns one page of the actor's tenant's clients.
+// List returns one page of the actor's tenant's clients; the actor needs
+// oauth:client:view.
 func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (*ListPage, error) {
+	if err := actor.Require(authz.ClientView); err != nil {
+		return nil, err
+	}
 	q.TenantID = actor.TenantID
 	if err := q.Normalize(); err != nil {
 		return nil, err
@@ -303,9 +371,18 @@ type UpdateParams struct {
 	Confirm bool
 }
 
-// Update applies p to a client and returns the result. A status change
-// follows CanTransition; revoking through Update is the same as Revoke.
+// Update applies p to a client and returns the result; the actor needs
+// oauth:client:edit. A status change follows CanTransition; revoking
+// through Update is the same as Revoke and needs oauth:client:revoke too.
 func (s *Service) Update(ctx context.Context, actor Actor, id string, p UpdateParams) (*Client, error) {
+	if err := actor.Require(authz.ClientEdit); err != nil {
+		return nil, err
+	}
+	if p.Status != nil && *p.Status == StatusRevoked {
+		if err := actor.Require(authz.ClientRevoke); err != nil {
+			return nil, err
+		}
+	}
 	return s.update(ctx, actor, id, p.Confirm, func(c *Client) {
 		set(&c.Name, p.Name)
 		set(&c.Description, p.Description)
@@ -328,21 +405,31 @@ func set[T any](dst *T, v *T) {
 	}
 }
 
-// SetStatus moves a client to status st. A protected client's status
-// changes only when confirmed.
+// SetStatus moves a client to status st: activating and deactivating need
+// oauth:client:edit, revoking oauth:client:revoke. A protected client's
+// status changes only when confirmed.
 func (s *Service) SetStatus(ctx context.Context, actor Actor, id string, st Status, confirmed bool) (*Client, error) {
+	perm := authz.ClientEdit
+	if st == StatusRevoked {
+		perm = authz.ClientRevoke
+	}
+	if err := actor.Require(perm); err != nil {
+		return nil, err
+	}
 	return s.update(ctx, actor, id, confirmed, func(c *Client) { c.Status = st })
 }
 
 // Revoke ends a client for good: its status becomes revoked and every
 // secret stops working at once. The client stays listed. Protected clients
-// cannot be revoked, as they cannot be deleted.
+// cannot be revoked, as they cannot be deleted. The actor needs
+// oauth:client:revoke.
 func (s *Service) Revoke(ctx context.Context, actor Actor, id string) (*Client, error) {
 	return s.SetStatus(ctx, actor, id, StatusRevoked, false)
 }
 
 // update is the one transaction every client edit goes through: lock,
-// apply, validate, write, and revoke secrets if the client was revoked.
+// apply, validate, write, revoke secrets if the client was revoked, and
+// record the audit event. The caller has checked the permission.
 func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed bool, apply func(*Client)) (*Client, error) {
 	now := s.now()
 	var out *Client
@@ -368,9 +455,7 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 			return fmt.Errorf("%w: confirm the change to edit it", ErrProtected)
 		}
 		checkPrivileges(&fe, actor, old, c)
-		if err := c.Validate(); err != nil {
-			fe = append(fe, err.(*ValidationError).Fields...)
-		}
+		fe.merge(c.Validate())
 		if err := fe.err(); err != nil {
 			return err
 		}
@@ -379,6 +464,7 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 				return err
 			}
 		}
+		changes := changedFields(old, c)
 		c.UpdatedAt = now
 		if c.Status == StatusRevoked {
 			if err := revokeSecrets(ctx, tx, id, now); err != nil {
@@ -387,13 +473,57 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 			c.SecretExpiresAt = time.Time{}
 		}
 		out = c
-		return tx.UpdateClient(ctx, c)
+		if err := tx.UpdateClient(ctx, c); err != nil {
+			return err
+		}
+		return record(ctx, tx, actor, now, updateAction(old, c), id, changes, nil)
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.changed(id)
 	return out, nil
+}
+
+// updateAction names an edit for audit: a status change by its new status.
+func updateAction(old, c *Client) string {
+	if old.Status == c.Status {
+		return ActionUpdated
+	}
+	switch c.Status {
+	case StatusActive:
+		return ActionActivated
+	case StatusInactive:
+		return ActionDeactivated
+	}
+	return ActionRevoked
+}
+
+// changedFields names, sorted, the fields of c that differ from old, by
+// their names in the management API.
+func changedFields(old, c *Client) []string {
+	var out []string
+	add := func(name string, changed bool) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add("access_token_ttl", old.AccessTokenTTL != c.AccessTokenTTL)
+	add("client_id", old.ID != c.ID)
+	add("description", old.Description != c.Description)
+	add("grant_types", !slices.Equal(old.GrantTypes, c.GrantTypes))
+	add("name", old.Name != c.Name)
+	add("owner_user_id", old.OwnerUserID != c.OwnerUserID)
+	add("protected", old.Protected != c.Protected)
+	add("redirect_uris", !slices.Equal(old.RedirectURIs, c.RedirectURIs))
+	add("refresh_token_ttl", old.RefreshTokenTTL != c.RefreshTokenTTL)
+	add("require_consent", old.RequireConsent != c.RequireConsent)
+	add("roles", !slices.Equal(old.Roles, c.Roles))
+	add("scopes", !slices.Equal(old.Scopes, c.Scopes))
+	add("status", old.Status != c.Status)
+	add("token_format", old.TokenFormat != c.TokenFormat)
+	add("type", old.Type != c.Type)
+	return out
 }
 
 // lock locks a client of the actor's tenant.
@@ -429,9 +559,13 @@ func revokeSecrets(ctx context.Context, tx Tx, clientID string, now time.Time) e
 	return nil
 }
 
-// Delete removes a client and its secrets. Protected clients cannot be
-// deleted.
+// Delete removes a client and its secrets; the actor needs
+// oauth:client:delete. Protected clients cannot be deleted.
 func (s *Service) Delete(ctx context.Context, actor Actor, id string) error {
+	if err := actor.Require(authz.ClientDelete); err != nil {
+		return err
+	}
+	now := s.now()
 	err := s.Repo.InTx(ctx, func(tx Tx) error {
 		c, err := s.lock(ctx, tx, actor, id)
 		if err != nil {
@@ -440,7 +574,10 @@ func (s *Service) Delete(ctx context.Context, actor Actor, id string) error {
 		if c.Protected {
 			return fmt.Errorf("%w: %s was provisioned at first start and cannot be deleted", ErrProtected, c.ID)
 		}
-		return tx.DeleteClient(ctx, id)
+		if err := tx.DeleteClient(ctx, id); err != nil {
+			return err
+		}
+		return record(ctx, tx, actor, now, ActionDeleted, id, nil, map[string]string{"name": c.Name})
 	})
 	if err != nil {
 		return err
@@ -462,36 +599,45 @@ type RotateParams struct {
 	Confirm bool
 }
 
-// RotateSecret gives a confidential client a new secret, returned once.
-// The current secret stops working at once, or after p.Grace. Secrets
-// already in a grace period keep theirs. Concurrent rotations of one
-// client serialize on the client's lock.
+// RotateSecret gives a confidential client a new secret, returned once;
+// the actor needs oauth:client:rotate. The current secret stops working at
+// once, or after p.Grace. Secrets already in a grace period keep theirs.
+// Concurrent rotations of one client serialize on the client's lock.
 func (s *Service) RotateSecret(ctx context.Context, actor Actor, id string, p RotateParams) (*IssuedSecret, error) {
+	if err := actor.Require(authz.ClientRotate); err != nil {
+		return nil, err
+	}
 	var fe fieldErrors
 	if p.Grace < 0 || p.Grace > MaxGracePeriod {
 		fe.add("grace", "must be from 0 to 30 days")
 	}
 	checkSecretLifetime(&fe, p.Lifetime)
 	if p.Secret != "" {
-		if err := ValidateSuppliedSecret(p.Secret); err != nil {
-			fe = append(fe, err.(*ValidationError).Fields...)
-		}
+		fe.merge(ValidateSuppliedSecret(p.Secret))
 	}
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
+	if ValidateClientID(id) != nil {
+		return nil, ErrNotFound
+	}
 	now := s.now()
-	var issued *IssuedSecret
-	err := s.Repo.InTx(ctx, func(tx Tx) error {
+	// Hashed before the transaction, as on create, so the write lock never
+	// waits for argon2id.
+	issued, err := s.newSecret(ctx, id, actor, now, p.Secret, p.Lifetime)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Repo.InTx(ctx, func(tx Tx) error {
 		c, err := s.lock(ctx, tx, actor, id)
 		if err != nil {
 			return err
 		}
 		switch {
 		case c.Status == StatusRevoked:
-			return &ValidationError{Fields: []FieldError{{"status", "a revoked client's secret cannot be rotated"}}}
+			return errs.Invalid("status", "a revoked client's secret cannot be rotated")
 		case c.Type == Public:
-			return &ValidationError{Fields: []FieldError{{"type", "a public client has no secret to rotate"}}}
+			return errs.Invalid("type", "a public client has no secret to rotate")
 		case c.Protected && !p.Confirm:
 			return fmt.Errorf("%w: confirm the rotation to change its secret", ErrProtected)
 		}
@@ -499,6 +645,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor Actor, id string, p Ro
 		if err != nil {
 			return err
 		}
+		var replaced []string
 		for i := range secrets {
 			sec := &secrets[i]
 			if sec.Status != SecretActive {
@@ -512,18 +659,23 @@ func (s *Service) RotateSecret(ctx context.Context, actor Actor, id string, p Ro
 			} else {
 				sec.Status, sec.RevokedAt = SecretRevoked, now
 			}
+			replaced = append(replaced, sec.ID)
 			if err := tx.UpdateSecret(ctx, sec); err != nil {
 				return err
 			}
-		}
-		if issued, err = s.newSecret(id, actor, now, p.Secret, p.Lifetime); err != nil {
-			return err
 		}
 		if err := tx.CreateSecret(ctx, &issued.Secret); err != nil {
 			return err
 		}
 		c.SecretExpiresAt, c.UpdatedAt = issued.ExpiresAt, now
-		return tx.UpdateClient(ctx, c)
+		if err := tx.UpdateClient(ctx, c); err != nil {
+			return err
+		}
+		details := map[string]string{"secret_id": issued.ID, "grace_seconds": strconv.FormatInt(int64(p.Grace/time.Second), 10)}
+		if len(replaced) > 0 {
+			details["replaced"] = strings.Join(replaced, ",")
+		}
+		return record(ctx, tx, actor, now, ActionSecretRotated, id, nil, details)
 	})
 	if err != nil {
 		return nil, err

@@ -100,7 +100,7 @@ func TestCreateDefaults(t *testing.T) {
 func TestCreateRefusals(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	viewer := client.Actor{TenantID: "ten_a", ID: "usr_1", Roles: []string{authz.Viewer}}
+	admin := client.Actor{Kind: authz.KindUser, TenantID: "ten_a", ID: "usr_1", Roles: []string{authz.OAuthAdmin}}
 	with := func(edit func(*client.CreateParams)) client.CreateParams { p := cc("x"); edit(&p); return p }
 	tests := []struct {
 		name  string
@@ -108,8 +108,8 @@ func TestCreateRefusals(t *testing.T) {
 		p     client.CreateParams
 		field string
 	}{
-		{"role not held", viewer, with(func(p *client.CreateParams) { p.Roles = []string{authz.OAuthAdmin} }), "roles"},
-		{"star scope by non-super-admin", viewer, with(func(p *client.CreateParams) { p.Scopes = []string{"*"} }), "scopes"},
+		{"role not held", admin, with(func(p *client.CreateParams) { p.Roles = []string{authz.SuperAdmin} }), "roles"},
+		{"star scope by non-super-admin", admin, with(func(p *client.CreateParams) { p.Scopes = []string{"*"} }), "scopes"},
 		{"unknown owner", f.sys, with(func(p *client.CreateParams) { p.OwnerUserID = "usr_nobody" }), "owner_user_id"},
 		{"short supplied secret", f.sys, with(func(p *client.CreateParams) { p.Secret = "short" }), "client_secret"},
 		{"secret for public", f.sys, client.CreateParams{Name: "x", Type: client.Public, Secret: strings.Repeat("a", 40),
@@ -140,10 +140,10 @@ func TestCreateRefusals(t *testing.T) {
 	if page, _ := f.svc.List(ctx, f.sys, client.ListQuery{}); page.Total != 0 {
 		t.Fatalf("refused creates wrote %d clients", page.Total)
 	}
-	// The viewer may assign a role it holds; the owner exists.
+	// The OAuth admin may assign a role it holds; the owner exists.
 	p := cc("ok")
-	p.Roles, p.OwnerUserID = []string{authz.Viewer}, "usr_1"
-	if _, _, err := f.svc.Create(ctx, viewer, p); err != nil {
+	p.Roles, p.OwnerUserID = []string{authz.OAuthAdmin}, "usr_1"
+	if _, _, err := f.svc.Create(ctx, admin, p); err != nil {
 		t.Fatal(err)
 	}
 	p.ClientID = "dup-id"

@@ -1,12 +1,34 @@
 // Package store defines the one storage interface every backend implements,
 // and opens the backend a database URL names. Backends live in sqlite/ and
 // postgres/; storetest/ is the conformance suite they all pass.
+//
+// # One unit of work
+//
+// A change that spans domains commits whole or not at all: a client change
+// with its audit event (and, as they arrive, its outbox row, the refresh
+// token families a revoke ends, the tokens a replayed code issued). Each
+// backend has exactly one transaction type, and the domain services receive
+// it through their own Tx interface (client.Tx, run by InTx). A domain's Tx
+// embeds small interfaces owned by the leaf packages of the other domains
+// it must write with (audit.Appender today), never the store package or
+// another domain's repository, and the backend's transaction implements
+// all of them. So the services compose writes across domains, the domain
+// packages stay free of SQL and of this package, and the adapters never
+// reach across a transaction.
+//
+// This was chosen over handing services one store-wide Tx that is the
+// union of every domain's writes: that type would grow with every domain
+// and make each domain depend on all the others' record types. Inside each
+// backend the transaction's methods are split by domain into files
+// (client.go, audit.go, account.go, token.go), so no file becomes one
+// sixty-method type.
 package store
 
 import (
 	"context"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -15,6 +37,7 @@ import (
 // domain package that uses it; errors are that package's sentinels.
 type Store interface {
 	client.Repository
+	audit.Reader
 	account.Repository
 	token.KeyStore
 	token.Store

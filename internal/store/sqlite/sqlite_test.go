@@ -2,8 +2,10 @@ package sqlite_test
 
 import (
 	"bytes"
+	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -117,6 +119,23 @@ func TestSecretNotStored(t *testing.T) {
 			if bytes.Contains(b, []byte(plain)) {
 				t.Errorf("%s contains the plaintext secret %q", filepath.Base(f), plain)
 			}
+		}
+	}
+}
+
+// TestAuditAppendOnly: the database itself refuses to change or remove an
+// audit event, whatever SQL a later bug might send.
+func TestAuditAppendOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	storetest.AppendOneEvent(t, open(t, path))
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range []string{"UPDATE audit_events SET action = 'nothing'", "DELETE FROM audit_events"} {
+		if _, err := raw.ExecContext(t.Context(), q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: got %v, want the append-only refusal", q, err)
 		}
 	}
 }

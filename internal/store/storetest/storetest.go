@@ -28,6 +28,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Accounts", accountTests},
 		{"SigningKeys", keyTests},
 		{"Tokens", tokenTests},
+		{"Audit", auditTests},
 		{"Version", versionTests},
 	}
 	t.Run("Ping", func(t *testing.T) {

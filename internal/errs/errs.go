@@ -1,0 +1,74 @@
+// Package errs is the one vocabulary of failure the domains share: the
+// sentinel errors every domain and storage adapter returns, and the
+// field-level validation error. Each domain re-exports the sentinels it
+// uses under its own name (client.ErrNotFound is errs.ErrNotFound), so a
+// caller compares with errors.Is against whichever it imports and the
+// management surfaces map all of them through one table
+// (admin.Classify).
+//
+// The package imports nothing of Latchkey's: it is the leaf every domain
+// may depend on.
+package errs
+
+import (
+	"errors"
+	"strings"
+)
+
+// The sentinels. Storage adapters translate driver errors into them at
+// their boundary; callers compare with errors.Is.
+var (
+	// ErrNotFound means no such record exists where the caller may look
+	// (a record of another tenant is not found either).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a record with that identity already exists, or a
+	// concurrent change won a compare-and-swap.
+	ErrConflict = errors.New("already exists")
+	// ErrForbidden means the actor lacks the permission the operation
+	// needs. Nothing was read or written.
+	ErrForbidden = errors.New("permission denied")
+	// ErrProtected means the record is protected: the change needs
+	// confirmation, or is refused outright.
+	ErrProtected = errors.New("protected")
+)
+
+// FieldError is one rule broken by one field of the input.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every rule the input broke. Nothing is written when
+// it is returned.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid input: ")
+	for i, f := range e.Fields {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Field)
+		b.WriteString(": ")
+		b.WriteString(f.Message)
+	}
+	return b.String()
+}
+
+// Invalid returns a *ValidationError for one field.
+func Invalid(field, msg string) error {
+	return &ValidationError{Fields: []FieldError{{field, msg}}}
+}
+
+// Fields returns the field errors of err when it is (or wraps) a
+// *ValidationError, and nil otherwise.
+func Fields(err error) []FieldError {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return ve.Fields
+	}
+	return nil
+}
