@@ -16,9 +16,15 @@ type cliAt struct {
 	env env
 }
 
+// newCLI makes the database with "latchkey migrate", as an operator would
+// before the first "clients" command.
 func newCLI(t *testing.T) *cliAt {
 	db := filepath.Join(t.TempDir(), "latchkey.db")
-	return &cliAt{t: t, env: testEnv(map[string]string{"LATCHKEY_DATABASE_URL": db})}
+	c := &cliAt{t: t, env: testEnv(map[string]string{"LATCHKEY_DATABASE_URL": db})}
+	if out, errOut, code := c.run("migrate"); code != 0 || !strings.Contains(out, "Super admin") {
+		t.Fatalf("migrate: %d %q %q", code, out, errOut)
+	}
+	return c
 }
 
 func (c *cliAt) run(args ...string) (stdout, stderr string, code int) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,7 +23,6 @@ type clientsCmd struct {
 	json   bool
 	in     io.Reader // for --secret-file -
 	out    io.Writer
-	errOut io.Writer // first-start credentials, apart from the command's output
 	svc    *client.Service
 	actor  client.Actor
 }
@@ -51,10 +49,10 @@ func clients(ctx context.Context, args []string, e env, stdout, stderr io.Writer
 		return nil
 	}
 	cmd, args := args[0], args[1:]
-	cc := &clientsCmd{in: os.Stdin, out: stdout, errOut: stderr}
+	cc := &clientsCmd{in: os.Stdin, out: stdout}
 	f := newFlags("clients "+cmd, e, stdout)
 	f.common(&cc.cfg)
-	f.str(&cc.tenant, "tenant", "LATCHKEY_TENANT", "", "tenant ID (default: the first tenant)")
+	f.str(&cc.tenant, "tenant", "LATCHKEY_TENANT", "", "tenant to act in (default: the one provisioned at first start)")
 	f.BoolVar(&cc.json, "json", false, "print JSON for scripts")
 
 	switch cmd {
@@ -90,24 +88,20 @@ func (cc *clientsCmd) open(ctx context.Context, f *flags, args []string, npos in
 		}
 		return nil, nil, usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
 	}
-	log, err := cc.cfg.setup(io.Discard)
+	if err := cc.cfg.check(); err != nil {
+		return nil, nil, err
+	}
+	st, err := openExisting(ctx, &cc.cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openStore(ctx, &cc.cfg, f.env, cc.errOut, log)
+	tenant, err := resolveTenant(ctx, st, cc.tenant)
 	if err != nil {
+		st.Close()
 		return nil, nil, err
-	}
-	if cc.tenant == "" {
-		ts, err := st.Tenants(ctx)
-		if err != nil || len(ts) == 0 {
-			st.Close()
-			return nil, nil, fmt.Errorf("no tenant: %v", err)
-		}
-		cc.tenant = ts[0].ID
 	}
 	cc.svc = &client.Service{Repo: st}
-	cc.actor = client.SystemActor(cc.tenant)
+	cc.actor = operator(tenant.ID, f.env)
 	return pos, func() { st.Close() }, nil
 }
 
@@ -451,12 +445,13 @@ func (cc *clientsCmd) delete(ctx context.Context, f *flags, args []string) error
 	return nil
 }
 
-// clientErr words domain errors for a person at a terminal.
+// clientErr words domain errors about one client for a person at a
+// terminal, by the code admin.Classify gives them.
 func clientErr(id string, err error) error {
-	switch {
-	case errors.Is(err, client.ErrNotFound):
+	switch p, _ := admin.Classify(err); p.Code {
+	case "not_found":
 		return fmt.Errorf("no client %q in this tenant", id)
-	case errors.Is(err, client.ErrProtected):
+	case "protected":
 		return fmt.Errorf("%w (pass --confirm where allowed)", err)
 	}
 	return err

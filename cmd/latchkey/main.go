@@ -16,7 +16,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/latchkey/latchkey/internal/admin"
 )
 
 func main() {
@@ -69,8 +72,23 @@ func run(ctx context.Context, args []string, e env, stdout, stderr io.Writer, re
 		fmt.Fprintf(stderr, "latchkey %s: %v\n", cmd, err)
 		return 2
 	}
-	fmt.Fprintf(stderr, "latchkey %s: %v\n", cmd, err)
+	fmt.Fprintf(stderr, "latchkey %s: %s\n", cmd, describe(err))
 	return 1
+}
+
+// describe words a failed command's error through the management surfaces'
+// one table: invalid input lists each field on a line of its own.
+func describe(err error) string {
+	p, ok := admin.Classify(err)
+	if !ok || p.Code != "invalid_input" {
+		return err.Error()
+	}
+	var b strings.Builder
+	b.WriteString(p.Message)
+	for _, f := range p.Fields {
+		fmt.Fprintf(&b, "\n  %s: %s", f.Field, f.Message)
+	}
+	return b.String()
 }
 
 const usage = `Latchkey: an OAuth 2.0 authorization server.

@@ -15,10 +15,20 @@ func migrate(ctx context.Context, args []string, e env, stdout io.Writer) error 
 	if _, err := f.parseArgs(args); err != nil {
 		return err
 	}
+	log, err := c.setup(io.Discard)
+	if err != nil {
+		return err
+	}
 	n, err := store.Migrate(ctx, c.database)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
-	return nil
+	// Like a first start of serve, an empty database is provisioned, so
+	// the other commands have a tenant to act in.
+	st, err := openStore(ctx, &c, e, stdout, log)
+	if err != nil {
+		return err
+	}
+	return st.Close()
 }

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/store/postgres"
@@ -13,6 +15,26 @@ import (
 type backend interface {
 	Store
 	Migrate(ctx context.Context) (int, error)
+	Pending(ctx context.Context) (int, error)
+}
+
+// ErrNoDatabase means OpenExisting found no database where the URL points,
+// or one whose schema this binary does not know yet.
+var ErrNoDatabase = errors.New("store: no Latchkey database")
+
+// sqlitePath returns the SQLite path url names, or ok false for
+// PostgreSQL.
+func sqlitePath(url string) (path string, ok bool) {
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		return "", false
+	}
+	path = url
+	if p, ok := strings.CutPrefix(path, "sqlite://"); ok {
+		path = p
+	} else if p, ok := strings.CutPrefix(path, "sqlite:"); ok {
+		path = p
+	}
+	return path, true
 }
 
 // open returns the backend url names, not yet migrated.
@@ -21,14 +43,9 @@ type backend interface {
 // is an SQLite database: a file path, optionally prefixed "sqlite:" (or
 // "sqlite://"), or a "file:" URI, or ":memory:".
 func open(ctx context.Context, url string) (backend, error) {
-	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+	path, ok := sqlitePath(url)
+	if !ok {
 		return postgres.Open(ctx, url)
-	}
-	path := url
-	if p, ok := strings.CutPrefix(path, "sqlite://"); ok {
-		path = p
-	} else if p, ok := strings.CutPrefix(path, "sqlite:"); ok {
-		path = p
 	}
 	if path == "" {
 		return nil, fmt.Errorf("store: no database named in %q", url)
@@ -64,4 +81,31 @@ func Migrate(ctx context.Context, url string) (applied int, err error) {
 	}
 	defer b.Close()
 	return b.Migrate(ctx)
+}
+
+// OpenExisting opens the database url names without creating or migrating
+// it: what every command but serve and migrate does, so a command run in
+// the wrong directory fails instead of making a new, empty database. It
+// returns an error wrapping ErrNoDatabase when there is no SQLite file at
+// the path, or when the schema lacks migrations this binary has.
+func OpenExisting(ctx context.Context, url string) (Store, error) {
+	if path, ok := sqlitePath(url); ok && !strings.HasPrefix(path, "file:") && !strings.Contains(path, ":memory:") {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %q", ErrNoDatabase, path)
+		}
+	}
+	b, err := open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	n, err := b.Pending(ctx)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	if n > 0 {
+		b.Close()
+		return nil, fmt.Errorf("%w: its schema lacks %d migration(s) of this version; run \"latchkey migrate\"", ErrNoDatabase, n)
+	}
+	return b, nil
 }

@@ -47,3 +47,14 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	}
 	return ms, nil
 }
+
+// CountPending returns how many of ms are not among the applied versions.
+func CountPending(ms []Migration, applied map[int]bool) int {
+	n := 0
+	for _, m := range ms {
+		if !applied[m.Version] {
+			n++
+		}
+	}
+	return n
+}

@@ -62,3 +62,32 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	}
 	return applied, nil
 }
+
+// Pending returns how many embedded migrations the database has not
+// applied; all of them for an empty database.
+func (db *DB) Pending(ctx context.Context) (int, error) {
+	ms, err := migration.Load(migrationFiles, "migrations")
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	var exists bool
+	if err := db.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	if !exists {
+		return len(ms), nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	applied := map[int]bool{}
+	for _, v := range versions {
+		applied[int(v)] = true
+	}
+	return migration.CountPending(ms, applied), nil
+}

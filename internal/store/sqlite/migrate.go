@@ -57,3 +57,37 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	}
 	return applied, nil
 }
+
+// Pending returns how many embedded migrations the database has not
+// applied; all of them for an empty database.
+func (db *DB) Pending(ctx context.Context) (int, error) {
+	ms, err := migration.Load(migrationFiles, "migrations")
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	var exists bool
+	if err := db.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_schema
+		WHERE type = 'table' AND name = 'schema_migrations')`).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	if !exists {
+		return len(ms), nil
+	}
+	applied := map[int]bool{}
+	rows, err := db.read.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return 0, fmt.Errorf("sqlite: migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	return migration.CountPending(ms, applied), nil
+}

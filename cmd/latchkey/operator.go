@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/user"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// openExisting opens the database the configuration names for a command
+// that must not create or migrate one (everything but serve and migrate).
+func openExisting(ctx context.Context, c *config) (store.Store, error) {
+	st, err := store.OpenExisting(ctx, c.database)
+	if errors.Is(err, store.ErrNoDatabase) {
+		return nil, fmt.Errorf("%w\n  Only \"latchkey serve\" and \"latchkey migrate\" create and provision a database."+
+			"\n  Point this command at the server's database with --database or LATCHKEY_DATABASE_URL", err)
+	}
+	return st, err
+}
+
+// resolveTenant finds the tenant a command acts on: the one named (by ID),
+// or, when none is named, the default tenant provisioned at first start.
+func resolveTenant(ctx context.Context, st store.Store, name string) (*account.Tenant, error) {
+	if name != "" {
+		t, err := st.Tenant(ctx, name)
+		if errors.Is(err, account.ErrNotFound) {
+			return nil, fmt.Errorf("no tenant %q in this database", name)
+		}
+		return t, err
+	}
+	ts, err := st.Tenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(ts) == 0 {
+		return nil, errors.New("the database has no tenant yet: \"latchkey serve\" or \"latchkey migrate\" provisions one at first start")
+	}
+	return &ts[0], nil // oldest first: the one provisioned at first start
+}
+
+// operator is the actor of a command-line change: the operating-system
+// user at the terminal, as a super admin of the tenant.
+func operator(tenantID string, e env) authz.Actor {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	} else {
+		name = e.lookup("USER")
+	}
+	return authz.OperatorActor(tenantID, name)
+}

@@ -1,0 +1,40 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/errs"
+)
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		err    error
+		status int
+		code   string
+		msg    string
+		ok     bool
+	}{
+		{errs.Invalid("name", "is required"), http.StatusBadRequest, "invalid_input", "the input is not valid", true},
+		{fmt.Errorf("update: %w", client.ErrNotFound), http.StatusNotFound, "not_found", "not found", true},
+		{fmt.Errorf("%w: this needs oauth:client:add", errs.ErrForbidden), http.StatusForbidden, "forbidden",
+			"permission denied: this needs oauth:client:add", true},
+		{fmt.Errorf("%w: confirm", client.ErrProtected), http.StatusConflict, "protected", "protected: confirm", true},
+		{errs.ErrConflict, http.StatusConflict, "conflict", "already exists", true},
+		{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "the operation took too long; try again", true},
+		{errors.New("pq: password=hunter2 connection refused"), http.StatusInternalServerError, "internal_error", "internal error", false},
+	}
+	for _, tt := range tests {
+		p, ok := Classify(tt.err)
+		if p.Status != tt.status || p.Code != tt.code || p.Message != tt.msg || ok != tt.ok {
+			t.Errorf("Classify(%v) = %+v, %v", tt.err, p, ok)
+		}
+	}
+	if p, _ := Classify(errs.Invalid("name", "is required")); len(p.Fields) != 1 || p.Fields[0].Field != "name" {
+		t.Errorf("fields: %+v", p.Fields)
+	}
+}
