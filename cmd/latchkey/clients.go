@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -284,10 +285,11 @@ func (cc *clientsCmd) list(ctx context.Context, f *flags, args []string) error {
 			next = ""
 		}
 		return cc.print(struct {
-			Clients []admin.Client `json:"clients"`
-			Total   int            `json:"total"`
-			Next    string         `json:"next,omitempty"`
-		}{nonNilRows(rows), page.Total, next})
+			Clients     []admin.Client `json:"clients"`
+			Total       int            `json:"total"`
+			TotalCapped bool           `json:"total_capped,omitempty"`
+			Next        string         `json:"next,omitempty"`
+		}{nonNilRows(rows), page.Total, page.TotalCapped, next})
 	}
 	now := time.Now()
 	tw := tabwriter.NewWriter(cc.out, 0, 0, 2, ' ', 0)
@@ -297,7 +299,11 @@ func (cc *clientsCmd) list(ctx context.Context, f *flags, args []string) error {
 			c.CreatedAt.Format(time.DateOnly), lastUsed(c.LastUsedAt), expiresIn(c.SecretExpiresAt, c.Type, now))
 	}
 	tw.Flush()
-	fmt.Fprintf(cc.out, "%d of %d client(s)", len(rows), page.Total)
+	total := strconv.Itoa(page.Total)
+	if page.TotalCapped {
+		total += "+"
+	}
+	fmt.Fprintf(cc.out, "%d of %s client(s)", len(rows), total)
 	if page.Next != "" && !all {
 		fmt.Fprintf(cc.out, "; next page: --after %s", page.Next)
 	}

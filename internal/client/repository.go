@@ -103,8 +103,11 @@ type ListPage struct {
 	Clients []*Client
 	// Next continues the listing; empty on the last page.
 	Next string
-	// Total counts every client the query matches, across pages.
-	Total int
+	// Total counts the clients the query matches, across pages, up to a
+	// cap the store sets (counting a million rows for every page would cost
+	// more than the page); TotalCapped says more match than Total.
+	Total       int
+	TotalCapped bool
 }
 
 // Normalize fills defaults and checks the query, returning field errors for

@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/keyset"
 )
 
 var listTests = []test{
@@ -25,6 +26,34 @@ var listTests = []test{
 	{"PaginationWithFilters", testListPaginationWithFilters},
 	{"Limit", testListLimit},
 	{"InvalidQuery", testListInvalidQuery},
+	{"CountStopsAtCap", testListCountStopsAtCap},
+}
+
+// A page never counts more than keyset.CountCap rows, however many match,
+// and says when it stopped.
+func testListCountStopsAtCap(t *testing.T, s store.Store) {
+	many := make([]*client.Client, keyset.CountCap+2)
+	for i := range many {
+		c := newClient("ten_a", fmt.Sprintf("lkc_many_%05d", i), fmt.Sprintf("Many %d", i))
+		c.Status = client.StatusInactive
+		many[i] = c
+	}
+	createClients(t, s, many...)
+	createClients(t, s, newClient("ten_a", "lkc_active_one", "Active one"))
+	p, err := s.ListClients(t.Context(), client.ListQuery{TenantID: "ten_a", Limit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Total != keyset.CountCap || !p.TotalCapped || len(p.Clients) != 5 || p.Next == "" {
+		t.Fatalf("over the cap: total %d capped %v, %d clients", p.Total, p.TotalCapped, len(p.Clients))
+	}
+	p, err = s.ListClients(t.Context(), client.ListQuery{TenantID: "ten_a", Status: client.StatusActive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Total != 1 || p.TotalCapped || len(p.Clients) != 1 {
+		t.Fatalf("under the cap: total %d capped %v", p.Total, p.TotalCapped)
+	}
 }
 
 // listFixture is a tenant's clients chosen to exercise sorting and search:
