@@ -89,7 +89,10 @@ func parseJSON(body []byte) (url.Values, *oautherr.Error) {
 		if err != nil {
 			return nil, bad
 		}
-		k := kt.(string) // object keys are always strings
+		k, ok := kt.(string) // object keys are strings; never trust that blindly
+		if !ok {
+			return nil, bad
+		}
 		vt, err := dec.Token()
 		if err != nil {
 			return nil, bad

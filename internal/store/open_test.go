@@ -64,6 +64,9 @@ func TestMigrate(t *testing.T) {
 func TestOpenPostgres(t *testing.T) {
 	admin := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
 	if admin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("LATCHKEY_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests")
+		}
 		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set")
 	}
 	ctx := t.Context()

@@ -28,7 +28,11 @@ type DB struct {
 // pragmas are set on every connection. WAL lets readers run beside the
 // writer; busy_timeout makes a writer from another process wait instead of
 // failing; foreign_keys enables ON DELETE CASCADE from clients to secrets.
-var pragmas = []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"}
+// synchronous FULL syncs the WAL at every commit: an acknowledged
+// revocation or rotation survives a power failure. (NORMAL may lose the
+// last commits.) Admin writes are rare and the token path writes nothing,
+// so durability costs next to nothing where it matters.
+var pragmas = []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)"}
 
 // Open opens (creating if needed) the SQLite database at path: a file path,
 // a "file:" URI, or ":memory:" for a private in-memory database. It does
