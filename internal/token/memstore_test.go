@@ -133,6 +133,18 @@ func (s *memStore) Revocations(ctx context.Context, t time.Time) ([]Revocation, 
 	return out, nil
 }
 
+func (s *memStore) RevocationsByID(ctx context.Context, ids []string) ([]Revocation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Revocation
+	for _, id := range ids {
+		if r, ok := s.revs[id]; ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
 func (s *memStore) PruneTokens(ctx context.Context, t time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

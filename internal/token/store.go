@@ -83,6 +83,9 @@ type Store interface {
 	Revoke(ctx context.Context, r Revocation) error
 	// Revocations returns every revocation that expires after t.
 	Revocations(ctx context.Context, t time.Time) ([]Revocation, error)
+	// RevocationsByID returns the revocations of the given token IDs that
+	// are stored, in no particular order.
+	RevocationsByID(ctx context.Context, ids []string) ([]Revocation, error)
 	// PruneTokens deletes opaque tokens and revocations that expired
 	// before t.
 	PruneTokens(ctx context.Context, t time.Time) error

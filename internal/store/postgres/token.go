@@ -52,7 +52,7 @@ func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectC
 			return fmt.Errorf("current key is %q, not %q: %w", current, expectCurrent, token.ErrConflict)
 		}
 		if current != "" {
-			if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1, publish_until = $2 WHERE id = $3`,
+			if _, err := tx.Exec(ctx, `UPDATE signing_keys SET state = 'retired', retired_at = $1, publish_until = $2 WHERE id = $3`,
 				ts(k.CreatedAt), tsOrNull(publishUntil), current); err != nil {
 				return err
 			}
@@ -157,6 +157,29 @@ func (db *DB) Revocations(ctx context.Context, t time.Time) ([]token.Revocation,
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: revocations: %w", err)
+	}
+	return out, nil
+}
+
+// RevocationsByID returns the stored revocations of the given token IDs.
+func (db *DB) RevocationsByID(ctx context.Context, ids []string) ([]token.Revocation, error) {
+	rows, err := db.pool.Query(ctx, `SELECT token_id, client_id, expires_at FROM revocations
+		WHERE token_id = ANY($1::text[])`, textArray(ids))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: revocations by ID: %w", err)
+	}
+	defer rows.Close()
+	var out []token.Revocation
+	for rows.Next() {
+		var r token.Revocation
+		if err := rows.Scan(&r.TokenID, &r.ClientID, &r.ExpiresAt); err != nil {
+			return nil, fmt.Errorf("postgres: revocations by ID: %w", err)
+		}
+		r.ExpiresAt = utc(r.ExpiresAt)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: revocations by ID: %w", err)
 	}
 	return out, nil
 }

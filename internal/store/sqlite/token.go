@@ -51,7 +51,7 @@ func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectC
 			return fmt.Errorf("current key is %q, not %q: %w", current, expectCurrent, token.ErrConflict)
 		}
 		if current != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE id = ?`,
+			if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = 'retired', retired_at = ?, publish_until = ? WHERE id = ?`,
 				k.CreatedAt.UnixMicro(), timeOrNull(publishUntil), current); err != nil {
 				return err
 			}
@@ -166,6 +166,32 @@ func (db *DB) Revocations(ctx context.Context, t time.Time) ([]token.Revocation,
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: revocations: %w", err)
+	}
+	return out, nil
+}
+
+// RevocationsByID returns the stored revocations of the given token IDs.
+func (db *DB) RevocationsByID(ctx context.Context, ids []string) ([]token.Revocation, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT token_id, client_id, expires_at FROM revocations
+		WHERE token_id IN (SELECT value FROM json_each(?))`, jsonList(ids))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revocations by ID: %w", err)
+	}
+	defer rows.Close()
+	var out []token.Revocation
+	for rows.Next() {
+		var (
+			r       token.Revocation
+			expires int64
+		)
+		if err := rows.Scan(&r.TokenID, &r.ClientID, &expires); err != nil {
+			return nil, fmt.Errorf("sqlite: revocations by ID: %w", err)
+		}
+		r.ExpiresAt = fromMicros(expires)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: revocations by ID: %w", err)
 	}
 	return out, nil
 }

@@ -28,7 +28,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Accounts", accountTests},
 		{"SigningKeys", keyTests},
 		{"Tokens", tokenTests},
-		{"Version", versionTests},
+		{"ChangeLog", changeLogTests},
 	}
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {
