@@ -60,7 +60,10 @@ func TestCachesFollowAnotherProcess(t *testing.T) {
 	}
 	var reloads []string
 	caches := &changes.Caches{Clients: auth, Revocations: revoked, Tokens: st, Now: func() time.Time { return now },
-		ReloadKeys: func(ctx context.Context, tenant string) error { reloads = append(reloads, tenant); return keys.Load(ctx) }}
+		ReloadKeys: func(ctx context.Context, tenant string) error {
+			reloads = append(reloads, tenant)
+			return keys.Load(ctx)
+		}}
 	if err := feed.Step(ctx, caches); err != nil { // the first key's creation
 		t.Fatal(err)
 	}
@@ -96,7 +99,7 @@ func TestCachesFollowAnotherProcess(t *testing.T) {
 	if err := otherKeys.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := otherKeys.Rotate(ctx); err != nil {
+	if err := otherKeys.RotateNow(ctx); err != nil {
 		t.Fatal(err)
 	}
 	newKid, _ := otherKeys.Current()
