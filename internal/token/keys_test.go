@@ -540,7 +540,7 @@ var errDown = errors.New("database is down")
 
 func (downStore) SigningKeys(context.Context) ([]SigningKey, error) { return nil, errDown }
 func (downStore) PruneSigningKeys(context.Context, time.Time) error { return errDown }
-func (downStore) AddSigningKey(context.Context, *SigningKey) error { return errDown }
+func (downStore) AddSigningKey(context.Context, *SigningKey) error  { return errDown }
 func (downStore) PromoteSigningKey(context.Context, string, string, time.Time, time.Time) error {
 	return errDown
 }
