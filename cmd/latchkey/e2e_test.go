@@ -99,7 +99,9 @@ func (in *instance) createClient(t *testing.T, args ...string) (id, secret strin
 	return v.ClientID, v.ClientSecret
 }
 
-func TestFirstStartPrintsCredentialsOnce(t *testing.T) { forEachBackend(t, testFirstStartPrintsCredentialsOnce) }
+func TestFirstStartPrintsCredentialsOnce(t *testing.T) {
+	forEachBackend(t, testFirstStartPrintsCredentialsOnce)
+}
 
 func testFirstStartPrintsCredentialsOnce(t *testing.T, db database) {
 	in := start(t, db, nil)
