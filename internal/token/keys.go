@@ -52,7 +52,8 @@ type Keys struct {
 	// rest. Required.
 	KEK []byte
 	// Algorithm is the JWS alg of new keys: ES256 (the zero value) or
-	// EdDSA. At Load, a current key of another algorithm is rotated out.
+	// EdDSA. When the current key has another algorithm, Refresh prepares
+	// a next key of this one, which takes over after PublishAhead.
 	Algorithm string
 	// RotateEvery is how long a key signs before Refresh replaces it:
 	// Refresh makes the next key PublishAhead earlier. Zero means
