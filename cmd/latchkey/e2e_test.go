@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -46,14 +45,12 @@ func testEnv(kv map[string]string) env {
 	return env{func(k string) string { return kv[k] }}
 }
 
-// start runs the real server command on a free loopback port against a
-// database in dir, and stops it (gracefully, as SIGTERM would) at cleanup.
-func start(t *testing.T, dir string, kv map[string]string) *instance {
+// start runs the real server command on a free loopback port against db,
+// and stops it (gracefully, as SIGTERM would) at cleanup.
+func start(t *testing.T, db database, kv map[string]string) *instance {
 	t.Helper()
-	if kv == nil {
-		kv = map[string]string{}
-	}
-	kv["LATCHKEY_DATABASE_URL"] = filepath.Join(dir, "latchkey.db")
+	kv = db.with(kv)
+	dir := db.dir
 	kv["LATCHKEY_ADDR"] = "127.0.0.1:0"
 	kv["LATCHKEY_USAGE_FLUSH"] = "1h"
 	e := testEnv(kv)
@@ -103,8 +100,11 @@ func (in *instance) createClient(t *testing.T, args ...string) (id, secret strin
 }
 
 func TestFirstStartPrintsCredentialsOnce(t *testing.T) {
-	dir := t.TempDir()
-	in := start(t, dir, nil)
+	forEachBackend(t, testFirstStartPrintsCredentialsOnce)
+}
+
+func testFirstStartPrintsCredentialsOnce(t *testing.T, db database) {
+	in := start(t, db, nil)
 	out := in.stdout.String()
 	for _, want := range []string{"Super admin:", "admin@localhost", "Password:", "latchkey-admin", "Client secret:      lks_", "latchkey-console"} {
 		if !strings.Contains(out, want) {
@@ -132,9 +132,10 @@ func TestFirstStartPrintsCredentialsOnce(t *testing.T) {
 	}
 }
 
-func TestRestartProvisionsNothing(t *testing.T) {
-	dir := t.TempDir()
-	first := start(t, dir, map[string]string{"LATCHKEY_ADMIN_PASSWORD": "correct horse battery staple"})
+func TestRestartProvisionsNothing(t *testing.T) { forEachBackend(t, testRestartProvisionsNothing) }
+
+func testRestartProvisionsNothing(t *testing.T, db database) {
+	first := start(t, db, map[string]string{"LATCHKEY_ADMIN_PASSWORD": "correct horse battery staple"})
 	if !strings.Contains(first.stdout.String(), "Super admin:") || strings.Contains(first.stdout.String(), "Password:") {
 		t.Fatalf("first start: %s", first.stdout)
 	}
@@ -142,14 +143,18 @@ func TestRestartProvisionsNothing(t *testing.T) {
 	if code != 0 || strings.Count(out, `"client_id"`) != 2 {
 		t.Fatalf("list after first start: %d %s", code, out)
 	}
-	second := start(t, dir, nil)
+	second := start(t, db, nil)
 	if s := second.stdout.String(); s != "" {
 		t.Fatalf("second start printed %q", s)
 	}
 }
 
 func TestClientCredentialsWithOAuth2Library(t *testing.T) {
-	in := start(t, t.TempDir(), nil)
+	forEachBackend(t, testClientCredentialsWithOAuth2Library)
+}
+
+func testClientCredentialsWithOAuth2Library(t *testing.T, db database) {
+	in := start(t, db, nil)
 	id, secret := in.createClient(t, "--name", "Billing sync", "--grant-type", "client_credentials",
 		"--scope", "read", "--scope", "write")
 	if !strings.HasPrefix(id, "lkc_") || !strings.HasPrefix(secret, "lks_") {
@@ -235,10 +240,12 @@ func verifyAgainstJWKS(t *testing.T, base, tok, clientID string) {
 	}
 }
 
-func TestCLIChangesReachTheServer(t *testing.T) {
+func TestCLIChangesReachTheServer(t *testing.T) { forEachBackend(t, testCLIChangesReachTheServer) }
+
+func testCLIChangesReachTheServer(t *testing.T, db database) {
 	// No client cache, so a change made by another process (the CLI) is
 	// seen by the next request without waiting.
-	in := start(t, t.TempDir(), map[string]string{"LATCHKEY_CLIENT_CACHE_TTL": "-1s"})
+	in := start(t, db, map[string]string{"LATCHKEY_CLIENT_CACHE_TTL": "-1s"})
 	id, secret := in.createClient(t, "--name", "Nightly export", "--grant-type", "client_credentials")
 	ctx := context.Background()
 	cfg := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: in.url + "/oauth2/token"}

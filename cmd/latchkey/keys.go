@@ -34,7 +34,7 @@ func loadKEK(c *config, e env, log *slog.Logger) ([]byte, error) {
 	if isPostgres(c.database) {
 		return nil, errors.New("LATCHKEY_SECRET_KEY is required with PostgreSQL (32 random bytes, base64): every instance must seal signing keys with the same key")
 	}
-	path := filepath.Join(filepath.Dir(sqlitePath(c.database)), "latchkey.key")
+	path := kekPath(c)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		return decodeKEK(string(b))
@@ -68,6 +68,28 @@ func loadKEK(c *config, e env, log *slog.Logger) ([]byte, error) {
 	}
 	log.Info("generated the key that seals signing keys; back it up with the database", "path", path)
 	return key, nil
+}
+
+// kekPath is where the SQLite default keeps the key-encryption key: a
+// file beside the database.
+func kekPath(c *config) string {
+	return filepath.Join(filepath.Dir(sqlitePath(c.database)), "latchkey.key")
+}
+
+// existingKEK returns the key-encryption key LATCHKEY_SECRET_KEY or the
+// key file holds, and never makes one.
+func existingKEK(c *config, e env) ([]byte, error) {
+	if v := strings.TrimSpace(e.lookup("LATCHKEY_SECRET_KEY")); v != "" {
+		return decodeKEK(v)
+	}
+	if isPostgres(c.database) {
+		return nil, errors.New("LATCHKEY_SECRET_KEY is required with PostgreSQL")
+	}
+	b, err := os.ReadFile(kekPath(c))
+	if err != nil {
+		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	return decodeKEK(string(b))
 }
 
 func decodeKEK(v string) ([]byte, error) {
@@ -108,31 +130,44 @@ func signingKeys(ctx context.Context, c *config, e env, st store.Store, log *slo
 	}
 	// A retired key stays published longer than any token it signed lives.
 	k := &token.Keys{Store: st, KEK: kek, Logger: log, RotateEvery: rotateEvery,
-		Retain: client.MaxAccessTokenTTL + keyRetainMargin}
+		Retain: client.MaxAccessTokenTTL + keyRetainMargin, PublishAhead: token.DefaultPublishAhead}
 	if err := k.Load(ctx); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-// keys runs "latchkey keys rotate": sign with a new key from now on; the
-// old key stays published until the tokens it signed have expired.
+// keys runs "latchkey keys rotate|rewrap".
 func keys(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprintln(stdout, "usage: latchkey keys rotate [flags]")
-		return usageError{"expects: rotate"}
+	if len(args) > 0 {
+		switch args[0] {
+		case "rotate":
+			return keysRotate(ctx, args[1:], e, stdout, stderr)
+		case "rewrap":
+			return keysRewrap(ctx, args[1:], e, stdout, stderr)
+		}
 	}
+	fmt.Fprintln(stdout, "usage: latchkey keys rotate [--now] [flags]\n       latchkey keys rewrap [--old-key-file PATH] [flags]")
+	return usageError{"expects: rotate or rewrap"}
+}
+
+// keysRotate publishes the next signing key, which running servers start
+// signing with once every JWKS cache has had time to fetch it; with
+// --now, the next key signs at once.
+func keysRotate(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
 	var c config
+	var now bool
 	f := newFlags("keys rotate", e, stdout)
 	f.common(&c)
-	if _, err := f.parseArgs(args[1:]); err != nil {
+	f.BoolVar(&now, "now", false, "sign with the new key at once (emergency: resource servers meet a kid they have not fetched)")
+	if _, err := f.parseArgs(args); err != nil {
 		return err
 	}
 	log, err := c.setup(stderr)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, &c, e, stderr, log)
+	st, err := openExisting(ctx, &c)
 	if err != nil {
 		return err
 	}
@@ -142,10 +177,81 @@ func keys(ctx context.Context, args []string, e env, stdout, stderr io.Writer) e
 		return err
 	}
 	old, _ := k.Current()
+	if now {
+		if err := k.RotateNow(ctx); err != nil {
+			return err
+		}
+		kid, alg := k.Current()
+		fmt.Fprintf(stdout, "Signing with key %s (%s) from now; %s stays published until its tokens expire.\n", kid, alg, old)
+		fmt.Fprintln(stdout, "Resource servers that have not fetched the new key must refetch the JWKS when they meet its kid.")
+		return nil
+	}
+	before, _ := k.Next()
 	if err := k.Rotate(ctx); err != nil {
 		return err
 	}
-	kid, alg := k.Current()
-	fmt.Fprintf(stdout, "Signing with new key %s (%s); %s stays published until its tokens expire.\n", kid, alg, old)
+	kid, from := k.Next()
+	if kid == before {
+		fmt.Fprintf(stdout, "Key %s is already published as the next key.\n", kid)
+	} else {
+		fmt.Fprintf(stdout, "Published the next signing key %s.\n", kid)
+	}
+	fmt.Fprintf(stdout, "Running servers start signing with it from %s, once JWKS caches have had it for %s; %s signs until then.\n",
+		from.UTC().Format(time.RFC3339), k.PublishAhead.String(), old)
+	return nil
+}
+
+// keysRewrap re-seals every stored signing key under the current
+// key-encryption key (LATCHKEY_SECRET_KEY, or the key file), reading them
+// with the old one (LATCHKEY_OLD_SECRET_KEY, or --old-key-file).
+func keysRewrap(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
+	var c config
+	var oldFile string
+	f := newFlags("keys rewrap", e, stdout)
+	f.common(&c)
+	f.str(&oldFile, "old-key-file", "", "", "file holding the old key-encryption key (instead of LATCHKEY_OLD_SECRET_KEY)")
+	if _, err := f.parseArgs(args); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	var oldKEK []byte
+	var err error
+	switch v := strings.TrimSpace(e.lookup("LATCHKEY_OLD_SECRET_KEY")); {
+	case oldFile != "":
+		b, err := os.ReadFile(oldFile)
+		if err != nil {
+			return fmt.Errorf("read old key file: %w", err)
+		}
+		oldKEK, err = decodeKEK(string(b))
+		if err != nil {
+			return fmt.Errorf("old key file: %w", err)
+		}
+	case v != "":
+		if oldKEK, err = decodeKEK(v); err != nil {
+			return fmt.Errorf("LATCHKEY_OLD_SECRET_KEY: %w", err)
+		}
+	default:
+		return usageError{"name the old key-encryption key: LATCHKEY_OLD_SECRET_KEY or --old-key-file"}
+	}
+	newKEK, err := existingKEK(&c, e)
+	if err != nil {
+		return fmt.Errorf("the new key-encryption key: %w", err)
+	}
+	st, err := openExisting(ctx, &c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	resealed, already, err := token.Rewrap(ctx, st, oldKEK, newKEK, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Re-sealed %d signing keys under the new key", resealed)
+	if already > 0 {
+		fmt.Fprintf(stdout, " (%d were sealed under it already)", already)
+	}
+	fmt.Fprintln(stdout, ". Restart every instance with the new key now; then destroy the old one.")
 	return nil
 }

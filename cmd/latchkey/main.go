@@ -4,6 +4,7 @@
 //	latchkey serve                 run the server (the default)
 //	latchkey migrate               apply database migrations and exit
 //	latchkey clients <command>     manage OAuth clients
+//	latchkey keys rotate|rewrap    rotate signing keys; re-seal them under a new key
 //
 // Every flag has a LATCHKEY_* environment equivalent; flags win.
 package main
@@ -99,7 +100,8 @@ Usage:
   latchkey clients <command>        manage OAuth clients:
       create | list | show | update | activate | deactivate |
       rotate-secret | revoke | delete
-  latchkey keys rotate              start signing with a new key
+  latchkey keys rotate [--now]      publish the next signing key (--now: sign with it at once)
+  latchkey keys rewrap              re-seal the signing keys under a new LATCHKEY_SECRET_KEY
 
 Run "latchkey <command> -h" for a command's flags.
 `

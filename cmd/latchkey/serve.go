@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/provision"
@@ -23,67 +24,21 @@ import (
 // than the longest token it can have signed, for clock skew and caches.
 const keyRetainMargin = time.Hour
 
-// changeWatcher notices, through the store's change counters, that another
-// process (the CLI, another instance) changed a client, revoked a token or
-// rotated the signing key, and refreshes the matching cache, so the change
-// takes effect here within one poll.
-type changeWatcher struct {
-	st        store.Store
-	auth      *client.Authenticator
-	revoked   *token.Revocations
-	keys      *token.Keys
-	seen      [3]int64 // clients, revocations, signing keys
-	lastPrune time.Time
-}
-
-func newChangeWatcher(ctx context.Context, st store.Store, auth *client.Authenticator, revoked *token.Revocations,
-	keys *token.Keys, now time.Time) (*changeWatcher, error) {
-	w := &changeWatcher{st: st, auth: auth, revoked: revoked, keys: keys, lastPrune: now}
-	var err error
-	w.seen[0], w.seen[1], w.seen[2], err = st.Versions(ctx)
-	return w, err
-}
-
-// check runs one poll at now. Once an hour it also prunes expired opaque
-// tokens and revocations.
-func (w *changeWatcher) check(ctx context.Context, now time.Time) error {
-	c, r, k, err := w.st.Versions(ctx)
-	if err != nil {
-		return err
-	}
-	if c != w.seen[0] {
-		w.auth.InvalidateAll()
-		w.seen[0] = c
-	}
-	if r != w.seen[1] {
-		if err := w.revoked.Load(ctx, w.st, now); err != nil {
-			return err
-		}
-		w.seen[1] = r
-	}
-	if k != w.seen[2] {
-		if err := w.keys.Load(ctx); err != nil {
-			return err
-		}
-		w.seen[2] = k
-	}
-	if now.Sub(w.lastPrune) >= time.Hour {
-		w.lastPrune = now
-		return w.st.PruneTokens(ctx, now)
-	}
-	return nil
-}
-
-// run polls every interval until ctx ends.
-func (w *changeWatcher) run(ctx context.Context, every time.Duration, onErr func(error)) {
+// pruneExpired deletes expired opaque tokens and revocations every
+// interval until ctx ends. It also reloads the revocation list whole,
+// dropping expired entries from memory, and so bounds how long a
+// revocation whose change-log row was given up can go unseen.
+func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocations, every time.Duration,
+	now func() time.Time, onErr func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			if err := w.check(ctx, now); err != nil {
+		case <-t.C:
+			at := now()
+			if err := errors.Join(st.PruneTokens(ctx, at), revoked.Load(ctx, st, at)); err != nil && ctx.Err() == nil {
 				onErr(err)
 			}
 		}
@@ -122,6 +77,12 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 		return err
 	}
 	defer st.Close()
+	// Take the change log's position before loading what it keeps up to
+	// date, so that no change committed during the loads is missed.
+	feed := &changes.Poller{Log: st, Interval: changePoll, Logger: log}
+	if err := feed.Start(ctx); err != nil {
+		return err
+	}
 	keys, err := signingKeys(ctx, &c, e, st, log, keyRotation)
 	if err != nil {
 		return err
@@ -146,13 +107,14 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	onErr := func(what string) func(error) {
 		return func(err error) { log.Warn(what, "err", err) }
 	}
-	wg.Go(func() { keys.Run(bg, time.Hour) })
+	// Keys are refreshed every minute, so that a next key is promoted
+	// soon after it has been published long enough.
+	wg.Go(func() { keys.Run(bg, time.Minute) })
 	wg.Go(func() { usage.Run(bg, usageFlush, onErr("flush last-used times")) })
-	watcher, err := newChangeWatcher(ctx, st, auth, revoked, keys, time.Now())
-	if err != nil {
-		return err
-	}
-	wg.Go(func() { watcher.run(bg, changePoll, onErr("watch for changes")) })
+	caches := &changes.Caches{Clients: auth, Revocations: revoked, Tokens: st,
+		ReloadKeys: func(ctx context.Context, _ string) error { return keys.Load(ctx) }}
+	wg.Go(func() { feed.Run(bg, caches, onErr("follow changes")) })
+	wg.Go(func() { pruneExpired(bg, st, revoked, time.Hour, time.Now, onErr("prune expired tokens")) })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -2,78 +2,61 @@ package main
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// TestChangeWatcher shows changes made by another process reaching this
-// one's caches at the next poll: the client cache forgets the client, the
-// revocation list learns the revocation, and the new signing key is used
-// and published.
-func TestChangeWatcher(t *testing.T) {
+// TestPruneExpired runs the background pruning with a short interval: an
+// expired opaque token and revocation leave the database and the
+// in-memory list, a live revocation stays.
+func TestPruneExpired(t *testing.T) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	// "This" process: a long-lived cache. "Another" process: a service
-	// over the same database.
-	now := time.Now()
-	auth := &client.Authenticator{Repo: st, TTL: time.Hour, Now: func() time.Time { return now }}
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	expired := token.Revocation{TokenID: "jti_old", ExpiresAt: now.Add(-time.Minute)}
+	live := token.Revocation{TokenID: "jti_live", ExpiresAt: now.Add(time.Hour)}
+	for _, rv := range []token.Revocation{expired, live} {
+		if err := st.Revoke(ctx, rv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.CreateToken(ctx, &token.Record{ID: "jti_opaque", Hash: "h", ClientID: "lkc_x",
+		IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
 	revoked := &token.Revocations{}
-	kek := make([]byte, 32)
-	keys := &token.Keys{Store: st, KEK: kek}
-	if err := keys.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	w, err := newChangeWatcher(ctx, st, auth, revoked, keys, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := &client.Service{Repo: st}
-	actor := client.SystemActor("ten_test")
-	c, sec, err := other.Create(ctx, actor, client.CreateParams{Name: "Watched", GrantTypes: []client.GrantType{client.GrantClientCredentials}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := auth.Authenticate(ctx, c.ID, sec.Plaintext, true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.SetStatus(ctx, actor, c.ID, client.StatusInactive, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Revoke(ctx, token.Revocation{TokenID: "jti_1", ClientID: c.ID, ExpiresAt: now.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	otherKeys := &token.Keys{Store: st, KEK: kek}
-	if err := otherKeys.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := otherKeys.Rotate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	newKid, _ := otherKeys.Current()
-	// Before the poll this process still trusts its cache.
-	if _, _, err := auth.Authenticate(ctx, c.ID, sec.Plaintext, true); err != nil {
-		t.Fatalf("cached client: %v", err)
-	}
-	if err := w.check(ctx, now); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := auth.Authenticate(ctx, c.ID, sec.Plaintext, true); err == nil {
-		t.Fatal("the deactivation did not reach the cache")
-	}
-	if !revoked.IsRevoked("jti_1", now) {
-		t.Fatal("the revocation did not reach the revocation list")
-	}
-	if kid, _ := keys.Current(); kid != newKid || !strings.Contains(string(keys.JWKS()), newKid) {
-		t.Fatalf("the rotation did not reach this process: signing with %s, want %s", kid, newKid)
+	revoked.Add(expired)
+
+	bg, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		pruneExpired(bg, st, revoked, time.Millisecond, func() time.Time { return now }, func(err error) { t.Error(err) })
+	})
+	defer func() { cancel(); wg.Wait() }()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := st.TokenByHash(ctx, "h")
+		rvs, rerr := st.Revocations(ctx, now.Add(-time.Hour))
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		if errors.Is(err, token.ErrNotFound) && len(rvs) == 1 && revoked.Len() == 1 && revoked.IsRevoked("jti_live", now) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not pruned within 10s: token %v, revocations %v, %d in memory", err, rvs, revoked.Len())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/latchkey/latchkey/internal/client"
 )
@@ -50,7 +51,8 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	// Short enough that resource servers pick up a rotation promptly.
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	// Shorter than a next key is published before it signs, so resource
+	// servers hold a key before they meet a token signed with it.
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.Keys.JWKSMaxAge().Seconds())))
 	w.Write(s.Keys.JWKS())
 }

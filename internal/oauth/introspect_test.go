@@ -307,7 +307,7 @@ func TestForeignAndFreshlyRotatedSigners(t *testing.T) {
 	if err := other.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.Rotate(ctx); err != nil {
+	if err := other.RotateNow(ctx); err != nil {
 		t.Fatal(err)
 	}
 	c.Issuer, c.ID = h.issuer, "jti_rotated"

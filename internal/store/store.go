@@ -29,6 +29,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -41,11 +42,11 @@ type Store interface {
 	account.Repository
 	token.KeyStore
 	token.Store
-	// Versions returns counters that grow with every committed change to
-	// clients and their secrets (not last-used times), to the revocation
-	// list, and to the signing keys, so a process can tell with one cheap
-	// read which of its caches may be stale.
-	Versions(ctx context.Context) (clients, revocations, keys int64, err error)
+	// Log is the change log that triggers write with every committed
+	// change to clients and their secrets (not last-used times), to the
+	// revocation list and to the signing keys, so a process learns what in
+	// its caches is stale.
+	changes.Log
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error

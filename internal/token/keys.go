@@ -20,11 +20,24 @@ const (
 	// DefaultRetain covers the longest access-token lifetime (48 h) plus a
 	// margin for instances that sign with a key a while after it retired.
 	DefaultRetain = 48*time.Hour + time.Hour
+	// DefaultPublishAhead is twice JWKSMaxAge's five minutes: a resource
+	// server that fetched the JWKS just before a next key appeared has
+	// refetched it, with room for the poll by which other instances learn
+	// of the key, before any instance signs with it.
+	DefaultPublishAhead = 10 * time.Minute
 )
 
 // Keys manages the signing keys: it loads them from a KeyStore, rotates
 // them, publishes their public halves as a JWKS, and signs and verifies
 // access tokens.
+//
+// A key is published before it signs: rotation first makes a next key,
+// which appears in the JWKS at once and is promoted to current (the key
+// that signs) once it has been published for PublishAhead, so resource
+// servers that cache the JWKS for JWKSMaxAge hold it before they meet a
+// token signed with it. The first key of an empty store signs at once:
+// nobody can have cached a JWKS without it. The key it replaces is
+// retired and stays published for Retain.
 //
 // Set the fields, then call Load before anything else; fields must not
 // change afterwards. SignJWT, VerifyJWT, JWKS and Current are safe for
@@ -39,11 +52,18 @@ type Keys struct {
 	// rest. Required.
 	KEK []byte
 	// Algorithm is the JWS alg of new keys: ES256 (the zero value) or
-	// EdDSA. At Load, a current key of another algorithm is rotated out.
+	// EdDSA. When the current key has another algorithm, Refresh prepares
+	// a next key of this one, which takes over after PublishAhead.
 	Algorithm string
-	// RotateEvery is the age at which Refresh replaces the current key.
-	// Zero means DefaultRotateEvery.
+	// RotateEvery is how long a key signs before Refresh replaces it:
+	// Refresh makes the next key PublishAhead earlier. Zero means
+	// DefaultRotateEvery.
 	RotateEvery time.Duration
+	// PublishAhead is how long a next key is published before it signs.
+	// It must exceed JWKSMaxAge plus the time instances take to learn of a
+	// new key (one change poll, or their Refresh interval). Zero means
+	// DefaultPublishAhead.
+	PublishAhead time.Duration
 	// Retain is how long a retired key stays published. It must be at
 	// least the longest access-token lifetime plus the Refresh interval
 	// (another instance may sign with a key until it next refreshes).
@@ -68,7 +88,8 @@ type Keys struct {
 type keySet struct {
 	signer       Signer
 	signerHeader string    // base64url JWS header for signer's key
-	createdAt    time.Time // when the current key was made
+	activatedAt  time.Time // when the current key started signing
+	next         *SigningKey
 	published    []*publishedKey
 	jwks         []byte
 }
@@ -102,6 +123,18 @@ func (k *Keys) rotateEvery() time.Duration {
 	}
 	return DefaultRotateEvery
 }
+
+func (k *Keys) publishAhead() time.Duration {
+	if k.PublishAhead > 0 {
+		return k.PublishAhead
+	}
+	return DefaultPublishAhead
+}
+
+// JWKSMaxAge is how long a JWKS response may be cached: half of
+// PublishAhead, so a cache is refreshed at least once while a next key is
+// published ahead of use.
+func (k *Keys) JWKSMaxAge() time.Duration { return k.publishAhead() / 2 }
 
 func (k *Keys) retain() time.Duration {
 	if k.Retain > 0 {
@@ -144,47 +177,75 @@ func (k *Keys) init() error {
 }
 
 // Load reads the keys from the store and makes them live. When the store
-// has no current key it creates one; when another instance creates one
-// at the same moment, Load uses that instead. When the current key's
-// algorithm is not Algorithm, Load rotates to a key that is. Load may be
-// called again at any time to pick up other instances' changes.
+// has no current key it creates one, which signs at once; when another
+// instance creates one at the same moment, Load uses that instead. Load
+// may be called again at any time to pick up other instances' changes.
 func (k *Keys) Load(ctx context.Context) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err := k.init(); err != nil {
 		return err
 	}
-	err := k.reload(ctx)
-	if errors.Is(err, errNoCurrentKey) {
-		return k.rotate(ctx, "")
-	}
-	if err != nil {
-		return err
-	}
-	if cur := k.set.Load().signer; cur.Algorithm() != k.algorithm() {
-		k.logger().Info("token: signing algorithm changed; rotating",
-			"kid", cur.KeyID(), "from", cur.Algorithm(), "to", k.algorithm())
-		return k.rotate(ctx, cur.KeyID())
-	}
-	return nil
+	return k.load(ctx)
 }
 
-// Rotate makes a new current key now and retires the current one, which
-// stays published for Retain. If another instance rotated since this one
-// last loaded, Rotate makes no key and adopts theirs instead.
+// load is Load with mu held.
+func (k *Keys) load(ctx context.Context) error {
+	err := k.reload(ctx)
+	if errors.Is(err, errNoCurrentKey) {
+		return k.add(ctx, KeyCurrent)
+	}
+	return err
+}
+
+// Rotate prepares the next key: it is published at once and signs from
+// PublishAhead later (Next tells when), once a Refresh, here or in
+// another instance, promotes it. When a next key exists already, Rotate
+// leaves it; when another instance makes one at the same moment, Rotate
+// adopts theirs.
 func (k *Keys) Rotate(ctx context.Context) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err := k.init(); err != nil {
 		return err
 	}
-	return k.rotate(ctx, k.currentID())
+	if err := k.load(ctx); err != nil {
+		return err
+	}
+	if k.set.Load().next != nil {
+		return nil
+	}
+	return k.add(ctx, KeyNext)
+}
+
+// RotateNow is the emergency rotation: the next key (made now when there
+// is none) signs at once, and the current key retires. Resource servers
+// that have not yet fetched the new key meet an unknown kid; well-behaved
+// ones refetch the JWKS then, others fail until their cache expires.
+func (k *Keys) RotateNow(ctx context.Context) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.init(); err != nil {
+		return err
+	}
+	if err := k.load(ctx); err != nil {
+		return err
+	}
+	if k.set.Load().next == nil {
+		if err := k.add(ctx, KeyNext); err != nil {
+			return err
+		}
+	}
+	return k.promote(ctx)
 }
 
 // Refresh is the periodic upkeep: it deletes keys whose PublishUntil has
-// passed, picks up other instances' changes, and rotates when the current
-// key is older than RotateEvery. Instances sharing a store may call it
-// at once; exactly one of them rotates.
+// passed and picks up other instances' changes; it makes the next key
+// PublishAhead before the current one has signed for RotateEvery (or at
+// once when the current key's algorithm is not Algorithm), and promotes
+// the next key once it has been published for PublishAhead. Instances
+// sharing a store may call it at once; one of them makes or promotes the
+// key.
 func (k *Keys) Refresh(ctx context.Context) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -198,13 +259,20 @@ func (k *Keys) Refresh(ctx context.Context) error {
 	if err := k.Store.PruneSigningKeys(ctx, now); err != nil {
 		pruneErr = fmt.Errorf("token: pruning signing keys: %w", err)
 	}
-	err := k.reload(ctx)
-	switch {
-	case errors.Is(err, errNoCurrentKey):
-		err = k.rotate(ctx, "")
-	case err != nil:
-	case now.Sub(k.set.Load().createdAt) >= k.rotateEvery():
-		err = k.rotate(ctx, k.currentID())
+	err := k.load(ctx)
+	if err == nil {
+		set := k.set.Load()
+		switch {
+		case set.next != nil && !now.Before(set.next.CreatedAt.Add(k.publishAhead())):
+			err = k.promote(ctx)
+		case set.next != nil:
+		case set.signer.Algorithm() != k.algorithm():
+			k.logger().Info("token: signing algorithm changed; preparing a key",
+				"kid", set.signer.KeyID(), "from", set.signer.Algorithm(), "to", k.algorithm())
+			err = k.add(ctx, KeyNext)
+		case !now.Before(set.activatedAt.Add(k.rotateEvery() - k.publishAhead())):
+			err = k.add(ctx, KeyNext)
+		}
 	}
 	return errors.Join(err, pruneErr)
 }
@@ -239,8 +307,18 @@ func (k *Keys) Current() (kid, alg string) {
 	return set.signer.KeyID(), set.signer.Algorithm()
 }
 
+// Next returns the ID of the key published ahead of use and when it may
+// start signing, or "" when there is none.
+func (k *Keys) Next() (kid string, signsFrom time.Time) {
+	set := k.set.Load()
+	if set == nil || set.next == nil {
+		return "", time.Time{}
+	}
+	return set.next.ID, set.next.CreatedAt.Add(k.publishAhead())
+}
+
 // JWKS returns the JSON Web Key Set {"keys":[...]} of every published
-// key, current first, ready to serve. The slice is shared: callers must
+// key, current first, then next, then retired, ready to serve. The slice is shared: callers must
 // not modify it. Before Load it is an empty set.
 func (k *Keys) JWKS() []byte {
 	set := k.set.Load()
@@ -250,17 +328,10 @@ func (k *Keys) JWKS() []byte {
 	return set.jwks
 }
 
-func (k *Keys) currentID() string {
-	if set := k.set.Load(); set != nil {
-		return set.signer.KeyID()
-	}
-	return ""
-}
-
-// rotate stores a new key, expecting expectCurrent to be current, then
-// reloads. A conflict means another instance won the race: its key is
-// adopted by the reload. Called with mu held.
-func (k *Keys) rotate(ctx context.Context, expectCurrent string) error {
+// add stores a new key in state (KeyNext, or KeyCurrent for the first
+// key), then reloads. A conflict means another instance won the race: its
+// key is adopted by the reload. Called with mu held.
+func (k *Keys) add(ctx context.Context, state KeyState) error {
 	alg := k.algorithm()
 	priv, err := generateKey(alg, k.random())
 	if err != nil {
@@ -289,16 +360,42 @@ func (k *Keys) rotate(ctx context.Context, expectCurrent string) error {
 		Algorithm:        alg,
 		PublicKey:        pubDER,
 		SealedPrivateKey: sealed,
+		State:            state,
 		CreatedAt:        now,
 	}
-	err = k.Store.RotateSigningKey(ctx, sk, expectCurrent, now.Add(k.retain()))
+	if state == KeyCurrent {
+		sk.ActivatedAt = now
+	}
+	err = k.Store.AddSigningKey(ctx, sk)
 	switch {
 	case errors.Is(err, ErrConflict):
-		k.logger().Debug("token: another instance rotated the signing key first", "expected", expectCurrent)
+		k.logger().Debug("token: another instance made the signing key first", "state", state)
 	case err != nil:
 		return fmt.Errorf("token: storing signing key: %w", err)
+	case state == KeyNext:
+		k.logger().Info("token: published the next signing key", "kid", m.id, "alg", alg,
+			"signs_from", now.Add(k.publishAhead()))
 	default:
-		k.logger().Info("token: rotated signing key", "kid", m.id, "alg", alg, "retired", expectCurrent)
+		k.logger().Info("token: made the first signing key", "kid", m.id, "alg", alg)
+	}
+	return k.reload(ctx)
+}
+
+// promote makes the next key current and retires the current one, then
+// reloads. A conflict means another instance promoted first. Called with
+// mu held and a next key loaded.
+func (k *Keys) promote(ctx context.Context) error {
+	set := k.set.Load()
+	next, cur := set.next.ID, set.signer.KeyID()
+	now := k.now()
+	err := k.Store.PromoteSigningKey(ctx, next, cur, now, now.Add(k.retain()))
+	switch {
+	case errors.Is(err, ErrConflict):
+		k.logger().Debug("token: another instance promoted the signing key first", "kid", next)
+	case err != nil:
+		return fmt.Errorf("token: promoting signing key: %w", err)
+	default:
+		k.logger().Info("token: rotated signing key", "kid", next, "retired", cur)
 	}
 	return k.reload(ctx)
 }
@@ -312,24 +409,39 @@ func (k *Keys) reload(ctx context.Context) error {
 		return fmt.Errorf("token: reading signing keys: %w", err)
 	}
 	now := k.now()
-	var cur *SigningKey
+	var cur, next *SigningKey
 	var retired []*SigningKey
 	for i := range stored {
 		sk := &stored[i]
-		switch {
-		case sk.RetiredAt.IsZero() && cur == nil: // newest first: the first is current
+		switch sk.State {
+		case KeyCurrent:
+			if cur != nil {
+				return fmt.Errorf("token: keys %s and %s are both current", cur.ID, sk.ID)
+			}
 			cur = sk
-		case sk.RetiredAt.IsZero():
-			return fmt.Errorf("token: keys %s and %s are both current", cur.ID, sk.ID)
-		case now.Before(sk.PublishUntil):
-			retired = append(retired, sk)
+		case KeyNext:
+			if next != nil {
+				return fmt.Errorf("token: keys %s and %s are both next", next.ID, sk.ID)
+			}
+			next = sk
+		case KeyRetired:
+			if now.Before(sk.PublishUntil) {
+				retired = append(retired, sk)
+			}
+		default:
+			return fmt.Errorf("token: key %s has unknown state %q", sk.ID, sk.State)
 		}
 	}
 	if cur == nil {
 		return errNoCurrentKey
 	}
 
-	set := &keySet{createdAt: cur.CreatedAt}
+	set := &keySet{activatedAt: cur.ActivatedAt}
+	if next != nil {
+		n := *next
+		n.SealedPrivateKey = nil // not needed until promoted
+		set.next = &n
+	}
 	m, err := parsePublicKey(cur)
 	if err != nil {
 		return err
@@ -345,7 +457,11 @@ func (k *Keys) reload(ctx context.Context) error {
 	if err := set.publish(m); err != nil {
 		return err
 	}
-	for _, sk := range retired {
+	others := retired
+	if next != nil {
+		others = append([]*SigningKey{next}, retired...)
+	}
+	for _, sk := range others {
 		m, err := parsePublicKey(sk)
 		if err != nil {
 			return err

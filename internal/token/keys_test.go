@@ -68,8 +68,11 @@ func TestLoadCreatesFirstKeyThenReusesIt(t *testing.T) {
 			if kid2, _ := b.Current(); kid2 != kid {
 				t.Fatalf("second instance's key = %s, want %s", kid2, kid)
 			}
-			if st.rotations != 1 {
-				t.Fatalf("%d keys created, want 1", st.rotations)
+			if st.adds != 1 {
+				t.Fatalf("%d keys created, want 1", st.adds)
+			}
+			if next, _ := a.Next(); next != "" {
+				t.Fatalf("the first key of an empty store waits behind %s; it must sign at once", next)
 			}
 			if !bytes.Equal(a.JWKS(), b.JWKS()) {
 				t.Fatalf("instances publish different JWKS:\n%s\n%s", a.JWKS(), b.JWKS())
@@ -126,7 +129,7 @@ func TestRotateRetainsOldKeyUntilRetainPasses(t *testing.T) {
 	oldTok := signTest(t, k, clk.Now())
 
 	clk.Advance(time.Minute)
-	if err := k.Rotate(ctx); err != nil {
+	if err := k.RotateNow(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cur, _ := k.Current()
@@ -169,54 +172,159 @@ func TestRefreshRotatesWhenOld(t *testing.T) {
 	k := newKeys(t, st, clk, "")
 	ctx := context.Background()
 	first, _ := k.Current()
-
-	clk.Advance(DefaultRotateEvery - time.Minute)
-	if err := k.Refresh(ctx); err != nil {
-		t.Fatal(err)
+	refresh := func() {
+		t.Helper()
+		if err := k.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if cur, _ := k.Current(); cur != first {
-		t.Fatal("Refresh rotated a key younger than RotateEvery")
+
+	clk.Advance(DefaultRotateEvery - DefaultPublishAhead - time.Minute)
+	refresh()
+	if next, _ := k.Next(); next != "" {
+		t.Fatal("Refresh prepared a key long before RotateEvery")
 	}
 	clk.Advance(time.Minute)
-	if err := k.Refresh(ctx); err != nil {
-		t.Fatal(err)
+	refresh()
+	next, signsFrom := k.Next()
+	if next == "" {
+		t.Fatal("Refresh did not prepare a key PublishAhead before RotateEvery")
 	}
-	if cur, _ := k.Current(); cur == first {
-		t.Fatal("Refresh did not rotate a key RotateEvery old")
+	if want := clk.Now().Add(DefaultPublishAhead); !signsFrom.Equal(want) {
+		t.Fatalf("next key signs from %v, want %v", signsFrom, want)
+	}
+	if cur, _ := k.Current(); cur != first {
+		t.Fatal("the next key signs before it has been published")
+	}
+	clk.Advance(DefaultPublishAhead - time.Second)
+	refresh()
+	if cur, _ := k.Current(); cur != first {
+		t.Fatal("the next key was promoted before PublishAhead passed")
+	}
+	clk.Advance(time.Second)
+	refresh()
+	if cur, _ := k.Current(); cur != next {
+		t.Fatalf("after PublishAhead, signing with %s, want the next key %s", cur, next)
+	}
+	if got := jwksKIDs(t, k); !slices.Equal(got, []string{next, first}) {
+		t.Fatalf("JWKS kids = %v, want [%s %s]", got, next, first)
+	}
+	// The new key signs for RotateEvery, counted from its promotion.
+	clk.Advance(DefaultRotateEvery - DefaultPublishAhead - time.Second)
+	refresh()
+	if n, _ := k.Next(); n != "" {
+		t.Fatal("Refresh prepared a key early, counting from the key's creation")
 	}
 }
 
-func TestRefreshPicksUpOtherInstancesRotation(t *testing.T) {
+func TestNextKeyIsPublishedBeforeItSigns(t *testing.T) {
 	st, clk := newMemStore(), newClock()
 	a, b := newKeys(t, st, clk, ""), newKeys(t, st, clk, "")
 	ctx := context.Background()
+	first, _ := a.Current()
 	if err := a.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	next, signsFrom := a.Next()
+	if next == "" || next == first {
+		t.Fatalf("Rotate made no next key (next %q, current %q)", next, first)
+	}
+	if want := clk.Now().Add(DefaultPublishAhead); !signsFrom.Equal(want) {
+		t.Fatalf("next key signs from %v, want %v", signsFrom, want)
+	}
+	// Another instance learns of it (as a change poll would make it) and
+	// publishes it too; neither signs with it.
+	if err := b.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, k := range map[string]*Keys{"a": a, "b": b} {
+		if got := jwksKIDs(t, k); !slices.Equal(got, []string{first, next}) {
+			t.Errorf("instance %s: JWKS kids = %v, want [%s %s] (current, then next)", name, got, first, next)
+		}
+		if cur, _ := k.Current(); cur != first {
+			t.Errorf("instance %s signs with %s before it was published long enough", name, cur)
+		}
+		if kid := tokenKID(t, signTest(t, k, clk.Now())); kid != first {
+			t.Errorf("instance %s signed with %s", name, kid)
+		}
+	}
+	// Rotate again keeps the next key.
+	if err := a.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := a.Next(); n != next || st.adds != 2 {
+		t.Fatalf("a second Rotate replaced the next key: %s, %d keys made", n, st.adds)
+	}
+	// Once PublishAhead has passed, b's Refresh promotes it; a follows.
+	clk.Advance(DefaultPublishAhead)
 	if err := b.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ka, _ := a.Current()
-	kb, _ := b.Current()
-	if ka != kb {
-		t.Fatalf("after Refresh instance b signs with %s, a with %s", kb, ka)
-	}
-	// b's Rotate on stale state makes no second key.
-	stale := newKeys(t, st, clk, "")
-	if err := a.Rotate(ctx); err != nil {
+	if err := a.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	n := st.rotations
-	if err := stale.Rotate(ctx); err != nil {
+	if st.promotions != 1 {
+		t.Fatalf("%d promotions, want 1", st.promotions)
+	}
+	for name, k := range map[string]*Keys{"a": a, "b": b} {
+		if cur, _ := k.Current(); cur != next {
+			t.Errorf("instance %s signs with %s, want %s", name, cur, next)
+		}
+	}
+}
+
+func TestRotateNow(t *testing.T) {
+	st, clk := newMemStore(), newClock()
+	k := newKeys(t, st, clk, "")
+	ctx := context.Background()
+	first, _ := k.Current()
+	// With no next key, one is made and signs at once.
+	if err := k.RotateNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st.rotations != n {
-		t.Fatal("Rotate on a stale instance made a key")
+	second, _ := k.Current()
+	if second == first {
+		t.Fatal("RotateNow kept the current key")
 	}
-	ka, _ = a.Current()
-	if ks, _ := stale.Current(); ks != ka {
-		t.Fatalf("stale instance did not adopt %s after the conflict; has %s", ka, ks)
+	// With a next key, that one is promoted: resource servers may have it.
+	if err := k.Rotate(ctx); err != nil {
+		t.Fatal(err)
 	}
+	next, _ := k.Next()
+	if err := k.RotateNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := k.Current(); cur != next {
+		t.Fatalf("RotateNow signs with %s, want the published next key %s", cur, next)
+	}
+	if got := jwksKIDs(t, k); !slices.Equal(got, []string{next, second, first}) {
+		t.Fatalf("JWKS kids = %v, want [%s %s %s]", got, next, second, first)
+	}
+}
+
+func TestJWKSMaxAgeFollowsPublishAhead(t *testing.T) {
+	if got := (&Keys{}).JWKSMaxAge(); got != 5*time.Minute {
+		t.Errorf("default JWKSMaxAge = %v, want 5m", got)
+	}
+	if got := (&Keys{PublishAhead: time.Hour}).JWKSMaxAge(); got != 30*time.Minute {
+		t.Errorf("JWKSMaxAge with PublishAhead 1h = %v, want 30m", got)
+	}
+}
+
+// together runs fn on n goroutines released at once.
+func together(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
 }
 
 func TestConcurrentRefreshMakesOneKey(t *testing.T) {
@@ -226,28 +334,24 @@ func TestConcurrentRefreshMakesOneKey(t *testing.T) {
 	for i := range keys {
 		keys[i] = newKeys(t, st, clk, "")
 	}
-	clk.Advance(DefaultRotateEvery + time.Hour)
-	before := st.rotations
-
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	errs := make([]error, instances)
-	for i, k := range keys {
-		wg.Go(func() {
-			<-start
-			errs[i] = k.Refresh(context.Background())
-		})
-	}
-	close(start)
-	wg.Wait()
-
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("instance %d: %v", i, err)
+	refreshAll := func() {
+		t.Helper()
+		for i, err := range together(instances, func(i int) error { return keys[i].Refresh(context.Background()) }) {
+			if err != nil {
+				t.Errorf("instance %d: %v", i, err)
+			}
 		}
 	}
-	if got := st.rotations - before; got != 1 {
-		t.Fatalf("%d new keys, want exactly 1", got)
+	clk.Advance(DefaultRotateEvery + time.Hour)
+	before := st.adds
+	refreshAll()
+	if got := st.adds - before; got != 1 {
+		t.Fatalf("%d next keys made, want exactly 1", got)
+	}
+	clk.Advance(DefaultPublishAhead)
+	refreshAll()
+	if st.promotions != 1 {
+		t.Fatalf("%d promotions, want exactly 1", st.promotions)
 	}
 	want, _ := keys[0].Current()
 	for i, k := range keys {
@@ -257,12 +361,27 @@ func TestConcurrentRefreshMakesOneKey(t *testing.T) {
 	}
 }
 
+func TestConcurrentRotateMakesOneNextKey(t *testing.T) {
+	st, clk := newMemStore(), newClock()
+	a, b := newKeys(t, st, clk, ""), newKeys(t, st, clk, "")
+	for _, err := range together(2, func(i int) error { return []*Keys{a, b}[i].Rotate(context.Background()) }) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	na, _ := a.Next()
+	nb, _ := b.Next()
+	if st.adds != 2 || na == "" || na != nb {
+		t.Fatalf("%d keys made, next keys %q and %q; want one next key both publish", st.adds, na, nb)
+	}
+}
+
 func TestLoadAdoptsKeyWhenRaceLost(t *testing.T) {
 	st, clk := newMemStore(), newClock()
 	winner := &Keys{Store: st, KEK: testKEK(7), Now: clk.Now}
 	// The first RotateSigningKey call (ours) lets another instance store
 	// its key first, so ours meets ErrConflict.
-	st.rotateHook = func() {
+	st.addHook = func() {
 		if err := winner.Load(context.Background()); err != nil {
 			t.Error(err)
 		}
@@ -273,8 +392,8 @@ func TestLoadAdoptsKeyWhenRaceLost(t *testing.T) {
 	if wk == "" || wk != lk {
 		t.Fatalf("loser uses %q, winner %q", lk, wk)
 	}
-	if st.rotations != 1 {
-		t.Fatalf("%d keys stored, want 1", st.rotations)
+	if st.adds != 1 {
+		t.Fatalf("%d keys stored, want 1", st.adds)
 	}
 }
 
@@ -291,19 +410,39 @@ func TestLoadWithWrongKEK(t *testing.T) {
 	}
 }
 
-func TestLoadRotatesOnAlgorithmChange(t *testing.T) {
+func TestRefreshPreparesKeyOnAlgorithmChange(t *testing.T) {
 	st, clk := newMemStore(), newClock()
 	es := newKeys(t, st, clk, ES256)
 	tok := signTest(t, es, clk.Now())
 	ed := newKeys(t, st, clk, EdDSA)
+	ctx := context.Background()
+	if err := ed.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, alg := ed.Current(); alg != ES256 {
+		t.Fatalf("signing with %s before the EdDSA key was published long enough", alg)
+	}
+	if next, _ := ed.Next(); next == "" {
+		t.Fatal("no EdDSA key prepared")
+	}
+	clk.Advance(DefaultPublishAhead)
+	if err := ed.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if _, alg := ed.Current(); alg != EdDSA {
-		t.Fatalf("after Load with EdDSA, signing with %s", alg)
+		t.Fatalf("after PublishAhead, signing with %s", alg)
 	}
 	if got := jwksKIDs(t, ed); len(got) != 2 {
 		t.Fatalf("JWKS has %v, want the EdDSA and the retired ES256 key", got)
 	}
 	if _, err := ed.VerifyJWT(tok, clk.Now()); err != nil {
 		t.Fatalf("ES256 token after switching to EdDSA: %v", err)
+	}
+	if err := ed.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if next, _ := ed.Next(); next != "" {
+		t.Fatal("a key of the right algorithm is replaced again")
 	}
 }
 
@@ -344,7 +483,6 @@ func TestNotLoaded(t *testing.T) {
 func TestRunRefreshesUntilCancelled(t *testing.T) {
 	st, clk := newMemStore(), newClock()
 	k := newKeys(t, st, clk, "")
-	first, _ := k.Current()
 	clk.Advance(DefaultRotateEvery)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -354,12 +492,12 @@ func TestRunRefreshesUntilCancelled(t *testing.T) {
 	}()
 	deadline := time.After(5 * time.Second)
 	for {
-		if cur, _ := k.Current(); cur != first {
+		if next, _ := k.Next(); next != "" {
 			break
 		}
 		select {
 		case <-deadline:
-			t.Fatal("Run did not rotate the key")
+			t.Fatal("Run did not prepare the next key")
 		case <-time.After(time.Millisecond):
 		}
 	}
@@ -378,7 +516,7 @@ func TestLogsNoKeyMaterial(t *testing.T) {
 	if err := k.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.Rotate(ctx); err != nil {
+	if err := k.RotateNow(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "rotated signing key") {
@@ -402,8 +540,12 @@ var errDown = errors.New("database is down")
 
 func (downStore) SigningKeys(context.Context) ([]SigningKey, error) { return nil, errDown }
 func (downStore) PruneSigningKeys(context.Context, time.Time) error { return errDown }
-func (downStore) RotateSigningKey(context.Context, *SigningKey, string, time.Time) error {
+func (downStore) AddSigningKey(context.Context, *SigningKey) error  { return errDown }
+func (downStore) PromoteSigningKey(context.Context, string, string, time.Time, time.Time) error {
 	return errDown
+}
+func (downStore) ResealSigningKeys(context.Context, func(SigningKey) ([]byte, error)) (int, error) {
+	return 0, errDown
 }
 
 func TestStoreOutageKeepsKeysLive(t *testing.T) {
@@ -449,3 +591,20 @@ func TestStoreOutageKeepsKeysLive(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// tokenKID returns the kid of a JWS compact token's header.
+func tokenKID(t testing.TB, tok string) string {
+	t.Helper()
+	h, _, _ := strings.Cut(tok, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header struct {
+		KID string `json:"kid"`
+	}
+	if err := json.Unmarshal(b, &header); err != nil {
+		t.Fatal(err)
+	}
+	return header.KID
+}

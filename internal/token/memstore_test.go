@@ -15,11 +15,12 @@ type memStore struct {
 	tokens map[string]Record
 	revs   map[string]Revocation
 
-	// rotateHook, when set, runs inside RotateSigningKey before the
+	// addHook, when set, runs inside AddSigningKey before the
 	// compare-and-swap, with the lock released: tests use it to make
 	// another instance win a race.
-	rotateHook func()
-	rotations  int // successful RotateSigningKey calls
+	addHook    func()
+	adds       int // successful AddSigningKey calls
+	promotions int // successful PromoteSigningKey calls
 }
 
 var (
@@ -43,41 +44,67 @@ func (s *memStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 	return out, nil
 }
 
-func (s *memStore) RotateSigningKey(ctx context.Context, k *SigningKey, expectCurrent string, publishUntil time.Time) error {
+func (s *memStore) AddSigningKey(ctx context.Context, k *SigningKey) error {
 	s.mu.Lock()
-	hook := s.rotateHook
-	s.rotateHook = nil
+	hook := s.addHook
+	s.addHook = nil
 	s.mu.Unlock()
 	if hook != nil {
 		hook()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur := -1
-	for i := range s.keys {
-		if s.keys[i].RetiredAt.IsZero() {
-			cur = i
-			break
-		}
-	}
-	switch {
-	case cur < 0 && expectCurrent != "":
-		return ErrConflict
-	case cur >= 0 && s.keys[cur].ID != expectCurrent:
-		return ErrConflict
-	}
 	for _, old := range s.keys {
-		if old.ID == k.ID {
+		if old.ID == k.ID || old.State == k.State {
 			return ErrConflict
 		}
 	}
-	if cur >= 0 {
-		s.keys[cur].RetiredAt = k.CreatedAt
-		s.keys[cur].PublishUntil = publishUntil
-	}
 	s.keys = slices.Insert(s.keys, 0, *k)
-	s.rotations++
+	s.adds++
 	return nil
+}
+
+func (s *memStore) PromoteSigningKey(ctx context.Context, next, expectCurrent string, at, publishUntil time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, cur := -1, -1
+	for i, k := range s.keys {
+		switch k.State {
+		case KeyNext:
+			n = i
+		case KeyCurrent:
+			cur = i
+		}
+	}
+	if n < 0 || s.keys[n].ID != next {
+		return ErrConflict
+	}
+	if (cur < 0) != (expectCurrent == "") || (cur >= 0 && s.keys[cur].ID != expectCurrent) {
+		return ErrConflict
+	}
+	if cur >= 0 {
+		s.keys[cur].State, s.keys[cur].RetiredAt, s.keys[cur].PublishUntil = KeyRetired, at, publishUntil
+	}
+	s.keys[n].State, s.keys[n].ActivatedAt = KeyCurrent, at
+	s.promotions++
+	return nil
+}
+
+func (s *memStore) ResealSigningKeys(ctx context.Context, reseal func(SigningKey) ([]byte, error)) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([][]byte, len(s.keys))
+	for i, k := range s.keys {
+		b, err := reseal(k)
+		if err != nil {
+			return 0, err
+		}
+		out[i] = b
+	}
+	for i := range s.keys {
+		s.keys[i].SealedPrivateKey = out[i]
+	}
+	return len(s.keys), nil
 }
 
 func (s *memStore) PruneSigningKeys(ctx context.Context, t time.Time) error {
@@ -127,6 +154,18 @@ func (s *memStore) Revocations(ctx context.Context, t time.Time) ([]Revocation, 
 	var out []Revocation
 	for _, r := range s.revs {
 		if r.ExpiresAt.After(t) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (s *memStore) RevocationsByID(ctx context.Context, ids []string) ([]Revocation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Revocation
+	for _, id := range ids {
+		if r, ok := s.revs[id]; ok {
 			out = append(out, r)
 		}
 	}

@@ -14,8 +14,8 @@ import (
 //
 // Revocations are never withdrawn, so the list only grows, except that an
 // entry is dropped once the token it names would have expired anyway.
-// Call Load periodically to pick up revocations made by other instances
-// and to drop expired entries.
+// Load reads the whole list, at start; LoadIDs merges the few revocations
+// another instance made since, as a change log names them.
 type Revocations struct {
 	mu sync.RWMutex
 	m  map[string]time.Time // token ID → when the token expires
@@ -37,6 +37,30 @@ func (r *Revocations) Load(ctx context.Context, s Store, now time.Time) error {
 	}
 	for _, rv := range list {
 		r.addLocked(rv)
+	}
+	return nil
+}
+
+// LoadIDs merges into r the revocations s holds for the given token IDs
+// that expire after now: those other processes have just made. IDs s does
+// not hold are skipped (their revocation has expired and been pruned).
+func (r *Revocations) LoadIDs(ctx context.Context, s Store, ids []string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	list, err := s.RevocationsByID(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("token: reading revocations: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = make(map[string]time.Time, len(list))
+	}
+	for _, rv := range list {
+		if rv.ExpiresAt.After(now) {
+			r.addLocked(rv)
+		}
 	}
 	return nil
 }

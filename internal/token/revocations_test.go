@@ -99,3 +99,27 @@ func TestRevocationsConcurrent(t *testing.T) {
 		t.Errorf("%d entries, want 800: a Load lost a concurrent Add", r.Len())
 	}
 }
+
+func TestRevocationsLoadIDs(t *testing.T) {
+	ctx := context.Background()
+	now := newClock().Now()
+	st := newMemStore()
+	for id, exp := range map[string]time.Duration{"new": time.Hour, "expired": -time.Hour, "unasked": time.Hour} {
+		if err := st.Revoke(ctx, Revocation{TokenID: id, ExpiresAt: now.Add(exp)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var r Revocations
+	r.Add(Revocation{TokenID: "local", ExpiresAt: now.Add(time.Hour)})
+	if err := r.LoadIDs(ctx, st, []string{"new", "expired", "pruned"}, now); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{"new": true, "expired": false, "unasked": false, "local": true} {
+		if got := r.IsRevoked(id, now); got != want {
+			t.Errorf("IsRevoked(%q) = %v, want %v", id, got, want)
+		}
+	}
+	if r.Len() != 2 {
+		t.Errorf("LoadIDs left %d entries, want 2 (only what was asked for and lives)", r.Len())
+	}
+}

@@ -13,6 +13,22 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
+// KeyState is where a signing key is in its life.
+type KeyState string
+
+// The states of a signing key. A key is made next (or, the first key of a
+// store, current), is promoted to current, is retired by its successor's
+// promotion, and is pruned once its tokens have expired.
+const (
+	// KeyNext is published in JWKS ahead of use and signs nothing yet, so
+	// that resource servers have it cached before a token needs it.
+	KeyNext KeyState = "next"
+	// KeyCurrent signs new tokens.
+	KeyCurrent KeyState = "current"
+	// KeyRetired signs nothing and stays published until PublishUntil.
+	KeyRetired KeyState = "retired"
+)
+
 // SigningKey is a stored signing key. The private key is sealed with the
 // key-encryption key; the public key is kept in the clear for JWKS.
 type SigningKey struct {
@@ -23,28 +39,44 @@ type SigningKey struct {
 	PublicKey []byte
 	// SealedPrivateKey is the PKCS #8 DER private key, encrypted.
 	SealedPrivateKey []byte
-	CreatedAt        time.Time
-	// RetiredAt is when a newer key replaced this one; zero for the
-	// current key.
+	State            KeyState
+	// CreatedAt is when the key was made, and first published.
+	CreatedAt time.Time
+	// ActivatedAt is when the key started signing; zero for a next key.
+	ActivatedAt time.Time
+	// RetiredAt is when a newer key replaced this one; zero unless
+	// retired.
 	RetiredAt time.Time
 	// PublishUntil is how long a retired key stays in JWKS: until every
-	// token it signed has expired. Zero for the current key.
+	// token it signed has expired. Zero unless retired.
 	PublishUntil time.Time
 }
 
-// KeyStore keeps signing keys.
+// KeyStore keeps signing keys. At most one key is next and one current at
+// any time; the store enforces it, so instances racing to rotate make one
+// key, not several.
 type KeyStore interface {
 	// SigningKeys returns every stored key, newest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
-	// RotateSigningKey stores k as the current key and retires the
-	// previous current key (RetiredAt = k.CreatedAt, PublishUntil =
-	// publishUntil), atomically. expectCurrent is the ID of the key the
-	// caller believes current ("" for none): when another key is current,
-	// nothing is stored and ErrConflict is returned, so instances rotating
-	// at once make one new key, not several.
-	RotateSigningKey(ctx context.Context, k *SigningKey, expectCurrent string, publishUntil time.Time) error
+	// AddSigningKey stores k in state k.State: KeyNext when no key is
+	// next, or KeyCurrent when no key is current (the first key of a
+	// store; later keys become current by promotion). When another key
+	// holds that state, or k.ID is taken, it stores nothing and returns
+	// ErrConflict.
+	AddSigningKey(ctx context.Context, k *SigningKey) error
+	// PromoteSigningKey makes the next key next current from at and
+	// retires the current key expectCurrent (RetiredAt = at, PublishUntil
+	// = publishUntil), atomically. When next is not the next key or
+	// expectCurrent not the current one ("" for none), it changes nothing
+	// and returns ErrConflict.
+	PromoteSigningKey(ctx context.Context, next, expectCurrent string, at, publishUntil time.Time) error
 	// PruneSigningKeys deletes retired keys whose PublishUntil is before t.
 	PruneSigningKeys(ctx context.Context, t time.Time) error
+	// ResealSigningKeys replaces every key's SealedPrivateKey with what
+	// reseal returns for it, in one transaction, and returns how many
+	// keys it rewrote. When reseal fails for any key, nothing changes and
+	// its error is returned.
+	ResealSigningKeys(ctx context.Context, reseal func(SigningKey) ([]byte, error)) (int, error)
 }
 
 // Record is a stored access token: an opaque token's whole state, found by
@@ -83,6 +115,9 @@ type Store interface {
 	Revoke(ctx context.Context, r Revocation) error
 	// Revocations returns every revocation that expires after t.
 	Revocations(ctx context.Context, t time.Time) ([]Revocation, error)
+	// RevocationsByID returns the revocations of the given token IDs that
+	// are stored, in no particular order.
+	RevocationsByID(ctx context.Context, ids []string) ([]Revocation, error)
 	// PruneTokens deletes opaque tokens and revocations that expired
 	// before t.
 	PruneTokens(ctx context.Context, t time.Time) error

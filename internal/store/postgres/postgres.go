@@ -75,19 +75,3 @@ func (db *DB) inTx(ctx context.Context, opts pgx.TxOptions, fn func(pgx.Tx) erro
 	}
 	return nil
 }
-
-// Versions returns the change counters of clients (with their secrets),
-// the revocation list and the signing keys. Each grows with every committed
-// change of its kind.
-func (db *DB) Versions(ctx context.Context) (clients, revocations, keys int64, err error) {
-	err = db.pool.QueryRow(ctx, versionsQuery).Scan(&clients, &revocations, &keys)
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("postgres: read change counters: %w", err)
-	}
-	return clients, revocations, keys, nil
-}
-
-const versionsQuery = `SELECT
-	(SELECT version FROM changes WHERE name = 'clients'),
-	(SELECT version FROM changes WHERE name = 'revocations'),
-	(SELECT version FROM changes WHERE name = 'signing_keys')`

@@ -12,8 +12,8 @@ import (
 
 // SigningKeys returns every stored key, newest first.
 func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, algorithm, public_key, sealed_private_key, created_at,
-		retired_at, publish_until FROM signing_keys ORDER BY created_at DESC, id DESC`)
+	rows, err := db.pool.Query(ctx, `SELECT id, algorithm, public_key, sealed_private_key, state, created_at,
+		activated_at, retired_at, publish_until FROM signing_keys ORDER BY created_at DESC, id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: signing keys: %w", err)
 	}
@@ -21,13 +21,15 @@ func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
 	var out []token.SigningKey
 	for rows.Next() {
 		var (
-			k                     token.SigningKey
-			retired, publishUntil *time.Time
+			k                                token.SigningKey
+			activated, retired, publishUntil *time.Time
 		)
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PublicKey, &k.SealedPrivateKey, &k.CreatedAt, &retired, &publishUntil); err != nil {
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PublicKey, &k.SealedPrivateKey, &k.State, &k.CreatedAt,
+			&activated, &retired, &publishUntil); err != nil {
 			return nil, fmt.Errorf("postgres: signing keys: %w", err)
 		}
-		k.CreatedAt, k.RetiredAt, k.PublishUntil = utc(k.CreatedAt), nullTime(retired), nullTime(publishUntil)
+		k.CreatedAt, k.ActivatedAt = utc(k.CreatedAt), nullTime(activated)
+		k.RetiredAt, k.PublishUntil = nullTime(retired), nullTime(publishUntil)
 		out = append(out, k)
 	}
 	if err := rows.Err(); err != nil {
@@ -36,38 +38,109 @@ func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
 	return out, nil
 }
 
-// RotateSigningKey stores k as the current key and retires the previous
-// one, if the previous one is expectCurrent; otherwise it stores nothing
-// and returns token.ErrConflict. The current key's row is locked, and a
-// unique index allows one current key, so instances racing to rotate make
-// one new key.
-func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectCurrent string, publishUntil time.Time) error {
+// AddSigningKey stores k as the next key, or as the current key of a
+// store that has none, or returns token.ErrConflict when another key is
+// in that state (a unique index allows one of each) or k.ID is taken.
+func (db *DB) AddSigningKey(ctx context.Context, k *token.SigningKey) error {
+	if k.State != token.KeyNext && k.State != token.KeyCurrent {
+		return fmt.Errorf("postgres: add signing key: state %q is neither next nor current", k.State)
+	}
+	_, err := db.pool.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, public_key, sealed_private_key,
+		state, created_at, activated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`, k.ID, k.Algorithm, k.PublicKey,
+		k.SealedPrivateKey, string(k.State), ts(k.CreatedAt), tsOrNull(k.ActivatedAt))
+	if isUnique(err) {
+		return fmt.Errorf("postgres: add signing key %q (%s): %w", k.ID, k.State, token.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: add signing key: %w", err)
+	}
+	return nil
+}
+
+// PromoteSigningKey makes next current and retires expectCurrent, if they
+// are the next and current keys; otherwise it changes nothing and returns
+// token.ErrConflict. The two rows are locked, so instances racing to
+// promote make one current key.
+func (db *DB) PromoteSigningKey(ctx context.Context, next, expectCurrent string, at, publishUntil time.Time) error {
 	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		var current string
-		err := tx.QueryRow(ctx, `SELECT id FROM signing_keys WHERE retired_at IS NULL FOR UPDATE`).Scan(&current)
-		if err != nil && !isNoRows(err) {
+		rows, err := tx.Query(ctx, `SELECT id, state FROM signing_keys WHERE state IN ('next', 'current') FOR UPDATE`)
+		if err != nil {
 			return err
 		}
-		if current != expectCurrent {
-			return fmt.Errorf("current key is %q, not %q: %w", current, expectCurrent, token.ErrConflict)
+		var current, nextID string
+		for rows.Next() {
+			var id, state string
+			if err := rows.Scan(&id, &state); err != nil {
+				rows.Close()
+				return err
+			}
+			if state == string(token.KeyCurrent) {
+				current = id
+			} else {
+				nextID = id
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if current != expectCurrent || nextID != next {
+			return fmt.Errorf("current key is %q, next %q; not %q and %q: %w", current, nextID, expectCurrent, next, token.ErrConflict)
 		}
 		if current != "" {
-			if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1, publish_until = $2 WHERE id = $3`,
-				ts(k.CreatedAt), tsOrNull(publishUntil), current); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE signing_keys SET state = 'retired', retired_at = $1, publish_until = $2
+				WHERE id = $3`, ts(at), tsOrNull(publishUntil), current); err != nil {
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, public_key, sealed_private_key, created_at)
-			VALUES ($1, $2, $3, $4, $5)`, k.ID, k.Algorithm, k.PublicKey, k.SealedPrivateKey, ts(k.CreatedAt))
-		if isUnique(err) {
-			return fmt.Errorf("key %q: %w", k.ID, token.ErrConflict)
-		}
+		_, err = tx.Exec(ctx, `UPDATE signing_keys SET state = 'current', activated_at = $1 WHERE id = $2`, ts(at), next)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: rotate signing key: %w", err)
+		return fmt.Errorf("postgres: promote signing key: %w", err)
 	}
 	return nil
+}
+
+// ResealSigningKeys rewrites every key's sealed private key with what
+// reseal returns, in one transaction that locks the keys: all or nothing.
+func (db *DB) ResealSigningKeys(ctx context.Context, reseal func(token.SigningKey) ([]byte, error)) (int, error) {
+	n := 0
+	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		n = 0
+		rows, err := tx.Query(ctx, `SELECT id, algorithm, sealed_private_key, state FROM signing_keys ORDER BY id FOR UPDATE`)
+		if err != nil {
+			return err
+		}
+		var ks []token.SigningKey
+		for rows.Next() {
+			var k token.SigningKey
+			if err := rows.Scan(&k.ID, &k.Algorithm, &k.SealedPrivateKey, &k.State); err != nil {
+				rows.Close()
+				return err
+			}
+			ks = append(ks, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, k := range ks {
+			sealed, err := reseal(k)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE signing_keys SET sealed_private_key = $1 WHERE id = $2`, sealed, k.ID); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: reseal signing keys: %w", err)
+	}
+	return n, nil
 }
 
 // PruneSigningKeys deletes retired keys whose PublishUntil is before t.
@@ -157,6 +230,29 @@ func (db *DB) Revocations(ctx context.Context, t time.Time) ([]token.Revocation,
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: revocations: %w", err)
+	}
+	return out, nil
+}
+
+// RevocationsByID returns the stored revocations of the given token IDs.
+func (db *DB) RevocationsByID(ctx context.Context, ids []string) ([]token.Revocation, error) {
+	rows, err := db.pool.Query(ctx, `SELECT token_id, client_id, expires_at FROM revocations
+		WHERE token_id = ANY($1::text[])`, textArray(ids))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: revocations by ID: %w", err)
+	}
+	defer rows.Close()
+	var out []token.Revocation
+	for rows.Next() {
+		var r token.Revocation
+		if err := rows.Scan(&r.TokenID, &r.ClientID, &r.ExpiresAt); err != nil {
+			return nil, fmt.Errorf("postgres: revocations by ID: %w", err)
+		}
+		r.ExpiresAt = utc(r.ExpiresAt)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: revocations by ID: %w", err)
 	}
 	return out, nil
 }

@@ -12,8 +12,8 @@ import (
 
 // SigningKeys returns every stored key, newest first.
 func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, algorithm, public_key, sealed_private_key, created_at,
-		retired_at, publish_until FROM signing_keys ORDER BY created_at DESC, id DESC`)
+	rows, err := db.read.QueryContext(ctx, `SELECT id, algorithm, public_key, sealed_private_key, state, created_at,
+		activated_at, retired_at, publish_until FROM signing_keys ORDER BY created_at DESC, id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: signing keys: %w", err)
 	}
@@ -21,14 +21,16 @@ func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
 	var out []token.SigningKey
 	for rows.Next() {
 		var (
-			k                     token.SigningKey
-			created               int64
-			retired, publishUntil sql.NullInt64
+			k                                token.SigningKey
+			created                          int64
+			activated, retired, publishUntil sql.NullInt64
 		)
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PublicKey, &k.SealedPrivateKey, &created, &retired, &publishUntil); err != nil {
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PublicKey, &k.SealedPrivateKey, &k.State, &created,
+			&activated, &retired, &publishUntil); err != nil {
 			return nil, fmt.Errorf("sqlite: signing keys: %w", err)
 		}
-		k.CreatedAt, k.RetiredAt, k.PublishUntil = fromMicros(created), nullTime(retired), nullTime(publishUntil)
+		k.CreatedAt, k.ActivatedAt = fromMicros(created), nullTime(activated)
+		k.RetiredAt, k.PublishUntil = nullTime(retired), nullTime(publishUntil)
 		out = append(out, k)
 	}
 	if err := rows.Err(); err != nil {
@@ -37,13 +39,32 @@ func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
 	return out, nil
 }
 
-// RotateSigningKey stores k as the current key and retires the previous
-// one, if the previous one is expectCurrent; otherwise it stores nothing
-// and returns token.ErrConflict.
-func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectCurrent string, publishUntil time.Time) error {
+// AddSigningKey stores k as the next key, or as the current key of a
+// store that has none, or returns token.ErrConflict when another key is
+// in that state (a unique index allows one of each) or k.ID is taken.
+func (db *DB) AddSigningKey(ctx context.Context, k *token.SigningKey) error {
+	if k.State != token.KeyNext && k.State != token.KeyCurrent {
+		return fmt.Errorf("sqlite: add signing key: state %q is neither next nor current", k.State)
+	}
+	_, err := db.write.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, public_key, sealed_private_key,
+		state, created_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Algorithm, k.PublicKey, k.SealedPrivateKey,
+		k.State, k.CreatedAt.UnixMicro(), timeOrNull(k.ActivatedAt))
+	if isUnique(err) {
+		return fmt.Errorf("sqlite: add signing key %q (%s): %w", k.ID, k.State, token.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: add signing key: %w", err)
+	}
+	return nil
+}
+
+// PromoteSigningKey makes next current and retires expectCurrent, if they
+// are the next and current keys; otherwise it changes nothing and returns
+// token.ErrConflict.
+func (db *DB) PromoteSigningKey(ctx context.Context, next, expectCurrent string, at, publishUntil time.Time) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var current string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM signing_keys WHERE retired_at IS NULL`).Scan(&current)
+		err := tx.QueryRowContext(ctx, `SELECT id FROM signing_keys WHERE state = 'current'`).Scan(&current)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -51,22 +72,71 @@ func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectC
 			return fmt.Errorf("current key is %q, not %q: %w", current, expectCurrent, token.ErrConflict)
 		}
 		if current != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ?, publish_until = ? WHERE id = ?`,
-				k.CreatedAt.UnixMicro(), timeOrNull(publishUntil), current); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = 'retired', retired_at = ?, publish_until = ?
+				WHERE id = ?`, at.UnixMicro(), timeOrNull(publishUntil), current); err != nil {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, public_key, sealed_private_key,
-			created_at) VALUES (?, ?, ?, ?, ?)`, k.ID, k.Algorithm, k.PublicKey, k.SealedPrivateKey, k.CreatedAt.UnixMicro())
-		if isUnique(err) {
-			return fmt.Errorf("key %q: %w", k.ID, token.ErrConflict)
+		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = 'current', activated_at = ?
+			WHERE id = ? AND state = 'next'`, at.UnixMicro(), next)
+		if err != nil {
+			return err
 		}
-		return err
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("key %q is not next: %w", next, errors.Join(err, token.ErrConflict))
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: rotate signing key: %w", err)
+		return fmt.Errorf("sqlite: promote signing key: %w", err)
 	}
 	return nil
+}
+
+// ResealSigningKeys rewrites every key's sealed private key with what
+// reseal returns, in one transaction: all or nothing.
+func (db *DB) ResealSigningKeys(ctx context.Context, reseal func(token.SigningKey) ([]byte, error)) (int, error) {
+	n := 0
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		ks, err := signingKeysIn(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			sealed, err := reseal(k)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET sealed_private_key = ? WHERE id = ?`, sealed, k.ID); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: reseal signing keys: %w", err)
+	}
+	return n, nil
+}
+
+// signingKeysIn reads the keys' IDs and sealed private keys in tx.
+func signingKeysIn(ctx context.Context, tx *sql.Tx) ([]token.SigningKey, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, algorithm, sealed_private_key, state FROM signing_keys ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []token.SigningKey
+	for rows.Next() {
+		var k token.SigningKey
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.SealedPrivateKey, &k.State); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }
 
 // PruneSigningKeys deletes retired keys whose PublishUntil is before t.
@@ -166,6 +236,32 @@ func (db *DB) Revocations(ctx context.Context, t time.Time) ([]token.Revocation,
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: revocations: %w", err)
+	}
+	return out, nil
+}
+
+// RevocationsByID returns the stored revocations of the given token IDs.
+func (db *DB) RevocationsByID(ctx context.Context, ids []string) ([]token.Revocation, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT token_id, client_id, expires_at FROM revocations
+		WHERE token_id IN (SELECT value FROM json_each(?))`, jsonList(ids))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: revocations by ID: %w", err)
+	}
+	defer rows.Close()
+	var out []token.Revocation
+	for rows.Next() {
+		var (
+			r       token.Revocation
+			expires int64
+		)
+		if err := rows.Scan(&r.TokenID, &r.ClientID, &expires); err != nil {
+			return nil, fmt.Errorf("sqlite: revocations by ID: %w", err)
+		}
+		r.ExpiresAt = fromMicros(expires)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: revocations by ID: %w", err)
 	}
 	return out, nil
 }

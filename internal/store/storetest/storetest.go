@@ -29,7 +29,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningKeys", keyTests},
 		{"Tokens", tokenTests},
 		{"Audit", auditTests},
-		{"Version", versionTests},
+		{"ChangeLog", changeLogTests},
 	}
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {

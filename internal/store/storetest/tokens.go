@@ -11,23 +11,35 @@ import (
 )
 
 var keyTests = []test{
-	{"Rotate", testRotateSigningKey},
-	{"RotateDuplicateID", testRotateDuplicateKeyID},
+	{"Add", testAddSigningKey},
+	{"AddDuplicateID", testAddDuplicateKeyID},
+	{"Promote", testPromoteSigningKey},
 	{"ConcurrentRotate", testConcurrentKeyRotation},
 	{"Prune", testPruneSigningKeys},
+	{"Reseal", testResealSigningKeys},
 }
 
 func newKey(id string, created time.Time) *token.SigningKey {
 	return &token.SigningKey{
-		ID: id, Algorithm: "ES256", CreatedAt: created,
+		ID: id, Algorithm: "ES256", CreatedAt: created, State: token.KeyNext,
 		PublicKey:        []byte("public-" + id + "\x00\xff"),
 		SealedPrivateKey: []byte("sealed-" + id + "\x00\x01\xfe"),
 	}
 }
 
-func storedKey(k *token.SigningKey, retired, publishUntil time.Time) token.SigningKey {
+// currentKey returns a new key in state current, signing from created.
+func currentKey(id string, created time.Time) *token.SigningKey {
+	k := newKey(id, created)
+	k.State, k.ActivatedAt = token.KeyCurrent, created
+	return k
+}
+
+// storedKey is what a store returns for k after the changes given.
+func storedKey(k *token.SigningKey, state token.KeyState, activated, retired, publishUntil time.Time) token.SigningKey {
 	d := *k
-	d.CreatedAt, d.RetiredAt, d.PublishUntil = stored(d.CreatedAt), stored(retired), stored(publishUntil)
+	d.State = state
+	d.CreatedAt, d.ActivatedAt = stored(d.CreatedAt), stored(activated)
+	d.RetiredAt, d.PublishUntil = stored(retired), stored(publishUntil)
 	return d
 }
 
@@ -40,101 +52,124 @@ func signingKeys(t *testing.T, s store.Store) []token.SigningKey {
 	return ks
 }
 
-func testRotateSigningKey(t *testing.T, s store.Store) {
+func addKey(t *testing.T, s store.Store, k *token.SigningKey) {
+	t.Helper()
+	if err := s.AddSigningKey(t.Context(), k); err != nil {
+		t.Fatalf("AddSigningKey(%s, %s): %v", k.ID, k.State, err)
+	}
+}
+
+func testAddSigningKey(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	if ks := signingKeys(t, s); len(ks) != 0 {
 		t.Fatalf("SigningKeys of an empty store: %d keys", len(ks))
 	}
-	k1, k2, k3 := newKey("k1", at(0)), newKey("k2", at(time.Hour)), newKey("k3", at(2*time.Hour))
-	publish := at(26 * time.Hour)
-
-	if err := s.RotateSigningKey(ctx, k1, "k0", publish); !errors.Is(err, token.ErrConflict) {
-		t.Errorf("first rotation expecting a key: got %v, want token.ErrConflict", err)
+	k1 := currentKey("k1", at(0))
+	addKey(t, s, k1)
+	if err := s.AddSigningKey(ctx, currentKey("k2", at(time.Hour))); !errors.Is(err, token.ErrConflict) {
+		t.Errorf("a second current key: got %v, want token.ErrConflict", err)
 	}
-	if ks := signingKeys(t, s); len(ks) != 0 {
-		t.Fatalf("a refused rotation stored %d keys", len(ks))
+	k2 := newKey("k2", at(time.Hour))
+	addKey(t, s, k2)
+	if err := s.AddSigningKey(ctx, newKey("k3", at(2*time.Hour))); !errors.Is(err, token.ErrConflict) {
+		t.Errorf("a second next key: got %v, want token.ErrConflict", err)
 	}
-	if err := s.RotateSigningKey(ctx, k1, "", publish); err != nil {
-		t.Fatalf("first rotation: %v", err)
-	}
-	checkEqual(t, "keys after the first rotation", signingKeys(t, s), []token.SigningKey{storedKey(k1, time.Time{}, time.Time{})})
-
-	for _, stale := range []string{"", "k0"} {
-		if err := s.RotateSigningKey(ctx, k2, stale, publish); !errors.Is(err, token.ErrConflict) {
-			t.Errorf("rotation expecting %q: got %v, want token.ErrConflict", stale, err)
-		}
-	}
-	if err := s.RotateSigningKey(ctx, k2, "k1", publish); err != nil {
-		t.Fatalf("second rotation: %v", err)
-	}
-	if err := s.RotateSigningKey(ctx, k3, "k1", publish); !errors.Is(err, token.ErrConflict) {
-		t.Errorf("rotation expecting a retired key: got %v, want token.ErrConflict", err)
+	bad := newKey("k4", at(3*time.Hour))
+	bad.State = token.KeyRetired
+	if err := s.AddSigningKey(ctx, bad); err == nil {
+		t.Error("a key added as retired was accepted")
 	}
 	checkEqual(t, "keys, newest first", signingKeys(t, s), []token.SigningKey{
-		storedKey(k2, time.Time{}, time.Time{}),
-		storedKey(k1, k2.CreatedAt, publish),
+		storedKey(k2, token.KeyNext, time.Time{}, time.Time{}, time.Time{}),
+		storedKey(k1, token.KeyCurrent, k1.CreatedAt, time.Time{}, time.Time{}),
 	})
 }
 
-func testRotateDuplicateKeyID(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	k1 := newKey("k1", at(0))
-	if err := s.RotateSigningKey(ctx, k1, "", time.Time{}); err != nil {
-		t.Fatalf("RotateSigningKey: %v", err)
+func testAddDuplicateKeyID(t *testing.T, s store.Store) {
+	k1 := currentKey("k1", at(0))
+	addKey(t, s, k1)
+	if err := s.AddSigningKey(t.Context(), newKey("k1", at(time.Hour))); !errors.Is(err, token.ErrConflict) {
+		t.Errorf("a next key with a taken ID: got %v, want token.ErrConflict", err)
 	}
-	if err := s.RotateSigningKey(ctx, newKey("k1", at(time.Hour)), "k1", at(time.Hour)); !errors.Is(err, token.ErrConflict) {
-		t.Errorf("rotation to a taken ID: got %v, want token.ErrConflict", err)
-	}
-	// Nothing changed: k1 is still current.
-	checkEqual(t, "keys", signingKeys(t, s), []token.SigningKey{storedKey(k1, time.Time{}, time.Time{})})
+	checkEqual(t, "keys", signingKeys(t, s), []token.SigningKey{storedKey(k1, token.KeyCurrent, k1.CreatedAt, time.Time{}, time.Time{})})
 }
 
-// testConcurrentKeyRotation: instances rotating at once make one new key,
-// both for the first key and for its successor.
+func testPromoteSigningKey(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k1, k2, k3 := currentKey("k1", at(0)), newKey("k2", at(time.Hour)), newKey("k3", at(3*time.Hour))
+	addKey(t, s, k1)
+	if err := s.PromoteSigningKey(ctx, "k2", "k1", at(2*time.Hour), at(50*time.Hour)); !errors.Is(err, token.ErrConflict) {
+		t.Errorf("promoting with no next key: got %v, want token.ErrConflict", err)
+	}
+	addKey(t, s, k2)
+	for _, c := range []struct{ next, current string }{{"k2", "k0"}, {"k2", ""}, {"k1", "k1"}, {"kx", "k1"}} {
+		if err := s.PromoteSigningKey(ctx, c.next, c.current, at(2*time.Hour), at(50*time.Hour)); !errors.Is(err, token.ErrConflict) {
+			t.Errorf("promoting %q over %q: got %v, want token.ErrConflict", c.next, c.current, err)
+		}
+	}
+	if err := s.PromoteSigningKey(ctx, "k2", "k1", at(2*time.Hour), at(50*time.Hour)); err != nil {
+		t.Fatalf("PromoteSigningKey: %v", err)
+	}
+	if err := s.PromoteSigningKey(ctx, "k2", "k1", at(2*time.Hour), at(50*time.Hour)); !errors.Is(err, token.ErrConflict) {
+		t.Errorf("promoting twice: got %v, want token.ErrConflict", err)
+	}
+	addKey(t, s, k3) // the next slot is free again
+	checkEqual(t, "keys, newest first", signingKeys(t, s), []token.SigningKey{
+		storedKey(k3, token.KeyNext, time.Time{}, time.Time{}, time.Time{}),
+		storedKey(k2, token.KeyCurrent, at(2*time.Hour), time.Time{}, time.Time{}),
+		storedKey(k1, token.KeyRetired, k1.CreatedAt, at(2*time.Hour), at(50*time.Hour)),
+	})
+}
+
+// testConcurrentKeyRotation: instances racing to make the first key, to
+// make the next key, and to promote it, make one key and one promotion.
 func testConcurrentKeyRotation(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	current := ""
-	for round := range 2 {
-		errs := together(rotators, func(i int) error {
-			k := newKey(fmt.Sprintf("k%d_%d", round, i), at(time.Duration(round)*time.Hour))
-			return s.RotateSigningKey(ctx, k, current, at(48*time.Hour))
-		})
-		var won []string
+	once := func(what string, errs []error) int {
+		t.Helper()
+		won := -1
 		for i, err := range errs {
 			switch {
+			case err == nil && won >= 0:
+				t.Fatalf("%s: both %d and %d succeeded", what, won, i)
 			case err == nil:
-				won = append(won, fmt.Sprintf("k%d_%d", round, i))
+				won = i
 			case !errors.Is(err, token.ErrConflict):
-				t.Errorf("round %d, rotation %d: got %v, want nil or token.ErrConflict", round, i, err)
+				t.Errorf("%s %d: got %v, want nil or token.ErrConflict", what, i, err)
 			}
 		}
-		if len(won) != 1 {
-			t.Fatalf("round %d: %d rotations succeeded (%v), want 1", round, len(won), won)
+		if won < 0 {
+			t.Fatalf("%s: none succeeded", what)
 		}
-		keys := signingKeys(t, s)
-		if len(keys) != round+1 || keys[0].ID != won[0] || !keys[0].RetiredAt.IsZero() {
-			t.Fatalf("round %d: keys %v, want %d with %s current", round, keys, round+1, won[0])
-		}
-		current = won[0]
+		return won
+	}
+	first := once("first key", together(rotators, func(i int) error {
+		return s.AddSigningKey(ctx, currentKey(fmt.Sprintf("c%d", i), at(0)))
+	}))
+	next := once("next key", together(rotators, func(i int) error {
+		return s.AddSigningKey(ctx, newKey(fmt.Sprintf("n%d", i), at(time.Hour)))
+	}))
+	once("promotion", together(rotators, func(i int) error {
+		return s.PromoteSigningKey(ctx, fmt.Sprintf("n%d", next), fmt.Sprintf("c%d", first), at(2*time.Hour), at(50*time.Hour))
+	}))
+	keys := signingKeys(t, s)
+	if len(keys) != 2 || keys[0].State != token.KeyCurrent || keys[0].ID != fmt.Sprintf("n%d", next) || keys[1].State != token.KeyRetired {
+		t.Fatalf("keys %+v, want n%d current and c%d retired", keys, next, first)
 	}
 }
 
 func testPruneSigningKeys(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	keys := []*token.SigningKey{newKey("k1", at(0)), newKey("k2", at(time.Hour)), newKey("k3", at(2*time.Hour))}
-	publish := []time.Time{at(10 * time.Hour), at(20 * time.Hour), {}}
-	prev := ""
-	for i, k := range keys {
-		// Retiring k[i-1] sets its PublishUntil to publish[i-1].
-		var pu time.Time
-		if i > 0 {
-			pu = publish[i-1]
-		}
-		if err := s.RotateSigningKey(ctx, k, prev, pu); err != nil {
-			t.Fatalf("RotateSigningKey(%s): %v", k.ID, err)
-		}
-		prev = k.ID
+	addKey(t, s, currentKey("k1", at(0)))
+	addKey(t, s, newKey("k2", at(time.Hour)))
+	if err := s.PromoteSigningKey(ctx, "k2", "k1", at(time.Hour), at(10*time.Hour)); err != nil {
+		t.Fatal(err)
 	}
+	addKey(t, s, newKey("k3", at(2*time.Hour)))
+	if err := s.PromoteSigningKey(ctx, "k3", "k2", at(2*time.Hour), at(20*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	addKey(t, s, newKey("k4", at(3*time.Hour)))
 	remaining := func() []string {
 		var out []string
 		for _, k := range signingKeys(t, s) {
@@ -146,9 +181,9 @@ func testPruneSigningKeys(t *testing.T, s store.Store) {
 		t    time.Time
 		want []string
 	}{
-		{at(10 * time.Hour), []string{"k3", "k2", "k1"}}, // PublishUntil not before t
-		{at(10*time.Hour + time.Microsecond), []string{"k3", "k2"}},
-		{at(1000 * time.Hour), []string{"k3"}}, // the current key is never pruned
+		{at(10 * time.Hour), []string{"k4", "k3", "k2", "k1"}}, // PublishUntil not before t
+		{at(10*time.Hour + time.Microsecond), []string{"k4", "k3", "k2"}},
+		{at(1000 * time.Hour), []string{"k4", "k3"}}, // the next and current keys are never pruned
 	}
 	for _, st := range steps {
 		if err := s.PruneSigningKeys(ctx, st.t); err != nil {
@@ -156,6 +191,49 @@ func testPruneSigningKeys(t *testing.T, s store.Store) {
 		}
 		checkEqual(t, fmt.Sprintf("keys after pruning at %v", st.t), remaining(), st.want)
 	}
+}
+
+func testResealSigningKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	addKey(t, s, currentKey("k1", at(0)))
+	addKey(t, s, newKey("k2", at(time.Hour)))
+	if err := s.PromoteSigningKey(ctx, "k2", "k1", at(time.Hour), at(10*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	addKey(t, s, newKey("k3", at(2*time.Hour)))
+	before := signingKeys(t, s)
+
+	// A failure on any key changes none, even those resealed before it.
+	failed := errors.New("does not open")
+	n, err := s.ResealSigningKeys(ctx, func(k token.SigningKey) ([]byte, error) {
+		if k.ID == "k2" {
+			return nil, failed
+		}
+		return []byte("resealed-" + k.ID), nil
+	})
+	if !errors.Is(err, failed) || n != 0 {
+		t.Fatalf("ResealSigningKeys with a failure = %d, %v; want 0 and the failure", n, err)
+	}
+	checkEqual(t, "keys after a failed reseal", signingKeys(t, s), before)
+
+	seen := map[string]string{}
+	n, err = s.ResealSigningKeys(ctx, func(k token.SigningKey) ([]byte, error) {
+		seen[k.ID] = string(k.SealedPrivateKey)
+		return []byte("resealed-" + k.ID), nil
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("ResealSigningKeys = %d, %v; want 3", n, err)
+	}
+	for _, k := range before {
+		if seen[k.ID] != string(k.SealedPrivateKey) {
+			t.Errorf("reseal was given %q for %s, want its sealed key", seen[k.ID], k.ID)
+		}
+	}
+	want := before
+	for i := range want {
+		want[i].SealedPrivateKey = []byte("resealed-" + want[i].ID)
+	}
+	checkEqual(t, "keys after reseal", signingKeys(t, s), want)
 }
 
 var tokenTests = []test{

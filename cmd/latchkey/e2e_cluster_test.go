@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// eventually waits, polling, until cond holds, and fails the test if it
+// does not within ten seconds: far longer than the change poll the tests
+// set, so only a change that never arrives fails it.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// fetchToken gets a client_credentials token from the instance at base.
+func fetchToken(base, id, secret string) (string, error) {
+	cfg := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: base + "/oauth2/token"}
+	tok, err := cfg.Token(context.Background())
+	if err != nil {
+		return "", err
+	}
+	return tok.AccessToken, nil
+}
+
+func mustToken(t *testing.T, base, id, secret string) string {
+	t.Helper()
+	tok, err := fetchToken(base, id, secret)
+	if err != nil {
+		t.Fatalf("token from %s: %v", base, err)
+	}
+	return tok
+}
+
+// meStatus is the status /api/v1/me answers tok with.
+func meStatus(t *testing.T, base, tok string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// publishedKIDs returns the kids of the instance's JWKS, and checks its
+// cache lifetime.
+func publishedKIDs(t *testing.T, base string) []string {
+	t.Helper()
+	res, err := http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if cc := res.Header.Get("Cache-Control"); cc != "public, max-age=300" {
+		t.Errorf("JWKS Cache-Control %q, want half of the 10-minute publish-ahead time", cc)
+	}
+	var set struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, k := range set.Keys {
+		out = append(out, k.KID)
+	}
+	return out
+}
+
+// signedWith returns the kid in a JWT's header.
+func signedWith(t *testing.T, tok string) string {
+	t.Helper()
+	h, _, _ := strings.Cut(tok, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header struct {
+		KID string `json:"kid"`
+	}
+	if err := json.Unmarshal(b, &header); err != nil {
+		t.Fatal(err)
+	}
+	return header.KID
+}
+
+var kidPattern = regexp.MustCompile(`key ([A-Za-z0-9_-]{43})`)
+
+// TestTwoInstancesOnOnePostgres runs two servers on one PostgreSQL
+// database, each trusting its client cache for an hour: only the change
+// log can make one learn what happened through the other.
+func TestTwoInstancesOnOnePostgres(t *testing.T) {
+	db := postgresDatabase(t)
+	kv := map[string]string{"LATCHKEY_CHANGE_POLL": "100ms", "LATCHKEY_CLIENT_CACHE_TTL": "1h"}
+	a := start(t, db, kv)
+	b := start(t, db, kv)
+	id, secret := a.createClient(t, "--name", "Shared", "--grant-type", "client_credentials")
+
+	// Either instance verifies the other's tokens; both cache the client.
+	tokA := mustToken(t, a.url, id, secret)
+	tokB := mustToken(t, b.url, id, secret)
+	if got := meStatus(t, b.url, tokA); got != 200 {
+		t.Fatalf("b answers a's token with %d", got)
+	}
+
+	// A token revoked through a is refused by b.
+	form := url.Values{"token": {tokA}}
+	req, _ := http.NewRequest("POST", a.url+"/oauth2/revoke", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, secret)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("revoke through a: %d", res.StatusCode)
+	}
+	eventually(t, "b refuses the token revoked through a", func() bool { return meStatus(t, b.url, tokA) == 401 })
+	if got := meStatus(t, b.url, tokB); got != 200 {
+		t.Fatalf("another token of the client: %d", got)
+	}
+
+	// A rotated secret stops working on b, though b cached the client.
+	out, code := a.cli(t, "clients", "rotate-secret", id, "--json")
+	if code != 0 {
+		t.Fatalf("rotate-secret: %d %s", code, out)
+	}
+	var rotated struct {
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(out), &rotated); err != nil || rotated.ClientSecret == "" {
+		t.Fatalf("rotate-secret printed %q: %v", out, err)
+	}
+	eventually(t, "b refuses the old secret", func() bool {
+		_, err := fetchToken(b.url, id, secret)
+		re, ok := err.(*oauth2.RetrieveError)
+		return ok && re.ErrorCode == "invalid_client"
+	})
+	tokB = mustToken(t, b.url, id, rotated.ClientSecret)
+
+	// A revoked client's tokens are refused by b.
+	if out, code := a.cli(t, "clients", "revoke", id); code != 0 {
+		t.Fatalf("revoke: %d %s", code, out)
+	}
+	eventually(t, "b refuses the revoked client's token", func() bool { return meStatus(t, b.url, tokB) == 401 })
+
+	// A rotated key is published by b before b signs with it.
+	other, otherSecret := a.createClient(t, "--name", "Signer", "--grant-type", "client_credentials")
+	before := publishedKIDs(t, b.url)
+	current := signedWith(t, mustToken(t, b.url, other, otherSecret))
+	out, code = a.cli(t, "keys", "rotate")
+	m := kidPattern.FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("keys rotate: %d %s", code, out)
+	}
+	next := m[1]
+	if slices.Contains(before, next) {
+		t.Fatalf("the next key %s was published before it was made", next)
+	}
+	eventually(t, "b publishes the next key", func() bool { return slices.Contains(publishedKIDs(t, b.url), next) })
+	if kid := signedWith(t, mustToken(t, b.url, other, otherSecret)); kid != current {
+		t.Fatalf("b signs with %s before the next key was published long enough, want %s", kid, current)
+	}
+	if kids := publishedKIDs(t, a.url); !slices.Contains(kids, next) || !slices.Contains(kids, current) {
+		t.Fatalf("a publishes %v, want %s and %s", kids, current, next)
+	}
+	// The emergency rotation promotes it at once, on both.
+	if out, code := a.cli(t, "keys", "rotate", "--now"); code != 0 || !strings.Contains(out, next) {
+		t.Fatalf("keys rotate --now: %d %s", code, out)
+	}
+	for _, in := range []*instance{a, b} {
+		eventually(t, in.url+" signs with the promoted key", func() bool {
+			return signedWith(t, mustToken(t, in.url, other, otherSecret)) == next
+		})
+	}
+}
+
+func TestKeysRotateCLI(t *testing.T) { forEachBackend(t, testKeysRotateCLI) }
+
+func testKeysRotateCLI(t *testing.T, db database) {
+	in := start(t, db, map[string]string{"LATCHKEY_CHANGE_POLL": "100ms"})
+	id, secret := in.createClient(t, "--name", "Rotation", "--grant-type", "client_credentials")
+	first := signedWith(t, mustToken(t, in.url, id, secret))
+
+	out, code := in.cli(t, "keys", "rotate")
+	m := kidPattern.FindStringSubmatch(out)
+	if code != 0 || m == nil || !strings.Contains(out, "Published the next signing key") || !strings.Contains(out, "start signing with it from") {
+		t.Fatalf("keys rotate: %d %s", code, out)
+	}
+	next := m[1]
+	eventually(t, "the server publishes the next key", func() bool {
+		return slices.Equal(publishedKIDs(t, in.url), []string{first, next})
+	})
+	if kid := signedWith(t, mustToken(t, in.url, id, secret)); kid != first {
+		t.Fatalf("signing with %s before the next key was published long enough", kid)
+	}
+	if out, code := in.cli(t, "keys", "rotate"); code != 0 || !strings.Contains(out, "already published") || !strings.Contains(out, next) {
+		t.Fatalf("second keys rotate: %d %s", code, out)
+	}
+	if out, code := in.cli(t, "keys", "rotate", "--now"); code != 0 || !strings.Contains(out, "Signing with key "+next) {
+		t.Fatalf("keys rotate --now: %d %s", code, out)
+	}
+	eventually(t, "the server signs with the promoted key", func() bool {
+		return signedWith(t, mustToken(t, in.url, id, secret)) == next
+	})
+	if got := publishedKIDs(t, in.url); !slices.Equal(got, []string{next, first}) {
+		t.Fatalf("JWKS after promotion %v, want [%s %s]", got, next, first)
+	}
+}
+
+func TestKeysRewrapCLI(t *testing.T) { forEachBackend(t, testKeysRewrapCLI) }
+
+func testKeysRewrapCLI(t *testing.T, db database) {
+	in := &instance{dir: db.dir}
+	envWith := func(kv map[string]string) env { return testEnv(db.with(kv)) }
+	cli := func(e env, args ...string) (string, int) {
+		in.env = e
+		return in.cli(t, args...)
+	}
+	// Keys sealed under the old key: the current one and a next one.
+	if out, code := cli(envWith(nil), "migrate"); code != 0 {
+		t.Fatalf("migrate: %d %s", code, out)
+	}
+	if out, code := cli(envWith(nil), "keys", "rotate"); code != 0 {
+		t.Fatalf("keys rotate: %d %s", code, out)
+	}
+	oldKey := db.env["LATCHKEY_SECRET_KEY"]
+	if oldKey == "" { // SQLite: the key file made beside the database
+		b, err := os.ReadFile(filepath.Join(db.dir, "latchkey.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldKey = strings.TrimSpace(string(b))
+	}
+	newKey := base64.StdEncoding.EncodeToString(randomKey(t))
+	wrongKey := base64.StdEncoding.EncodeToString(randomKey(t))
+
+	if out, code := cli(envWith(map[string]string{"LATCHKEY_SECRET_KEY": newKey}), "keys", "rewrap"); code != 2 {
+		t.Fatalf("rewrap without an old key: %d %s, want a usage error", code, out)
+	}
+	out, code := cli(envWith(map[string]string{"LATCHKEY_SECRET_KEY": newKey, "LATCHKEY_OLD_SECRET_KEY": wrongKey}), "keys", "rewrap")
+	if code != 1 || !strings.Contains(out, "neither") {
+		t.Fatalf("rewrap with a wrong old key: %d %s, want a refusal", code, out)
+	}
+	if strings.Contains(out, oldKey) || strings.Contains(out, newKey) || strings.Contains(out, wrongKey) {
+		t.Fatal("a key-encryption key reached the output")
+	}
+	// The old key given in a file.
+	oldFile := filepath.Join(t.TempDir(), "old.key")
+	if err := os.WriteFile(oldFile, []byte(oldKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code = cli(envWith(map[string]string{"LATCHKEY_SECRET_KEY": newKey}), "keys", "rewrap", "--old-key-file", oldFile)
+	if code != 0 || !strings.Contains(out, "Re-sealed 2 signing keys") {
+		t.Fatalf("rewrap: %d %s", code, out)
+	}
+	// The new key opens the keys; the old one no longer does.
+	if out, code := cli(envWith(map[string]string{"LATCHKEY_SECRET_KEY": newKey}), "keys", "rotate", "--now"); code != 0 {
+		t.Fatalf("keys rotate under the new key: %d %s", code, out)
+	}
+	if out, code := cli(envWith(map[string]string{"LATCHKEY_SECRET_KEY": oldKey}), "keys", "rotate"); code != 1 || !strings.Contains(out, "different LATCHKEY_SECRET_KEY") {
+		t.Fatalf("keys rotate under the old key: %d %s", code, out)
+	}
+	// Run again, nothing is left to re-seal.
+	out, code = cli(envWith(map[string]string{"LATCHKEY_SECRET_KEY": newKey, "LATCHKEY_OLD_SECRET_KEY": oldKey}), "keys", "rewrap")
+	if code != 0 || !strings.Contains(out, "Re-sealed 0 signing keys") {
+		t.Fatalf("second rewrap: %d %s", code, out)
+	}
+}

@@ -1,0 +1,83 @@
+package changes
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// ClientCache is a cache of clients; *client.Authenticator is one.
+type ClientCache interface {
+	// Invalidate forgets one client.
+	Invalidate(id string)
+	// InvalidateAll forgets every client.
+	InvalidateAll()
+}
+
+// Caches is the Applier that keeps one process's caches up to date: a
+// changed client is forgotten (and read afresh when next used), new
+// revocations are read by token ID and merged into the in-memory list,
+// and changed signing keys are reloaded. A Resync batch drops the client
+// cache and reloads the revocation list and every key set.
+type Caches struct {
+	// Clients is the client cache. Required.
+	Clients ClientCache
+	// Revocations is the in-memory revocation list, read from Tokens.
+	// Both required.
+	Revocations *token.Revocations
+	Tokens      token.Store
+	// ReloadKeys reloads the signing keys of one tenant, or of all when
+	// tenantID is "". Required.
+	ReloadKeys func(ctx context.Context, tenantID string) error
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+var _ Applier = (*Caches)(nil)
+
+func (c *Caches) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// Apply applies b. It applies every kind even when one fails, and
+// returns the failures joined.
+func (c *Caches) Apply(ctx context.Context, b Batch) error {
+	now := c.now()
+	if b.Resync {
+		c.Clients.InvalidateAll()
+		return errors.Join(c.Revocations.Load(ctx, c.Tokens, now), c.ReloadKeys(ctx, ""))
+	}
+	var revoked, tenants []string
+	for _, ch := range b.Changes {
+		switch ch.Kind {
+		case Client:
+			c.Clients.Invalidate(ch.Key)
+		case Revocation:
+			revoked = append(revoked, ch.Key)
+		case SigningKey:
+			tenants = append(tenants, ch.Key)
+		}
+	}
+	var errs []error
+	if len(revoked) > 0 {
+		slices.Sort(revoked)
+		errs = append(errs, c.Revocations.LoadIDs(ctx, c.Tokens, slices.Compact(revoked), now))
+	}
+	if len(tenants) > 0 {
+		slices.Sort(tenants)
+		tenants = slices.Compact(tenants)
+		if tenants[0] == "" { // some key set unnamed: reload all, once
+			tenants = tenants[:1]
+		}
+		for _, t := range tenants {
+			errs = append(errs, c.ReloadKeys(ctx, t))
+		}
+	}
+	return errors.Join(errs...)
+}

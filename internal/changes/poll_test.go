@@ -1,0 +1,204 @@
+package changes_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/changes"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// openSQLite returns a migrated store in a new file.
+func openSQLite(t *testing.T) store.Store {
+	t.Helper()
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// clock is a settable test clock, safe for concurrent use.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func revoke(t *testing.T, st store.Store, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := st.Revoke(t.Context(), token.Revocation{TokenID: id, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func keys(b changes.Batch) []string {
+	var out []string
+	for _, c := range b.Changes {
+		out = append(out, string(c.Kind)+":"+c.Key)
+	}
+	return out
+}
+
+func poll(t *testing.T, p *changes.Poller) changes.Batch {
+	t.Helper()
+	b, err := p.Poll(t.Context())
+	if err != nil {
+		t.Fatalf("Poll: %v", err)
+	}
+	return b
+}
+
+func TestPollerDeliversChangesAfterStart(t *testing.T) {
+	st := openSQLite(t)
+	revoke(t, st, "before")
+	clk := &clock{t: time.Now()}
+	p := &changes.Poller{Log: st, Now: clk.Now}
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if b := poll(t, p); b.Resync || len(b.Changes) != 0 {
+		t.Fatalf("first poll after Start = %+v, want nothing (the change before Start is loaded with the caches)", b)
+	}
+	revoke(t, st, "a", "b", "c")
+	if got, want := keys(poll(t, p)), []string{"revocation:a", "revocation:b", "revocation:c"}; !slices.Equal(got, want) {
+		t.Fatalf("poll = %v, want %v", got, want)
+	}
+	if b := poll(t, p); len(b.Changes) != 0 || b.Resync {
+		t.Fatalf("poll with nothing new = %+v", b)
+	}
+}
+
+func TestPollerReadsPagesOfTheLog(t *testing.T) {
+	st := openSQLite(t)
+	p := &changes.Poller{Log: st}
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// More changes than one read returns.
+	var want []string
+	err := func() error {
+		for i := range 1500 {
+			id := fmt.Sprint("jti_", i)
+			want = append(want, "revocation:"+id)
+			if err := st.Revoke(t.Context(), token.Revocation{TokenID: id, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(poll(t, p)); !slices.Equal(got, want) {
+		t.Fatalf("poll returned %d changes, want %d", len(got), len(want))
+	}
+}
+
+func TestPollerWithoutStartResyncs(t *testing.T) {
+	p := &changes.Poller{Log: openSQLite(t)}
+	if b := poll(t, p); !b.Resync {
+		t.Fatalf("first poll without Start = %+v, want a Resync", b)
+	}
+	if b := poll(t, p); b.Resync {
+		t.Fatal("second poll resynced again")
+	}
+}
+
+func TestPollerResyncsAfterFallingBehind(t *testing.T) {
+	st := openSQLite(t)
+	clk := &clock{t: time.Now()}
+	p := &changes.Poller{Log: st, Now: clk.Now, Retain: time.Hour}
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(30 * time.Minute)
+	if b := poll(t, p); b.Resync {
+		t.Fatal("resynced after half of Retain")
+	}
+	clk.Advance(30*time.Minute + time.Second) // pruning may have removed changes since
+	revoke(t, st, "a")
+	if b := poll(t, p); !b.Resync {
+		t.Fatalf("poll after more than half of Retain = %+v, want a Resync", b)
+	}
+	revoke(t, st, "b")
+	if got := keys(poll(t, p)); !slices.Equal(got, []string{"revocation:b"}) {
+		t.Fatalf("poll after the Resync = %v, want only what came after it", got)
+	}
+}
+
+func TestPollerStepResyncsAfterAFailedApply(t *testing.T) {
+	st := openSQLite(t)
+	p := &changes.Poller{Log: st}
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var got []changes.Batch
+	fail := true
+	a := changes.ApplierFunc(func(ctx context.Context, b changes.Batch) error {
+		got = append(got, b)
+		if fail {
+			return errors.New("database is down")
+		}
+		return nil
+	})
+	revoke(t, st, "a")
+	if err := p.Step(t.Context(), a); err == nil {
+		t.Fatal("Step hid the Applier's error")
+	}
+	fail = false
+	if err := p.Step(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Step(t.Context(), a); err != nil { // nothing new: not applied
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Resync || !got[1].Resync {
+		t.Fatalf("batches applied = %+v; want the change, then a Resync", got)
+	}
+}
+
+func TestPollerPrunesTheLog(t *testing.T) {
+	st := openSQLite(t)
+	revoke(t, st, "a", "b", "c")
+	// The database stamps rows with its own clock; the poller's runs two
+	// hours ahead of it, so every row is past Retain.
+	clk := &clock{t: time.Now().Add(2 * time.Hour)}
+	p := &changes.Poller{Log: st, Now: clk.Now, Retain: time.Hour}
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		cs, err := st.Changes(t.Context(), 0, nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cs)
+	}
+	if err := p.Prune(t.Context()); err != nil || count() != 3 {
+		t.Fatalf("Prune right after Start: %v, %d rows left; want it to wait a quarter of Retain", err, count())
+	}
+	clk.Advance(15 * time.Minute)
+	if err := p.Prune(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d rows after pruning, want 1 (the latest is kept)", n)
+	}
+}
