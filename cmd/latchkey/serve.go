@@ -31,13 +31,13 @@ type changeWatcher struct {
 	st        store.Store
 	auth      *client.Authenticator
 	revoked   *token.Revocations
-	keys      *token.Keys
+	keys      *token.TenantKeys
 	seen      [3]int64 // clients, revocations, signing keys
 	lastPrune time.Time
 }
 
 func newChangeWatcher(ctx context.Context, st store.Store, auth *client.Authenticator, revoked *token.Revocations,
-	keys *token.Keys, now time.Time) (*changeWatcher, error) {
+	keys *token.TenantKeys, now time.Time) (*changeWatcher, error) {
 	w := &changeWatcher{st: st, auth: auth, revoked: revoked, keys: keys, lastPrune: now}
 	var err error
 	w.seen[0], w.seen[1], w.seen[2], err = st.Versions(ctx)
@@ -122,7 +122,7 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 		return err
 	}
 	defer st.Close()
-	keys, err := signingKeys(ctx, &c, e, st, log, keyRotation)
+	keys, _, err := signingKeys(ctx, &c, e, st, log, keyRotation)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	auth := &client.Authenticator{Repo: st, TTL: cacheTTL}
 	proto := oauth.New(oauth.Config{
 		Issuer: c.issuer, Auth: auth, Usage: usage, Keys: keys,
-		Tokens: st, Revoked: revoked, Users: st, Logger: log, FailureThreshold: failLimit, TrustedProxies: trusted,
+		Tokens: st, Revoked: revoked, Accounts: st, Logger: log, FailureThreshold: failLimit, TrustedProxies: trusted,
 	})
 	handler := server.New(server.Config{DB: st, Logger: log, Mount: []func(*http.ServeMux){proto.Mount}})
 

@@ -29,8 +29,9 @@ func TestChangeWatcher(t *testing.T) {
 	auth := &client.Authenticator{Repo: st, TTL: time.Hour, Now: func() time.Time { return now }}
 	revoked := &token.Revocations{}
 	kek := make([]byte, 32)
-	keys := &token.Keys{Store: st, KEK: kek}
-	if err := keys.Load(ctx); err != nil {
+	keys := &token.TenantKeys{New: func(tenant string) *token.Keys { return &token.Keys{Tenant: tenant, Store: st, KEK: kek} }}
+	ours, err := keys.Get(ctx, "ten_test")
+	if err != nil {
 		t.Fatal(err)
 	}
 	w, err := newChangeWatcher(ctx, st, auth, revoked, keys, now)
@@ -52,7 +53,7 @@ func TestChangeWatcher(t *testing.T) {
 	if err := st.Revoke(ctx, token.Revocation{TokenID: "jti_1", ClientID: c.ID, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	otherKeys := &token.Keys{Store: st, KEK: kek}
+	otherKeys := &token.Keys{Tenant: "ten_test", Store: st, KEK: kek}
 	if err := otherKeys.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestChangeWatcher(t *testing.T) {
 	if !revoked.IsRevoked("jti_1", now) {
 		t.Fatal("the revocation did not reach the revocation list")
 	}
-	if kid, _ := keys.Current(); kid != newKid || !strings.Contains(string(keys.JWKS()), newKid) {
+	if kid, _ := ours.Current(); kid != newKid || !strings.Contains(string(ours.JWKS()), newKid) {
 		t.Fatalf("the rotation did not reach this process: signing with %s, want %s", kid, newKid)
 	}
 }

@@ -8,10 +8,12 @@ import (
 )
 
 // memStore is an in-memory KeyStore and Store with the semantics the
-// interfaces document. Several Keys share one to play several instances.
+// interfaces document, for tests that need to reach inside a store (a
+// race it loses on purpose, a count of rotations); the rest run on SQLite
+// (sqlite_test.go). Several Keys share one to play several instances.
 type memStore struct {
 	mu     sync.Mutex
-	keys   []SigningKey // newest first
+	keys   map[string][]SigningKey // by tenant, newest first
 	tokens map[string]Record
 	revs   map[string]Revocation
 
@@ -28,14 +30,17 @@ var (
 )
 
 func newMemStore() *memStore {
-	return &memStore{tokens: map[string]Record{}, revs: map[string]Revocation{}}
+	return &memStore{keys: map[string][]SigningKey{}, tokens: map[string]Record{}, revs: map[string]Revocation{}}
 }
 
-func (s *memStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+// testTenant is the tenant of the keys these tests make.
+const testTenant = "ten_test"
+
+func (s *memStore) SigningKeys(ctx context.Context, tenant string) ([]SigningKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]SigningKey, len(s.keys))
-	for i, k := range s.keys {
+	out := make([]SigningKey, len(s.keys[tenant]))
+	for i, k := range s.keys[tenant] {
 		k.PublicKey = slices.Clone(k.PublicKey)
 		k.SealedPrivateKey = slices.Clone(k.SealedPrivateKey)
 		out[i] = k
@@ -43,7 +48,7 @@ func (s *memStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 	return out, nil
 }
 
-func (s *memStore) RotateSigningKey(ctx context.Context, k *SigningKey, expectCurrent string, publishUntil time.Time) error {
+func (s *memStore) RotateSigningKey(ctx context.Context, tenant string, k *SigningKey, expectCurrent string, publishUntil time.Time) error {
 	s.mu.Lock()
 	hook := s.rotateHook
 	s.rotateHook = nil
@@ -53,9 +58,10 @@ func (s *memStore) RotateSigningKey(ctx context.Context, k *SigningKey, expectCu
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	keys := s.keys[tenant]
 	cur := -1
-	for i := range s.keys {
-		if s.keys[i].RetiredAt.IsZero() {
+	for i := range keys {
+		if keys[i].RetiredAt.IsZero() {
 			cur = i
 			break
 		}
@@ -63,27 +69,29 @@ func (s *memStore) RotateSigningKey(ctx context.Context, k *SigningKey, expectCu
 	switch {
 	case cur < 0 && expectCurrent != "":
 		return ErrConflict
-	case cur >= 0 && s.keys[cur].ID != expectCurrent:
+	case cur >= 0 && keys[cur].ID != expectCurrent:
 		return ErrConflict
 	}
-	for _, old := range s.keys {
-		if old.ID == k.ID {
-			return ErrConflict
+	for _, ks := range s.keys {
+		for _, old := range ks {
+			if old.ID == k.ID {
+				return ErrConflict
+			}
 		}
 	}
 	if cur >= 0 {
-		s.keys[cur].RetiredAt = k.CreatedAt
-		s.keys[cur].PublishUntil = publishUntil
+		keys[cur].RetiredAt = k.CreatedAt
+		keys[cur].PublishUntil = publishUntil
 	}
-	s.keys = slices.Insert(s.keys, 0, *k)
+	s.keys[tenant] = slices.Insert(keys, 0, *k)
 	s.rotations++
 	return nil
 }
 
-func (s *memStore) PruneSigningKeys(ctx context.Context, t time.Time) error {
+func (s *memStore) PruneSigningKeys(ctx context.Context, tenant string, t time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.keys = slices.DeleteFunc(s.keys, func(k SigningKey) bool {
+	s.keys[tenant] = slices.DeleteFunc(s.keys[tenant], func(k SigningKey) bool {
 		return !k.RetiredAt.IsZero() && k.PublishUntil.Before(t)
 	})
 	return nil
@@ -153,7 +161,7 @@ func (s *memStore) keyIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ids []string
-	for _, k := range s.keys {
+	for _, k := range s.keys[testTenant] {
 		ids = append(ids, k.ID)
 	}
 	return ids

@@ -32,19 +32,23 @@ type SigningKey struct {
 	PublishUntil time.Time
 }
 
-// KeyStore keeps signing keys.
+// KeyStore keeps signing keys. Every tenant has keys of its own: each
+// method sees only the keys of the tenant it is given, so one tenant's
+// rotation never touches, retires or prunes another's.
 type KeyStore interface {
-	// SigningKeys returns every stored key, newest first.
-	SigningKeys(ctx context.Context) ([]SigningKey, error)
-	// RotateSigningKey stores k as the current key and retires the
-	// previous current key (RetiredAt = k.CreatedAt, PublishUntil =
+	// SigningKeys returns every stored key of the tenant, newest first.
+	SigningKeys(ctx context.Context, tenantID string) ([]SigningKey, error)
+	// RotateSigningKey stores k as the tenant's current key and retires
+	// its previous current key (RetiredAt = k.CreatedAt, PublishUntil =
 	// publishUntil), atomically. expectCurrent is the ID of the key the
 	// caller believes current ("" for none): when another key is current,
 	// nothing is stored and ErrConflict is returned, so instances rotating
-	// at once make one new key, not several.
-	RotateSigningKey(ctx context.Context, k *SigningKey, expectCurrent string, publishUntil time.Time) error
-	// PruneSigningKeys deletes retired keys whose PublishUntil is before t.
-	PruneSigningKeys(ctx context.Context, t time.Time) error
+	// at once make one new key, not several. A key ID taken in any tenant
+	// is also ErrConflict.
+	RotateSigningKey(ctx context.Context, tenantID string, k *SigningKey, expectCurrent string, publishUntil time.Time) error
+	// PruneSigningKeys deletes the tenant's retired keys whose
+	// PublishUntil is before t.
+	PruneSigningKeys(ctx context.Context, tenantID string, t time.Time) error
 }
 
 // Record is a stored access token: an opaque token's whole state, found by

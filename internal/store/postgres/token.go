@@ -10,10 +10,10 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// SigningKeys returns every stored key, newest first.
-func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
+// SigningKeys returns every stored key of the tenant, newest first.
+func (db *DB) SigningKeys(ctx context.Context, tenantID string) ([]token.SigningKey, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, algorithm, public_key, sealed_private_key, created_at,
-		retired_at, publish_until FROM signing_keys ORDER BY created_at DESC, id DESC`)
+		retired_at, publish_until FROM signing_keys WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: signing keys: %w", err)
 	}
@@ -36,15 +36,16 @@ func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
 	return out, nil
 }
 
-// RotateSigningKey stores k as the current key and retires the previous
-// one, if the previous one is expectCurrent; otherwise it stores nothing
-// and returns token.ErrConflict. The current key's row is locked, and a
-// unique index allows one current key, so instances racing to rotate make
-// one new key.
-func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectCurrent string, publishUntil time.Time) error {
+// RotateSigningKey stores k as the tenant's current key and retires its
+// previous one, if the previous one is expectCurrent; otherwise it stores
+// nothing and returns token.ErrConflict. The current key's row is locked,
+// and a unique index allows one current key per tenant, so instances
+// racing to rotate make one new key.
+func (db *DB) RotateSigningKey(ctx context.Context, tenantID string, k *token.SigningKey, expectCurrent string, publishUntil time.Time) error {
 	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var current string
-		err := tx.QueryRow(ctx, `SELECT id FROM signing_keys WHERE retired_at IS NULL FOR UPDATE`).Scan(&current)
+		err := tx.QueryRow(ctx, `SELECT id FROM signing_keys WHERE tenant_id = $1 AND retired_at IS NULL FOR UPDATE`,
+			tenantID).Scan(&current)
 		if err != nil && !isNoRows(err) {
 			return err
 		}
@@ -57,8 +58,8 @@ func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectC
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, public_key, sealed_private_key, created_at)
-			VALUES ($1, $2, $3, $4, $5)`, k.ID, k.Algorithm, k.PublicKey, k.SealedPrivateKey, ts(k.CreatedAt))
+		_, err = tx.Exec(ctx, `INSERT INTO signing_keys (id, tenant_id, algorithm, public_key, sealed_private_key, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, k.ID, tenantID, k.Algorithm, k.PublicKey, k.SealedPrivateKey, ts(k.CreatedAt))
 		if isUnique(err) {
 			return fmt.Errorf("key %q: %w", k.ID, token.ErrConflict)
 		}
@@ -70,9 +71,11 @@ func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectC
 	return nil
 }
 
-// PruneSigningKeys deletes retired keys whose PublishUntil is before t.
-func (db *DB) PruneSigningKeys(ctx context.Context, t time.Time) error {
-	_, err := db.pool.Exec(ctx, `DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND publish_until < $1`, ts(t))
+// PruneSigningKeys deletes the tenant's retired keys whose PublishUntil
+// is before t.
+func (db *DB) PruneSigningKeys(ctx context.Context, tenantID string, t time.Time) error {
+	_, err := db.pool.Exec(ctx, `DELETE FROM signing_keys WHERE tenant_id = $1 AND retired_at IS NOT NULL AND publish_until < $2`,
+		tenantID, ts(t))
 	if err != nil {
 		return fmt.Errorf("postgres: prune signing keys: %w", err)
 	}

@@ -10,10 +10,10 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// SigningKeys returns every stored key, newest first.
-func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
+// SigningKeys returns every stored key of the tenant, newest first.
+func (db *DB) SigningKeys(ctx context.Context, tenantID string) ([]token.SigningKey, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT id, algorithm, public_key, sealed_private_key, created_at,
-		retired_at, publish_until FROM signing_keys ORDER BY created_at DESC, id DESC`)
+		retired_at, publish_until FROM signing_keys WHERE tenant_id = ? ORDER BY created_at DESC, id DESC`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: signing keys: %w", err)
 	}
@@ -37,13 +37,13 @@ func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
 	return out, nil
 }
 
-// RotateSigningKey stores k as the current key and retires the previous
-// one, if the previous one is expectCurrent; otherwise it stores nothing
-// and returns token.ErrConflict.
-func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectCurrent string, publishUntil time.Time) error {
+// RotateSigningKey stores k as the tenant's current key and retires its
+// previous one, if the previous one is expectCurrent; otherwise it stores
+// nothing and returns token.ErrConflict.
+func (db *DB) RotateSigningKey(ctx context.Context, tenantID string, k *token.SigningKey, expectCurrent string, publishUntil time.Time) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var current string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM signing_keys WHERE retired_at IS NULL`).Scan(&current)
+		err := tx.QueryRowContext(ctx, `SELECT id FROM signing_keys WHERE tenant_id = ? AND retired_at IS NULL`, tenantID).Scan(&current)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -56,8 +56,8 @@ func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectC
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, public_key, sealed_private_key,
-			created_at) VALUES (?, ?, ?, ?, ?)`, k.ID, k.Algorithm, k.PublicKey, k.SealedPrivateKey, k.CreatedAt.UnixMicro())
+		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (id, tenant_id, algorithm, public_key, sealed_private_key,
+			created_at) VALUES (?, ?, ?, ?, ?, ?)`, k.ID, tenantID, k.Algorithm, k.PublicKey, k.SealedPrivateKey, k.CreatedAt.UnixMicro())
 		if isUnique(err) {
 			return fmt.Errorf("key %q: %w", k.ID, token.ErrConflict)
 		}
@@ -69,10 +69,11 @@ func (db *DB) RotateSigningKey(ctx context.Context, k *token.SigningKey, expectC
 	return nil
 }
 
-// PruneSigningKeys deletes retired keys whose PublishUntil is before t.
-func (db *DB) PruneSigningKeys(ctx context.Context, t time.Time) error {
+// PruneSigningKeys deletes the tenant's retired keys whose PublishUntil
+// is before t.
+func (db *DB) PruneSigningKeys(ctx context.Context, tenantID string, t time.Time) error {
 	_, err := db.write.ExecContext(ctx, `DELETE FROM signing_keys
-		WHERE retired_at IS NOT NULL AND publish_until < ?`, t.UnixMicro())
+		WHERE tenant_id = ? AND retired_at IS NOT NULL AND publish_until < ?`, tenantID, t.UnixMicro())
 	if err != nil {
 		return fmt.Errorf("sqlite: prune signing keys: %w", err)
 	}

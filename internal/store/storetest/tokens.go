@@ -15,7 +15,11 @@ var keyTests = []test{
 	{"RotateDuplicateID", testRotateDuplicateKeyID},
 	{"ConcurrentRotate", testConcurrentKeyRotation},
 	{"Prune", testPruneSigningKeys},
+	{"TenantsApart", testSigningKeysPerTenant},
 }
+
+// keyTenant is the tenant of the signing keys most key tests make.
+const keyTenant = "ten_keys"
 
 func newKey(id string, created time.Time) *token.SigningKey {
 	return &token.SigningKey{
@@ -33,7 +37,7 @@ func storedKey(k *token.SigningKey, retired, publishUntil time.Time) token.Signi
 
 func signingKeys(t *testing.T, s store.Store) []token.SigningKey {
 	t.Helper()
-	ks, err := s.SigningKeys(t.Context())
+	ks, err := s.SigningKeys(t.Context(), keyTenant)
 	if err != nil {
 		t.Fatalf("SigningKeys: %v", err)
 	}
@@ -48,26 +52,26 @@ func testRotateSigningKey(t *testing.T, s store.Store) {
 	k1, k2, k3 := newKey("k1", at(0)), newKey("k2", at(time.Hour)), newKey("k3", at(2*time.Hour))
 	publish := at(26 * time.Hour)
 
-	if err := s.RotateSigningKey(ctx, k1, "k0", publish); !errors.Is(err, token.ErrConflict) {
+	if err := s.RotateSigningKey(ctx, keyTenant, k1, "k0", publish); !errors.Is(err, token.ErrConflict) {
 		t.Errorf("first rotation expecting a key: got %v, want token.ErrConflict", err)
 	}
 	if ks := signingKeys(t, s); len(ks) != 0 {
 		t.Fatalf("a refused rotation stored %d keys", len(ks))
 	}
-	if err := s.RotateSigningKey(ctx, k1, "", publish); err != nil {
+	if err := s.RotateSigningKey(ctx, keyTenant, k1, "", publish); err != nil {
 		t.Fatalf("first rotation: %v", err)
 	}
 	checkEqual(t, "keys after the first rotation", signingKeys(t, s), []token.SigningKey{storedKey(k1, time.Time{}, time.Time{})})
 
 	for _, stale := range []string{"", "k0"} {
-		if err := s.RotateSigningKey(ctx, k2, stale, publish); !errors.Is(err, token.ErrConflict) {
+		if err := s.RotateSigningKey(ctx, keyTenant, k2, stale, publish); !errors.Is(err, token.ErrConflict) {
 			t.Errorf("rotation expecting %q: got %v, want token.ErrConflict", stale, err)
 		}
 	}
-	if err := s.RotateSigningKey(ctx, k2, "k1", publish); err != nil {
+	if err := s.RotateSigningKey(ctx, keyTenant, k2, "k1", publish); err != nil {
 		t.Fatalf("second rotation: %v", err)
 	}
-	if err := s.RotateSigningKey(ctx, k3, "k1", publish); !errors.Is(err, token.ErrConflict) {
+	if err := s.RotateSigningKey(ctx, keyTenant, k3, "k1", publish); !errors.Is(err, token.ErrConflict) {
 		t.Errorf("rotation expecting a retired key: got %v, want token.ErrConflict", err)
 	}
 	checkEqual(t, "keys, newest first", signingKeys(t, s), []token.SigningKey{
@@ -79,10 +83,10 @@ func testRotateSigningKey(t *testing.T, s store.Store) {
 func testRotateDuplicateKeyID(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	k1 := newKey("k1", at(0))
-	if err := s.RotateSigningKey(ctx, k1, "", time.Time{}); err != nil {
+	if err := s.RotateSigningKey(ctx, keyTenant, k1, "", time.Time{}); err != nil {
 		t.Fatalf("RotateSigningKey: %v", err)
 	}
-	if err := s.RotateSigningKey(ctx, newKey("k1", at(time.Hour)), "k1", at(time.Hour)); !errors.Is(err, token.ErrConflict) {
+	if err := s.RotateSigningKey(ctx, keyTenant, newKey("k1", at(time.Hour)), "k1", at(time.Hour)); !errors.Is(err, token.ErrConflict) {
 		t.Errorf("rotation to a taken ID: got %v, want token.ErrConflict", err)
 	}
 	// Nothing changed: k1 is still current.
@@ -97,7 +101,7 @@ func testConcurrentKeyRotation(t *testing.T, s store.Store) {
 	for round := range 2 {
 		errs := together(rotators, func(i int) error {
 			k := newKey(fmt.Sprintf("k%d_%d", round, i), at(time.Duration(round)*time.Hour))
-			return s.RotateSigningKey(ctx, k, current, at(48*time.Hour))
+			return s.RotateSigningKey(ctx, keyTenant, k, current, at(48*time.Hour))
 		})
 		var won []string
 		for i, err := range errs {
@@ -119,6 +123,66 @@ func testConcurrentKeyRotation(t *testing.T, s store.Store) {
 	}
 }
 
+// testSigningKeysPerTenant: each tenant has a current key of its own,
+// sees only its own keys, and rotates and prunes without touching
+// another's; a key ID is unique across tenants.
+func testSigningKeysPerTenant(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	// Both tenants make their first key at once: each gets one.
+	errs := together(2, func(i int) error {
+		tenant := []string{"ten_a", "ten_b"}[i]
+		return s.RotateSigningKey(ctx, tenant, newKey(tenant+"_k1", at(0)), "", time.Time{})
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("first key of tenant %d: %v", i, err)
+		}
+	}
+	keysOf := func(tenant string) []token.SigningKey {
+		t.Helper()
+		ks, err := s.SigningKeys(ctx, tenant)
+		if err != nil {
+			t.Fatalf("SigningKeys(%s): %v", tenant, err)
+		}
+		return ks
+	}
+	a1, b1 := newKey("ten_a_k1", at(0)), newKey("ten_b_k1", at(0))
+	checkEqual(t, "tenant a's keys", keysOf("ten_a"), []token.SigningKey{storedKey(a1, time.Time{}, time.Time{})})
+	checkEqual(t, "tenant b's keys", keysOf("ten_b"), []token.SigningKey{storedKey(b1, time.Time{}, time.Time{})})
+	if ks := keysOf("ten_c"); len(ks) != 0 {
+		t.Errorf("a tenant with no keys sees %d", len(ks))
+	}
+
+	// Tenant a's current key is not b's: b cannot rotate expecting it.
+	if err := s.RotateSigningKey(ctx, "ten_b", newKey("ten_b_k2", at(time.Hour)), "ten_a_k1", at(time.Hour)); !errors.Is(err, token.ErrConflict) {
+		t.Errorf("rotating b expecting a's key: %v, want token.ErrConflict", err)
+	}
+	// A key ID taken in one tenant is taken everywhere.
+	if err := s.RotateSigningKey(ctx, "ten_b", newKey("ten_a_k1", at(time.Hour)), "ten_b_k1", at(time.Hour)); !errors.Is(err, token.ErrConflict) {
+		t.Errorf("rotating b to a's key ID: %v, want token.ErrConflict", err)
+	}
+	a2 := newKey("ten_a_k2", at(time.Hour))
+	if err := s.RotateSigningKey(ctx, "ten_a", a2, "ten_a_k1", at(2*time.Hour)); err != nil {
+		t.Fatalf("rotating a: %v", err)
+	}
+	checkEqual(t, "tenant a's keys after its rotation", keysOf("ten_a"), []token.SigningKey{
+		storedKey(a2, time.Time{}, time.Time{}), storedKey(a1, a2.CreatedAt, at(2*time.Hour))})
+	checkEqual(t, "tenant b's keys after a's rotation", keysOf("ten_b"), []token.SigningKey{storedKey(b1, time.Time{}, time.Time{})})
+
+	// Pruning b leaves a's retired key; pruning a removes it.
+	if err := s.PruneSigningKeys(ctx, "ten_b", at(100*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if ks := keysOf("ten_a"); len(ks) != 2 {
+		t.Errorf("pruning b removed a's keys: %d left", len(ks))
+	}
+	if err := s.PruneSigningKeys(ctx, "ten_a", at(100*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	checkEqual(t, "tenant a's keys after pruning", keysOf("ten_a"), []token.SigningKey{storedKey(a2, time.Time{}, time.Time{})})
+	checkEqual(t, "tenant b's keys after pruning", keysOf("ten_b"), []token.SigningKey{storedKey(b1, time.Time{}, time.Time{})})
+}
+
 func testPruneSigningKeys(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	keys := []*token.SigningKey{newKey("k1", at(0)), newKey("k2", at(time.Hour)), newKey("k3", at(2*time.Hour))}
@@ -130,7 +194,7 @@ func testPruneSigningKeys(t *testing.T, s store.Store) {
 		if i > 0 {
 			pu = publish[i-1]
 		}
-		if err := s.RotateSigningKey(ctx, k, prev, pu); err != nil {
+		if err := s.RotateSigningKey(ctx, keyTenant, k, prev, pu); err != nil {
 			t.Fatalf("RotateSigningKey(%s): %v", k.ID, err)
 		}
 		prev = k.ID
@@ -151,7 +215,7 @@ func testPruneSigningKeys(t *testing.T, s store.Store) {
 		{at(1000 * time.Hour), []string{"k3"}}, // the current key is never pruned
 	}
 	for _, st := range steps {
-		if err := s.PruneSigningKeys(ctx, st.t); err != nil {
+		if err := s.PruneSigningKeys(ctx, keyTenant, st.t); err != nil {
 			t.Fatalf("PruneSigningKeys: %v", err)
 		}
 		checkEqual(t, fmt.Sprintf("keys after pruning at %v", st.t), remaining(), st.want)

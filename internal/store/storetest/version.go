@@ -80,7 +80,7 @@ func testVersions(t *testing.T, s store.Store) {
 		}
 	}, false, true, false)
 	step("signing key rotation", func() {
-		if err := s.RotateSigningKey(ctx, newKey("kid_v", base), "", time.Time{}); err != nil {
+		if err := s.RotateSigningKey(ctx, keyTenant, newKey("kid_v", base), "", time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}, false, false, true)
