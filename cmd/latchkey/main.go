@@ -4,6 +4,7 @@
 //	latchkey serve                 run the server (the default)
 //	latchkey migrate               apply database migrations and exit
 //	latchkey clients <command>     manage OAuth clients
+//	latchkey tenants <command>     add and list tenants
 //
 // Every flag has a LATCHKEY_* environment equivalent; flags win.
 package main
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, e env, stdout, stderr io.Writer, re
 		err = clients(ctx, rest, e, stdout, stderr)
 	case "keys":
 		err = keys(ctx, rest, e, stdout, stderr)
+	case "tenants":
+		err = tenants(ctx, rest, e, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -82,6 +85,7 @@ Usage:
       create | list | show | update | activate | deactivate |
       rotate-secret | revoke | delete
   latchkey keys rotate              start signing with a new key
+  latchkey tenants create|list      add a tenant (served at {issuer}/t/{slug}), list them
 
 Run "latchkey <command> -h" for a command's flags.
 `
