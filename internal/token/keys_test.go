@@ -2,12 +2,9 @@ package token
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -37,48 +34,6 @@ func newKeys(t testing.TB, st KeyStore, clk *clock, alg string) *Keys {
 
 type jwksDoc struct {
 	Keys []map[string]string `json:"keys"`
-}
-
-func jwksKIDs(t testing.TB, k *Keys) []string {
-	t.Helper()
-	var doc jwksDoc
-	if err := json.Unmarshal(k.JWKS(), &doc); err != nil {
-		t.Fatalf("JWKS is not JSON: %v\n%s", err, k.JWKS())
-	}
-	var ids []string
-	for _, key := range doc.Keys {
-		ids = append(ids, key["kid"])
-	}
-	return ids
-}
-
-func TestLoadCreatesFirstKeyThenReusesIt(t *testing.T) {
-	for _, alg := range []string{"", ES256, EdDSA} {
-		t.Run("alg="+alg, func(t *testing.T) {
-			st, clk := newMemStore(), newClock()
-			a := newKeys(t, st, clk, alg)
-			kid, gotAlg := a.Current()
-			wantAlg := cmp.Or(alg, ES256)
-			if kid == "" || gotAlg != wantAlg {
-				t.Fatalf("Current() = %q, %q; want a key with %s", kid, gotAlg, wantAlg)
-			}
-			if ids := st.keyIDs(); !slices.Equal(ids, []string{kid}) {
-				t.Fatalf("store holds %v, want [%s]", ids, kid)
-			}
-
-			// A second instance sharing the store adopts the key.
-			b := newKeys(t, st, clk, alg)
-			if kid2, _ := b.Current(); kid2 != kid {
-				t.Fatalf("second instance's key = %s, want %s", kid2, kid)
-			}
-			if st.rotations != 1 {
-				t.Fatalf("%d keys created, want 1", st.rotations)
-			}
-			if !bytes.Equal(a.JWKS(), b.JWKS()) {
-				t.Fatalf("instances publish different JWKS:\n%s\n%s", a.JWKS(), b.JWKS())
-			}
-		})
-	}
 }
 
 func TestJWKSDocument(t *testing.T) {
@@ -139,146 +94,6 @@ func TestRSAKeySize(t *testing.T) {
 		t.Error("a 1024-bit private key was accepted")
 	}
 }
-
-func TestRotateRetainsOldKeyUntilRetainPasses(t *testing.T) {
-	st, clk := newMemStore(), newClock()
-	k := newKeys(t, st, clk, "")
-	ctx := context.Background()
-	old, _ := k.Current()
-	oldTok := signTest(t, k, clk.Now())
-
-	clk.Advance(time.Minute)
-	if err := k.Rotate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cur, _ := k.Current()
-	if cur == old {
-		t.Fatal("Rotate kept the same key")
-	}
-	if got := jwksKIDs(t, k); !slices.Equal(got, []string{cur, old}) {
-		t.Fatalf("JWKS kids = %v, want [%s %s] (current first)", got, cur, old)
-	}
-	if _, err := k.VerifyAccess(oldTok, clk.Now(), testExpect); err != nil {
-		t.Fatalf("token from the retired key: %v", err)
-	}
-
-	// Just before Retain passes, Refresh leaves the old key published.
-	clk.Advance(k.Retain - time.Second)
-	if err := k.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := jwksKIDs(t, k); !slices.Equal(got, []string{cur, old}) {
-		t.Fatalf("before Retain: JWKS kids = %v, want [%s %s]", got, cur, old)
-	}
-
-	clk.Advance(2 * time.Second)
-	if err := k.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := jwksKIDs(t, k); !slices.Equal(got, []string{cur}) {
-		t.Fatalf("after Retain: JWKS kids = %v, want [%s]", got, cur)
-	}
-	if got := st.keyIDs(); !slices.Equal(got, []string{cur}) {
-		t.Fatalf("after Retain: store holds %v, want [%s] (pruned)", got, cur)
-	}
-	if _, err := k.VerifyAccess(oldTok, clk.Now(), testExpect); !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrTokenExpired) {
-		t.Fatalf("token from the pruned key: err = %v", err)
-	}
-}
-
-func TestRefreshRotatesWhenOld(t *testing.T) {
-	st, clk := newMemStore(), newClock()
-	k := newKeys(t, st, clk, "")
-	ctx := context.Background()
-	first, _ := k.Current()
-
-	clk.Advance(DefaultRotateEvery - time.Minute)
-	if err := k.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if cur, _ := k.Current(); cur != first {
-		t.Fatal("Refresh rotated a key younger than RotateEvery")
-	}
-	clk.Advance(time.Minute)
-	if err := k.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if cur, _ := k.Current(); cur == first {
-		t.Fatal("Refresh did not rotate a key RotateEvery old")
-	}
-}
-
-func TestRefreshPicksUpOtherInstancesRotation(t *testing.T) {
-	st, clk := newMemStore(), newClock()
-	a, b := newKeys(t, st, clk, ""), newKeys(t, st, clk, "")
-	ctx := context.Background()
-	if err := a.Rotate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ka, _ := a.Current()
-	kb, _ := b.Current()
-	if ka != kb {
-		t.Fatalf("after Refresh instance b signs with %s, a with %s", kb, ka)
-	}
-	// b's Rotate on stale state makes no second key.
-	stale := newKeys(t, st, clk, "")
-	if err := a.Rotate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	n := st.rotations
-	if err := stale.Rotate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st.rotations != n {
-		t.Fatal("Rotate on a stale instance made a key")
-	}
-	ka, _ = a.Current()
-	if ks, _ := stale.Current(); ks != ka {
-		t.Fatalf("stale instance did not adopt %s after the conflict; has %s", ka, ks)
-	}
-}
-
-func TestConcurrentRefreshMakesOneKey(t *testing.T) {
-	st, clk := newMemStore(), newClock()
-	const instances = 4
-	keys := make([]*Keys, instances)
-	for i := range keys {
-		keys[i] = newKeys(t, st, clk, "")
-	}
-	clk.Advance(DefaultRotateEvery + time.Hour)
-	before := st.rotations
-
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	errs := make([]error, instances)
-	for i, k := range keys {
-		wg.Go(func() {
-			<-start
-			errs[i] = k.Refresh(context.Background())
-		})
-	}
-	close(start)
-	wg.Wait()
-
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("instance %d: %v", i, err)
-		}
-	}
-	if got := st.rotations - before; got != 1 {
-		t.Fatalf("%d new keys, want exactly 1", got)
-	}
-	want, _ := keys[0].Current()
-	for i, k := range keys {
-		if kid, _ := k.Current(); kid != want {
-			t.Errorf("instance %d signs with %s, want %s", i, kid, want)
-		}
-	}
-}
-
 func TestLoadAdoptsKeyWhenRaceLost(t *testing.T) {
 	st, clk := newMemStore(), newClock()
 	winner := &Keys{Tenant: testTenant, Store: st, KEK: testKEK(7), Now: clk.Now}
@@ -299,36 +114,6 @@ func TestLoadAdoptsKeyWhenRaceLost(t *testing.T) {
 		t.Fatalf("%d keys stored, want 1", st.rotations)
 	}
 }
-
-func TestLoadWithWrongKEK(t *testing.T) {
-	st, clk := newMemStore(), newClock()
-	newKeys(t, st, clk, "")
-	k := &Keys{Tenant: testTenant, Store: st, KEK: testKEK(8), Now: clk.Now}
-	err := k.Load(context.Background())
-	if !errors.Is(err, ErrWrongKEK) {
-		t.Fatalf("Load with another KEK: %v, want ErrWrongKEK", err)
-	}
-	if kid, _ := k.Current(); kid != "" {
-		t.Fatal("a failed Load left keys live")
-	}
-}
-
-func TestLoadRotatesOnAlgorithmChange(t *testing.T) {
-	st, clk := newMemStore(), newClock()
-	es := newKeys(t, st, clk, ES256)
-	tok := signTest(t, es, clk.Now())
-	ed := newKeys(t, st, clk, EdDSA)
-	if _, alg := ed.Current(); alg != EdDSA {
-		t.Fatalf("after Load with EdDSA, signing with %s", alg)
-	}
-	if got := jwksKIDs(t, ed); len(got) != 2 {
-		t.Fatalf("JWKS has %v, want the EdDSA and the retired ES256 key", got)
-	}
-	if _, err := ed.VerifyAccess(tok, clk.Now(), testExpect); err != nil {
-		t.Fatalf("ES256 token after switching to EdDSA: %v", err)
-	}
-}
-
 func TestKeysConfigErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -388,34 +173,6 @@ func TestRunRefreshesUntilCancelled(t *testing.T) {
 	}
 	cancel()
 	<-done
-}
-
-func TestLogsNoKeyMaterial(t *testing.T) {
-	var logs bytes.Buffer
-	st, clk := newMemStore(), newClock()
-	k := &Keys{
-		Tenant: testTenant, Store: st, KEK: testKEK(7), Now: clk.Now,
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
-	ctx := context.Background()
-	if err := k.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Rotate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(logs.String(), "rotated signing key") {
-		t.Fatalf("no rotation logged:\n%s", logs.String())
-	}
-	for _, sk := range st.keys[testTenant] {
-		for _, secret := range [][]byte{sk.SealedPrivateKey, k.KEK} {
-			for _, enc := range []string{string(secret), hex.EncodeToString(secret), base64.StdEncoding.EncodeToString(secret)} {
-				if strings.Contains(logs.String(), enc) {
-					t.Fatalf("logs contain key material:\n%s", logs.String())
-				}
-			}
-		}
-	}
 }
 
 // downStore fails every call, like a database that went away.

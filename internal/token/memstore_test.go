@@ -157,16 +157,6 @@ func (s *memStore) PruneTokens(ctx context.Context, t time.Time) error {
 	return nil
 }
 
-func (s *memStore) keyIDs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var ids []string
-	for _, k := range s.keys[testTenant] {
-		ids = append(ids, k.ID)
-	}
-	return ids
-}
-
 // clock is a settable test clock, safe for concurrent use.
 type clock struct {
 	mu sync.Mutex
