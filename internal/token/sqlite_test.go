@@ -414,3 +414,37 @@ func TestSQLiteRevocationsLoad(t *testing.T) {
 		t.Errorf("Load kept %d entries, want 3 (expired ones dropped)", r.Len())
 	}
 }
+
+func TestSQLiteTenantKeysRunRefreshesEveryTenant(t *testing.T) {
+	db, clk := openSQLite(t), newFakeClock()
+	tk := &token.TenantKeys{New: func(tenant string) *token.Keys { return newKeysFor(db, clk, tenant, "") }}
+	var first []string
+	for _, tenant := range []string{"ten_a", "ten_b"} {
+		k, err := tk.Get(t.Context(), tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kid, _ := k.Current()
+		first = append(first, kid)
+	}
+	clk.Advance(token.DefaultRotateEvery)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { tk.Run(ctx, time.Millisecond); close(done) }()
+	deadline := time.After(10 * time.Second)
+	for i, tenant := range []string{"ten_a", "ten_b"} {
+		k, _ := tk.Get(t.Context(), tenant)
+		for {
+			if kid, _ := k.Current(); kid != first[i] {
+				break
+			}
+			select {
+			case <-deadline:
+				t.Fatalf("Run did not rotate %s's key", tenant)
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	cancel()
+	<-done
+}
