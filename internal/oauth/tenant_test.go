@@ -146,6 +146,23 @@ func TestTenantRefusesAnotherTenantsTokens(t *testing.T) {
 			t.Errorf("%s: /api/v1/me %d %s", c.name, r.status, r.raw)
 		}
 	}
+	// An opaque token carries no issuer; its client's tenant decides.
+	c, sec, err := tt.svc.Create(context.Background(), client.SystemActor("ten_2"), client.CreateParams{Name: "Beta opaque",
+		GrantTypes: []client.GrantType{client.GrantClientCredentials}, TokenFormat: client.TokenOpaque})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opaque := tt.tokenAt("/t/beta", c.ID, sec.Plaintext).body["access_token"].(string)
+	if r := tt.meAt("/t/beta", opaque); r.status != 200 {
+		t.Errorf("beta opaque token at beta: %d %s", r.status, r.raw)
+	}
+	if r := tt.meAt("", opaque); r.status != 401 {
+		t.Errorf("beta opaque token at the root: %d %s", r.status, r.raw)
+	}
+	if in := tt.introspectAt("", tt.rs, tt.rsSecret, opaque); in["active"] != false {
+		t.Errorf("beta opaque token at root introspection: %v", in)
+	}
+
 	// Revoking at the wrong tenant does nothing, even as the token's own
 	// client could (it cannot authenticate there).
 	r := tt.do("POST", "/oauth2/revoke", form, "token="+betaTok, "Authorization", basicAuth(tt.id, tt.secret))
