@@ -53,7 +53,9 @@ func start(t *testing.T, dir string, kv map[string]string) *instance {
 	if kv == nil {
 		kv = map[string]string{}
 	}
-	kv["LATCHKEY_DATABASE_URL"] = filepath.Join(dir, "latchkey.db")
+	if kv["LATCHKEY_DATABASE_URL"] == "" {
+		kv["LATCHKEY_DATABASE_URL"] = filepath.Join(dir, "latchkey.db")
+	}
 	kv["LATCHKEY_ADDR"] = "127.0.0.1:0"
 	kv["LATCHKEY_USAGE_FLUSH"] = "1h"
 	e := testEnv(kv)

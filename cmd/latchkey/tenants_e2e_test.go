@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,9 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -20,9 +25,60 @@ import (
 // TestTwoTenantsEndToEnd runs the real server with a second tenant made by
 // the CLI, gets tokens from both tenants with golang.org/x/oauth2, and
 // checks that each tenant has its own discovery document and JWKS and
-// refuses the other's clients and tokens.
+// refuses the other's clients and tokens: on SQLite, and on PostgreSQL
+// when LATCHKEY_TEST_POSTGRES_URL names a server.
 func TestTwoTenantsEndToEnd(t *testing.T) {
-	in := start(t, t.TempDir(), nil)
+	t.Run("sqlite", func(t *testing.T) { twoTenantsEndToEnd(t, start(t, t.TempDir(), nil)) })
+	t.Run("postgres", func(t *testing.T) {
+		kv := map[string]string{
+			"LATCHKEY_DATABASE_URL": postgresDatabase(t),
+			"LATCHKEY_SECRET_KEY":   base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
+		}
+		twoTenantsEndToEnd(t, start(t, t.TempDir(), kv))
+	})
+}
+
+// postgresDatabase creates an empty database on the server
+// LATCHKEY_TEST_POSTGRES_URL names, dropped when the test ends, and
+// returns its URL. Without the variable the test skips, except in CI.
+func postgresDatabase(t *testing.T) string {
+	t.Helper()
+	admin := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
+	if admin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("LATCHKEY_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests")
+		}
+		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("latchkey_e2e_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, admin)
+		if err == nil {
+			_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func twoTenantsEndToEnd(t *testing.T, in *instance) {
 	ctx := context.Background()
 	const issuer = "http://localhost:8080" // the default --issuer
 
