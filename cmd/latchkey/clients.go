@@ -53,7 +53,7 @@ func clients(ctx context.Context, args []string, e env, stdout, stderr io.Writer
 	cc := &clientsCmd{in: os.Stdin, out: stdout}
 	f := newFlags("clients "+cmd, e, stdout)
 	f.common(&cc.cfg)
-	f.str(&cc.tenant, "tenant", "LATCHKEY_TENANT", "", "tenant to act in (default: the one provisioned at first start)")
+	f.str(&cc.tenant, "tenant", "LATCHKEY_TENANT", "", "tenant to act in, by ID or slug (default: the default tenant)")
 	f.BoolVar(&cc.json, "json", false, "print JSON for scripts")
 
 	switch cmd {

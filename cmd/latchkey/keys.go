@@ -120,21 +120,30 @@ func sqlitePath(db string) string {
 	return db
 }
 
-// signingKeys loads the signing keys (making the first one on a new
-// database), unsealed with the key-encryption key. A zero rotateEvery takes
+// signingKeys returns every tenant's signing keys, unsealed with the
+// key-encryption key, and loads the default tenant's now (making its first
+// key on a new database), so a wrong key-encryption key fails at once.
+// Other tenants' keys load on their first use. A zero rotateEvery takes
 // the default.
-func signingKeys(ctx context.Context, c *config, e env, st store.Store, log *slog.Logger, rotateEvery time.Duration) (*token.Keys, error) {
+func signingKeys(ctx context.Context, c *config, e env, st store.Store, log *slog.Logger, rotateEvery time.Duration) (*token.TenantKeys, *token.Keys, error) {
 	kek, err := loadKEK(c, e, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	// A retired key stays published longer than any token it signed lives.
-	k := &token.Keys{Store: st, KEK: kek, Logger: log, RotateEvery: rotateEvery,
-		Retain: client.MaxAccessTokenTTL + keyRetainMargin, PublishAhead: token.DefaultPublishAhead}
-	if err := k.Load(ctx); err != nil {
-		return nil, err
+	keys := &token.TenantKeys{New: func(tenant string) *token.Keys {
+		// A retired key stays published longer than any token it signed lives.
+		return &token.Keys{Tenant: tenant, Store: st, KEK: kek, Logger: log, RotateEvery: rotateEvery,
+			Retain: client.MaxAccessTokenTTL + keyRetainMargin, PublishAhead: token.DefaultPublishAhead}
+	}}
+	def, err := st.DefaultTenant(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("default tenant: %w", err)
 	}
-	return k, nil
+	k, err := keys.Get(ctx, def.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys, k, nil
 }
 
 // keys runs "latchkey keys rotate|rewrap".
@@ -157,9 +166,11 @@ func keys(ctx context.Context, args []string, e env, stdout, stderr io.Writer) e
 func keysRotate(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
 	var c config
 	var now bool
+	var tenantName string
 	f := newFlags("keys rotate", e, stdout)
 	f.common(&c)
 	f.BoolVar(&now, "now", false, "sign with the new key at once (emergency: resource servers meet a kid they have not fetched)")
+	f.str(&tenantName, "tenant", "LATCHKEY_TENANT", "", "tenant whose key to rotate, by ID or slug (default: the default tenant)")
 	if _, err := f.parseArgs(args); err != nil {
 		return err
 	}
@@ -172,7 +183,15 @@ func keysRotate(ctx context.Context, args []string, e env, stdout, stderr io.Wri
 		return err
 	}
 	defer st.Close()
-	k, err := signingKeys(ctx, &c, e, st, log, 0)
+	tenant, err := resolveTenant(ctx, st, tenantName)
+	if err != nil {
+		return err
+	}
+	keys, _, err := signingKeys(ctx, &c, e, st, log, 0)
+	if err != nil {
+		return err
+	}
+	k, err := keys.Get(ctx, tenant.ID)
 	if err != nil {
 		return err
 	}

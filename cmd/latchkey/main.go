@@ -5,6 +5,7 @@
 //	latchkey migrate               apply database migrations and exit
 //	latchkey clients <command>     manage OAuth clients
 //	latchkey keys rotate|rewrap    rotate signing keys; re-seal them under a new key
+//	latchkey tenants <command>     add and list tenants
 //
 // Every flag has a LATCHKEY_* environment equivalent; flags win.
 package main
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, e env, stdout, stderr io.Writer, re
 		err = clients(ctx, rest, e, stdout, stderr)
 	case "keys":
 		err = keys(ctx, rest, e, stdout, stderr)
+	case "tenants":
+		err = tenants(ctx, rest, e, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -102,6 +105,7 @@ Usage:
       rotate-secret | revoke | delete
   latchkey keys rotate [--now]      publish the next signing key (--now: sign with it at once)
   latchkey keys rewrap              re-seal the signing keys under a new LATCHKEY_SECRET_KEY
+  latchkey tenants create|list      add a tenant (served at {issuer}/t/{slug}), list them
 
 Run "latchkey <command> -h" for a command's flags.
 `

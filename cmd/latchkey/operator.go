@@ -22,24 +22,25 @@ func openExisting(ctx context.Context, c *config) (store.Store, error) {
 	return st, err
 }
 
-// resolveTenant finds the tenant a command acts on: the one named (by ID),
-// or, when none is named, the default tenant provisioned at first start.
+// resolveTenant finds the tenant a command acts on: the one named (by ID
+// or slug), or, when none is named, the default tenant provisioned at
+// first start.
 func resolveTenant(ctx context.Context, st store.Store, name string) (*account.Tenant, error) {
 	if name != "" {
 		t, err := st.Tenant(ctx, name)
 		if errors.Is(err, account.ErrNotFound) {
-			return nil, fmt.Errorf("no tenant %q in this database", name)
+			t, err = st.TenantBySlug(ctx, name)
+		}
+		if errors.Is(err, account.ErrNotFound) {
+			return nil, fmt.Errorf("no tenant %q in this database (\"latchkey tenants list\" shows them)", name)
 		}
 		return t, err
 	}
-	ts, err := st.Tenants(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if len(ts) == 0 {
+	t, err := st.DefaultTenant(ctx)
+	if errors.Is(err, account.ErrNotFound) {
 		return nil, errors.New("the database has no tenant yet: \"latchkey serve\" or \"latchkey migrate\" provisions one at first start")
 	}
-	return &ts[0], nil // oldest first: the one provisioned at first start
+	return t, err
 }
 
 // operator is the actor of a command-line change: the operating-system

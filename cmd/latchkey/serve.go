@@ -83,7 +83,7 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	if err := feed.Start(ctx); err != nil {
 		return err
 	}
-	keys, err := signingKeys(ctx, &c, e, st, log, keyRotation)
+	keys, _, err := signingKeys(ctx, &c, e, st, log, keyRotation)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	auth := &client.Authenticator{Repo: st, TTL: cacheTTL}
 	proto := oauth.New(oauth.Config{
 		Issuer: c.issuer, Auth: auth, Usage: usage, Keys: keys,
-		Tokens: st, Revoked: revoked, Users: st, Logger: log, FailureThreshold: failLimit, TrustedProxies: trusted,
+		Tokens: st, Revoked: revoked, Accounts: st, Logger: log, FailureThreshold: failLimit, TrustedProxies: trusted,
 	})
 	handler := server.New(server.Config{DB: st, Logger: log, Mount: []func(*http.ServeMux){proto.Mount}})
 
@@ -112,7 +112,7 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	wg.Go(func() { keys.Run(bg, time.Minute) })
 	wg.Go(func() { usage.Run(bg, usageFlush, onErr("flush last-used times")) })
 	caches := &changes.Caches{Clients: auth, Revocations: revoked, Tokens: st,
-		ReloadKeys: func(ctx context.Context, _ string) error { return keys.Load(ctx) }}
+		ReloadKeys: keys.Reload}
 	wg.Go(func() { feed.Run(bg, caches, onErr("follow changes")) })
 	wg.Go(func() { pruneExpired(bg, st, revoked, time.Hour, time.Now, onErr("prune expired tokens")) })
 	ln, err := net.Listen("tcp", addr)

@@ -16,10 +16,19 @@ var (
 )
 
 // Tenant is an isolated organisation: its clients, users and admins never
-// see another tenant's.
+// see another tenant's, and it has an issuer, discovery documents, a JWKS
+// and signing keys of its own.
 type Tenant struct {
-	ID        string
-	Name      string
+	ID   string
+	Name string
+	// Slug names the tenant in its issuer URL, {issuer}/t/{slug} (see
+	// ValidateSlug). It is unique and never changes. Empty for a tenant
+	// made without one, which is then served only at the root issuer, if
+	// it is the default.
+	Slug string
+	// Default marks the tenant the root issuer serves: the one the first
+	// start provisioned. At most one tenant is the default.
+	Default   bool
 	CreatedAt time.Time
 }
 
@@ -43,8 +52,16 @@ type User struct {
 
 // Repository is the persistence of tenants and users.
 type Repository interface {
+	// CreateTenant stores a new tenant. It returns ErrConflict when the
+	// ID or the slug is taken, or when t is the default and another
+	// tenant already is.
 	CreateTenant(ctx context.Context, t *Tenant) error
 	Tenant(ctx context.Context, id string) (*Tenant, error)
+	// TenantBySlug returns the tenant with this slug, or ErrNotFound.
+	TenantBySlug(ctx context.Context, slug string) (*Tenant, error)
+	// DefaultTenant returns the default tenant, or ErrNotFound when there
+	// is none yet.
+	DefaultTenant(ctx context.Context) (*Tenant, error)
 	// Tenants returns every tenant, oldest first.
 	Tenants(ctx context.Context) ([]Tenant, error)
 	CreateUser(ctx context.Context, u *User) error

@@ -77,8 +77,9 @@ func readCredentials(r *http.Request, p url.Values) (credentials, *oautherr.Erro
 // takes its count back. Past the limit, only checks that cost microseconds
 // still run: a 256-bit generated secret cannot be guessed, so its owner is
 // not locked out, while guessable admin-supplied secrets get 429.
-// allowPublic admits public clients identified by client_id alone.
-func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values, allowPublic bool) (*client.Client, *client.Secret, *oautherr.Error) {
+// allowPublic admits public clients identified by client_id alone. A
+// client of another tenant than tenantID fails as an unknown one.
+func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values, allowPublic bool, tenantID string) (*client.Client, *client.Secret, *oautherr.Error) {
 	cred, oerr := readCredentials(r, p)
 	if oerr != nil {
 		return nil, nil, oerr
@@ -106,6 +107,9 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 		c, err = s.Auth.AuthenticatePublic(ctx, cred.clientID)
 	default:
 		err = &client.AuthFailure{Reason: client.FailNoSecret}
+	}
+	if c != nil && c.TenantID != tenantID {
+		c, sec, err = nil, nil, &client.AuthFailure{Reason: client.FailUnknownClient}
 	}
 	var fail *client.AuthFailure
 	switch {

@@ -23,19 +23,22 @@ type metadata struct {
 	ServiceDocumentation             string   `json:"service_documentation,omitempty"`
 }
 
-func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+// handleDiscovery serves the tenant's RFC 8414 metadata: its own issuer,
+// and endpoints under it.
+func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request, ts *tenantScope) {
 	grants := make([]string, 0, len(s.Grants))
 	for _, g := range []string{"authorization_code", "client_credentials", "refresh_token"} {
 		if _, ok := s.Grants[client.GrantType(g)]; ok {
 			grants = append(grants, g)
 		}
 	}
+	iss := ts.issuer
 	m := metadata{
-		Issuer:                           s.Issuer,
-		TokenEndpoint:                    s.Issuer + "/oauth2/token",
-		JWKSURI:                          s.Issuer + "/.well-known/jwks.json",
-		IntrospectionEndpoint:            s.Issuer + "/oauth2/introspect",
-		RevocationEndpoint:               s.Issuer + "/oauth2/revoke",
+		Issuer:                           iss,
+		TokenEndpoint:                    iss + "/oauth2/token",
+		JWKSURI:                          iss + "/.well-known/jwks.json",
+		IntrospectionEndpoint:            iss + "/oauth2/introspect",
+		RevocationEndpoint:               iss + "/oauth2/revoke",
 		GrantTypesSupported:              grants,
 		ResponseTypesSupported:           []string{},
 		TokenEndpointAuthMethods:         []string{"client_secret_basic", "client_secret_post"},
@@ -48,11 +51,12 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, m)
 }
 
-func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+// handleJWKS serves the tenant's public keys, and no other tenant's.
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request, ts *tenantScope) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	// Shorter than a next key is published before it signs, so resource
 	// servers hold a key before they meet a token signed with it.
-	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.Keys.JWKSMaxAge().Seconds())))
-	w.Write(s.Keys.JWKS())
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(ts.keys.JWKSMaxAge().Seconds())))
+	w.Write(ts.keys.JWKS())
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth/oautherr"
 	"github.com/latchkey/latchkey/internal/token"
@@ -18,20 +20,26 @@ type inspected struct {
 	client *client.Client
 }
 
-// inspect decides whether an access token is active at now: genuine, not
-// expired, not revoked, its client existing and active, and the secret it
+// inspect decides whether an access token of tenant ts is active at now:
+// genuine (signed by the tenant's keys, with its issuer, of the access
+// token kind), for one of the audiences given, not expired, not revoked,
+// its client one of the tenant's, existing and active, and the secret it
 // was issued under not revoked. It returns nil for an inactive token; an
 // error only when the server failed.
-func (s *Server) inspect(ctx context.Context, tok string, now time.Time) (*inspected, error) {
+func (s *Server) inspect(ctx context.Context, ts *tenantScope, tok string, now time.Time, audiences []string) (*inspected, error) {
+	want := token.Expect{Issuer: ts.issuer, Audience: audiences}
 	var claims *token.Claims
 	switch {
 	case token.LooksLikeJWT(tok):
-		c, err := s.Keys.VerifyJWT(tok, now)
-		if errors.Is(err, token.ErrUnknownKey) && s.reloadKeys(ctx, now) {
+		c, err := ts.keys.VerifyAccess(tok, now, want)
+		if errors.Is(err, token.ErrUnknownKey) && s.reloadKeys(ctx, ts, now) {
 			// Another instance may have rotated the key moments ago.
-			c, err = s.Keys.VerifyJWT(tok, now)
+			c, err = ts.keys.VerifyAccess(tok, now, want)
 		}
-		if err != nil || c.Issuer != s.Issuer {
+		if err != nil {
+			if !errors.Is(err, token.ErrInvalidToken) {
+				return nil, err
+			}
 			return nil, nil
 		}
 		claims = c
@@ -43,10 +51,10 @@ func (s *Server) inspect(ctx context.Context, tok string, now time.Time) (*inspe
 		if err != nil {
 			return nil, err
 		}
-		if !now.Before(rec.ExpiresAt) {
+		if !now.Before(rec.ExpiresAt) || !slices.ContainsFunc(rec.Audience, func(a string) bool { return slices.Contains(audiences, a) }) {
 			return nil, nil
 		}
-		claims = &token.Claims{Issuer: s.Issuer, Subject: rec.Subject, Audience: rec.Audience, ClientID: rec.ClientID,
+		claims = &token.Claims{Issuer: ts.issuer, Subject: rec.Subject, Audience: rec.Audience, ClientID: rec.ClientID,
 			Scope: strings.Join(rec.Scopes, " "), ID: rec.ID, IssuedAt: rec.IssuedAt, ExpiresAt: rec.ExpiresAt}
 		if rec.SecretID != "" {
 			claims.Extra = map[string]any{claimSecretID: rec.SecretID}
@@ -64,7 +72,8 @@ func (s *Server) inspect(ctx context.Context, tok string, now time.Time) (*inspe
 	if err != nil {
 		return nil, err
 	}
-	if c.Status != client.StatusActive {
+	// An opaque token carries no issuer: its client says whose it is.
+	if c.Status != client.StatusActive || c.TenantID != ts.tenant.ID {
 		return nil, nil
 	}
 	if sid, _ := claims.Extra[claimSecretID].(string); sid != "" {
@@ -82,29 +91,14 @@ func (s *Server) inspect(ctx context.Context, tok string, now time.Time) (*inspe
 	return &inspected{claims: claims, client: c}, nil
 }
 
-// reloadKeys re-reads the signing keys, at most once every 10 seconds so
-// tokens with made-up key IDs cannot make every request a database read.
-// It reports whether it reloaded.
-func (s *Server) reloadKeys(ctx context.Context, now time.Time) bool {
-	last := s.keysReloaded.Load()
-	if now.UnixNano()-last < int64(10*time.Second) || !s.keysReloaded.CompareAndSwap(last, now.UnixNano()) {
-		return false
-	}
-	if err := s.Keys.Load(ctx); err != nil {
-		s.Logger.Warn("reload signing keys", "err", err)
-		return false
-	}
-	return true
-}
-
 // tokenRequest reads the parameters of an introspection or revocation
 // request, authenticates its client and returns the client and the token
 // parameter. On failure it has written the error response.
-func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request, allowPublic bool) (*client.Client, string, bool) {
+func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request, ts *tenantScope, allowPublic bool) (*client.Client, string, bool) {
 	p, oerr := readParams(w, r)
 	if oerr == nil {
 		var c *client.Client
-		if c, _, oerr = s.authenticate(r.Context(), r, p, allowPublic); oerr == nil {
+		if c, _, oerr = s.authenticate(r.Context(), r, p, allowPublic, ts.tenant.ID); oerr == nil {
 			if tok := p.Get("token"); tok != "" {
 				return c, tok, true
 			}
@@ -131,19 +125,30 @@ type introspection struct {
 }
 
 // handleIntrospect is POST /oauth2/introspect (RFC 7662). The caller must
-// authenticate as a confidential client.
-func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	caller, tok, ok := s.tokenRequest(w, r, false)
+// authenticate as a confidential client of the tenant, and is told about
+// a token only when it is entitled to (RFC 7662 §4): it is an audience of
+// the token, or holds the introspection permission. Anyone else reads
+// {"active":false}, as for a token that is not valid.
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request, ts *tenantScope) {
+	caller, tok, ok := s.tokenRequest(w, r, ts, false)
 	if !ok {
 		return
 	}
-	in, err := s.inspect(r.Context(), tok, s.now())
+	// The tenant's own audience, or the caller as the audience.
+	in, err := s.inspect(r.Context(), ts, tok, s.now(), []string{ts.issuer, caller.ID})
 	if err != nil {
 		serverError(w, s.Logger, r, err)
 		return
 	}
+	entitled := false
+	if in != nil {
+		if entitled, err = s.mayIntrospect(r.Context(), caller, in.claims); err != nil {
+			serverError(w, s.Logger, r, err)
+			return
+		}
+	}
 	// Nothing crosses tenants: another tenant's token is simply inactive.
-	if in == nil || in.client.TenantID != caller.TenantID {
+	if !entitled || in.client.TenantID != caller.TenantID {
 		writeJSON(w, http.StatusOK, introspection{Active: false})
 		return
 	}
@@ -152,4 +157,22 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer,
 		Jti: c.ID, Owner: in.client.OwnerUserID}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// mayIntrospect reports whether caller may learn about a token with these
+// claims: it is one of the token's audiences, or its roles grant
+// authz.TokenIntrospect (capped, like a token's permissions, by its
+// owner's roles when it has an owner).
+func (s *Server) mayIntrospect(ctx context.Context, caller *client.Client, c *token.Claims) (bool, error) {
+	if slices.Contains(c.Audience, caller.ID) {
+		return true, nil
+	}
+	if !authz.Has(caller.Roles, authz.TokenIntrospect) {
+		return false, nil
+	}
+	if caller.OwnerUserID == "" {
+		return true, nil
+	}
+	roles, err := s.ownerRoles(ctx, caller.OwnerUserID)
+	return authz.Has(roles, authz.TokenIntrospect), err
 }

@@ -39,6 +39,13 @@ func (h *harness) me(tok string) response {
 	return h.do("GET", "/api/v1/me", "", "", "Authorization", "Bearer "+tok)
 }
 
+// resourceServer registers a client with the resource_server role, which
+// may introspect the tenant's tokens.
+func (h *harness) resourceServer() (string, string) {
+	h.t.Helper()
+	return h.create(client.CreateParams{Name: "Resource server", Roles: []string{authz.ResourceServer}})
+}
+
 func TestJWTVerifiesAgainstJWKS(t *testing.T) {
 	h := newHarness(t, 0)
 	id, secret := h.create(client.CreateParams{Scopes: []string{"read"}, AccessTokenTTL: 600 * time.Second})
@@ -79,7 +86,7 @@ func TestJWTVerifiesAgainstJWKS(t *testing.T) {
 func TestIntrospectionAndRevocation(t *testing.T) {
 	h := newHarness(t, 0)
 	ctx := context.Background()
-	rsID, rsSecret := h.create(client.CreateParams{Name: "Resource server"})
+	rsID, rsSecret := h.resourceServer()
 	id, secret := h.create(client.CreateParams{Scopes: []string{"read"}})
 	otherID, otherSecret := h.create(client.CreateParams{})
 
@@ -192,7 +199,7 @@ func TestIntrospectionErrors(t *testing.T) {
 
 func TestOpaqueTokens(t *testing.T) {
 	h := newHarness(t, 0)
-	rsID, rsSecret := h.create(client.CreateParams{})
+	rsID, rsSecret := h.resourceServer()
 	id, secret := h.create(client.CreateParams{TokenFormat: client.TokenOpaque, Scopes: []string{"read"}})
 	tok := h.accessToken(id, secret)
 	if !strings.HasPrefix(tok, "lkat_") {
@@ -267,13 +274,13 @@ func TestDiscovery(t *testing.T) {
 func TestIntrospectionStaysInTenant(t *testing.T) {
 	h := newHarness(t, 0)
 	ctx := context.Background()
-	if err := h.db.CreateTenant(ctx, &account.Tenant{ID: "ten_2", Name: "Other", CreatedAt: h.clock.Now()}); err != nil {
+	if err := h.db.CreateTenant(ctx, &account.Tenant{ID: "ten_2", Name: "Other", Slug: "other", CreatedAt: h.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	id, secret := h.create(client.CreateParams{})
-	sameID, sameSecret := h.create(client.CreateParams{})
+	sameID, sameSecret := h.resourceServer()
 	c, sec, err := h.svc.Create(ctx, client.SystemActor("ten_2"), client.CreateParams{Name: "Other RS",
-		GrantTypes: []client.GrantType{client.GrantClientCredentials}})
+		GrantTypes: []client.GrantType{client.GrantClientCredentials}, Roles: []string{authz.ResourceServer}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,20 +288,27 @@ func TestIntrospectionStaysInTenant(t *testing.T) {
 	if h.introspect(sameID, sameSecret, tok)["active"] != true {
 		t.Fatal("same tenant: inactive")
 	}
-	if in := h.introspect(c.ID, sec.Plaintext, tok); in["active"] != false || len(in) != 1 {
-		t.Fatalf("another tenant's resource server learned %v", in)
+	// Another tenant's resource server is not a client here at all.
+	r := h.do("POST", "/oauth2/introspect", form, url.Values{"token": {tok}}.Encode(), "Authorization", basicAuth(c.ID, sec.Plaintext))
+	if r.status != 401 || r.body["error"] != "invalid_client" {
+		t.Fatalf("another tenant's resource server: %d %s", r.status, r.raw)
+	}
+	// At its own tenant's endpoint, the token is not one of that tenant's.
+	r = h.do("POST", "/t/other/oauth2/introspect", form, url.Values{"token": {tok}}.Encode(), "Authorization", basicAuth(c.ID, sec.Plaintext))
+	if r.status != 200 || r.body["active"] != false || len(r.body) != 1 {
+		t.Fatalf("another tenant's resource server learned %d %s", r.status, r.raw)
 	}
 }
 
 func TestForeignAndFreshlyRotatedSigners(t *testing.T) {
 	h := newHarness(t, 0)
 	ctx := context.Background()
-	rsID, rsSecret := h.create(client.CreateParams{})
+	rsID, rsSecret := h.resourceServer()
 	id, _ := h.create(client.CreateParams{})
 	// A token with this server's key but another issuer is not ours.
 	c := token.Claims{Issuer: "https://elsewhere.example", Subject: id, Audience: []string{h.issuer}, ClientID: id,
 		ID: "jti_foreign", IssuedAt: h.clock.Now(), ExpiresAt: h.clock.Now().Add(time.Hour)}
-	foreign, err := h.srv.Keys.SignJWT(c)
+	foreign, err := h.tenantKeys("ten_1").SignAccess(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +317,7 @@ func TestForeignAndFreshlyRotatedSigners(t *testing.T) {
 	}
 	// Another instance rotates the key and signs with the new one at once:
 	// this instance learns the key on the unknown kid.
-	other := &token.Keys{Store: h.db, KEK: h.kek, Now: h.clock.Now}
+	other := &token.Keys{Tenant: "ten_1", Store: h.db, KEK: h.kek, Now: h.clock.Now}
 	if err := other.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +326,7 @@ func TestForeignAndFreshlyRotatedSigners(t *testing.T) {
 	}
 	c.Issuer, c.ID = h.issuer, "jti_rotated"
 	c.Extra = map[string]any{"secret_id": h.secretID(id)}
-	rotated, err := other.SignJWT(c)
+	rotated, err := other.SignAccess(c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,14 +10,14 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// Minter issues access tokens: stateless RFC 9068 JWTs, or opaque tokens
-// stored as hashes for clients that chose them.
+// Minter issues access tokens in the name of the requesting tenant:
+// stateless RFC 9068 JWTs signed with the tenant's keys, or opaque tokens
+// stored as hashes for clients that chose them. Either way iss and aud are
+// the tenant's issuer.
 type Minter struct {
-	Issuer   string
-	Audience []string
-	Keys     *token.Keys
-	Store    token.Store
-	Random   io.Reader
+	Keys   *token.TenantKeys
+	Store  token.Store
+	Random io.Reader
 }
 
 var _ grant.TokenIssuer = (*Minter)(nil)
@@ -35,6 +35,7 @@ func (m *Minter) IssueAccess(ctx context.Context, r grant.AccessRequest) (*grant
 		return nil, err
 	}
 	c := r.Client
+	aud := []string{r.Tenant.Issuer}
 	now := r.Now.Truncate(1e9)
 	exp := now.Add(c.AccessTokenTTL)
 	if c.TokenFormat == client.TokenOpaque {
@@ -43,14 +44,14 @@ func (m *Minter) IssueAccess(ctx context.Context, r grant.AccessRequest) (*grant
 			return nil, err
 		}
 		rec := &token.Record{ID: jti, Hash: hash, ClientID: c.ID, SecretID: r.SecretID, Subject: r.Subject,
-			Audience: m.Audience, Scopes: r.Scopes, IssuedAt: now, ExpiresAt: exp}
+			Audience: aud, Scopes: r.Scopes, IssuedAt: now, ExpiresAt: exp}
 		if err := m.Store.CreateToken(ctx, rec); err != nil {
 			return nil, err
 		}
 		return &grant.Issued{Token: value, ExpiresIn: c.AccessTokenTTL}, nil
 	}
 	claims := token.Claims{
-		Issuer: m.Issuer, Subject: r.Subject, Audience: m.Audience, ClientID: c.ID,
+		Issuer: r.Tenant.Issuer, Subject: r.Subject, Audience: aud, ClientID: c.ID,
 		Scope: strings.Join(r.Scopes, " "), ID: jti, IssuedAt: now, ExpiresAt: exp, Extra: r.Extra,
 	}
 	if r.SecretID != "" {
@@ -59,7 +60,11 @@ func (m *Minter) IssueAccess(ctx context.Context, r grant.AccessRequest) (*grant
 		}
 		claims.Extra[claimSecretID] = r.SecretID
 	}
-	tok, err := m.Keys.SignJWT(claims)
+	keys, err := m.Keys.Get(ctx, r.Tenant.ID)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := keys.SignAccess(claims)
 	if err != nil {
 		return nil, err
 	}

@@ -39,14 +39,16 @@ type principal struct {
 	ExpiresAt  int64    `json:"exp"`
 }
 
-// handleMe is GET /api/v1/me: who the bearer token speaks for.
-func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+// handleMe is GET /api/v1/me: who the bearer token speaks for. It is the
+// tenant's own resource, so the token must name the tenant's issuer in its
+// aud.
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, ts *tenantScope) {
 	tok, oerr := bearer(r)
 	if oerr != nil {
 		writeError(w, oerr)
 		return
 	}
-	in, err := s.inspect(r.Context(), tok, s.now())
+	in, err := s.inspect(r.Context(), ts, tok, s.now(), ts.audience())
 	if err != nil {
 		serverError(w, s.Logger, r, err)
 		return

@@ -9,13 +9,13 @@ import (
 // handleRevoke is POST /oauth2/revoke (RFC 7009). A client may revoke only
 // its own tokens; for any other token, or one that is not valid, the answer
 // is the same 200, so the endpoint reveals nothing (RFC 7009 §2.2).
-func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	c, tok, ok := s.tokenRequest(w, r, true)
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, ts *tenantScope) {
+	c, tok, ok := s.tokenRequest(w, r, ts, true)
 	if !ok {
 		return
 	}
 	now := s.now()
-	in, err := s.inspect(r.Context(), tok, now)
+	in, err := s.inspect(r.Context(), ts, tok, now, ts.audience())
 	if err != nil {
 		serverError(w, s.Logger, r, err)
 		return

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
@@ -19,17 +18,19 @@ import (
 
 // Config is what the protocol server is built from.
 type Config struct {
-	// Issuer is the server's public base URL: the tokens' iss and the
-	// prefix of every advertised endpoint.
+	// Issuer is the server's public base URL: the default tenant's issuer
+	// (its tokens' iss and aud, the prefix of its advertised endpoints)
+	// and the base of every other tenant's, Issuer + "/t/" + slug.
 	Issuer string
-	// Audience is the aud of issued access tokens; empty means Issuer.
-	Audience []string
-	Auth     *client.Authenticator
-	Usage    *client.UsageRecorder
-	Keys     *token.Keys
-	Tokens   token.Store
-	Revoked  *token.Revocations
-	Users    account.Repository
+	Auth   *client.Authenticator
+	Usage  *client.UsageRecorder
+	// Keys holds each tenant's signing keys.
+	Keys    *token.TenantKeys
+	Tokens  token.Store
+	Revoked *token.Revocations
+	// Accounts finds tenants, by slug and the default, and the users who
+	// own clients.
+	Accounts account.Repository
 	Grants   grant.Registry
 	Now      func() time.Time
 	Random   io.Reader
@@ -47,11 +48,13 @@ type Config struct {
 	OnAuthFailure func(clientID, addr, reason string)
 }
 
-// Server serves the protocol endpoints. Build it with New.
+// Server serves the protocol endpoints of every tenant: the default
+// tenant's at the root, each other tenant's under /t/{slug}. Build it with
+// New.
 type Server struct {
 	Config
-	limiter      *limiter
-	keysReloaded atomic.Int64 // Unix nanoseconds of the last reload on an unknown kid
+	limiter *limiter
+	tenants tenants
 }
 
 // New returns a Server with the grants Latchkey offers and defaults filled:
@@ -66,9 +69,6 @@ func New(c Config) *Server {
 	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
-	}
-	if len(s.Audience) == 0 {
-		s.Audience = []string{s.Issuer}
 	}
 	if s.FailureWindow == 0 {
 		s.FailureWindow = time.Minute
@@ -85,12 +85,12 @@ func New(c Config) *Server {
 func (s *Server) now() time.Time { return s.Now().UTC() }
 
 func (s *Server) minter() *Minter {
-	return &Minter{Issuer: s.Issuer, Audience: s.Audience, Keys: s.Keys, Store: s.Tokens, Random: s.Random}
+	return &Minter{Keys: s.Keys, Store: s.Tokens, Random: s.Random}
 }
 
 // ownerRoles returns a client owner's roles; a deleted owner holds none.
 func (s *Server) ownerRoles(ctx context.Context, userID string) ([]string, error) {
-	u, err := s.Users.User(ctx, userID)
+	u, err := s.Accounts.User(ctx, userID)
 	if err != nil {
 		if errors.Is(err, account.ErrNotFound) {
 			return nil, nil
@@ -100,16 +100,22 @@ func (s *Server) ownerRoles(ctx context.Context, userID string) ([]string, error
 	return u.Roles, nil
 }
 
-// Mount registers the protocol routes on mux.
+// Mount registers the protocol routes on mux: the default tenant's at the
+// root, and the same routes under /t/{slug} for every other tenant.
 func (s *Server) Mount(mux *http.ServeMux) {
-	mux.HandleFunc("POST /oauth2/token", s.handleToken)
-	mux.HandleFunc("/oauth2/token", methodNotAllowed("POST"))
-	mux.HandleFunc("POST /oauth2/introspect", s.handleIntrospect)
-	mux.HandleFunc("/oauth2/introspect", methodNotAllowed("POST"))
-	mux.HandleFunc("POST /oauth2/revoke", s.handleRevoke)
-	mux.HandleFunc("/oauth2/revoke", methodNotAllowed("POST"))
-	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleDiscovery)
-	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
-	mux.HandleFunc("GET /api/v1/me", s.handleMe)
-	mux.HandleFunc("/api/v1/me", methodNotAllowed("GET"))
+	for _, base := range []string{"", "/t/{tenant}"} {
+		mux.HandleFunc("POST "+base+"/oauth2/token", s.inTenant(s.handleToken))
+		mux.HandleFunc(base+"/oauth2/token", methodNotAllowed("POST"))
+		mux.HandleFunc("POST "+base+"/oauth2/introspect", s.inTenant(s.handleIntrospect))
+		mux.HandleFunc(base+"/oauth2/introspect", methodNotAllowed("POST"))
+		mux.HandleFunc("POST "+base+"/oauth2/revoke", s.inTenant(s.handleRevoke))
+		mux.HandleFunc(base+"/oauth2/revoke", methodNotAllowed("POST"))
+		mux.HandleFunc("GET "+base+"/.well-known/oauth-authorization-server", s.inTenant(s.handleDiscovery))
+		mux.HandleFunc("GET "+base+"/.well-known/jwks.json", s.inTenant(s.handleJWKS))
+		mux.HandleFunc("GET "+base+"/api/v1/me", s.inTenant(s.handleMe))
+		mux.HandleFunc(base+"/api/v1/me", methodNotAllowed("GET"))
+	}
+	// RFC 8414 §3.1: metadata for an issuer with a path is found by
+	// inserting the well-known segment before the path.
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server/t/{tenant}", s.inTenant(s.handleDiscovery))
 }

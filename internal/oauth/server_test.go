@@ -42,6 +42,17 @@ type harness struct {
 	ts     *httptest.Server
 	issuer string
 	kek    []byte
+	keys   *token.TenantKeys
+}
+
+// tenantKeys returns a tenant's signing keys as the server holds them.
+func (h *harness) tenantKeys(tenantID string) *token.Keys {
+	h.t.Helper()
+	k, err := h.keys.Get(context.Background(), tenantID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return k
 }
 
 // secretID returns the ID of a client's newest secret.
@@ -66,17 +77,16 @@ func newHarness(t testing.TB, threshold int) *harness {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
-	if err := db.CreateTenant(ctx, &account.Tenant{ID: "ten_1", Name: "Acme", CreatedAt: clk.Now()}); err != nil {
+	if err := db.CreateTenant(ctx, &account.Tenant{ID: "ten_1", Name: "Acme", Slug: "acme", Default: true, CreatedAt: clk.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	kek := make([]byte, 32)
 	rand.Read(kek)
-	keys := &token.Keys{Store: db, KEK: kek, Now: clk.Now, Retain: 49 * time.Hour}
-	if err := keys.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	keys := &token.TenantKeys{New: func(tenant string) *token.Keys {
+		return &token.Keys{Tenant: tenant, Store: db, KEK: kek, Now: clk.Now, Retain: 49 * time.Hour}
+	}}
 	auth := &client.Authenticator{Repo: db, Now: clk.Now}
-	h := &harness{t: t, clock: clk, db: db, actor: client.SystemActor("ten_1"), kek: kek}
+	h := &harness{t: t, clock: clk, db: db, actor: client.SystemActor("ten_1"), kek: kek, keys: keys}
 	h.svc = &client.Service{Repo: db, Now: clk.Now, OnChange: auth.Invalidate}
 	mux := http.NewServeMux()
 	h.ts = httptest.NewServer(mux)
@@ -84,7 +94,7 @@ func newHarness(t testing.TB, threshold int) *harness {
 	h.issuer = h.ts.URL
 	h.srv = oauth.New(oauth.Config{
 		Issuer: h.issuer, Auth: auth, Usage: &client.UsageRecorder{Repo: db}, Keys: keys, Tokens: db,
-		Revoked: &token.Revocations{}, Users: db, Now: clk.Now, FailureThreshold: threshold,
+		Revoked: &token.Revocations{}, Accounts: db, Now: clk.Now, FailureThreshold: threshold,
 	})
 	h.srv.Mount(mux)
 	return h

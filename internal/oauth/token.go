@@ -9,8 +9,9 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth/oautherr"
 )
 
-// handleToken is POST /oauth2/token (RFC 6749 §3.2).
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+// handleToken is POST /oauth2/token (RFC 6749 §3.2). Only the tenant's
+// own clients authenticate here.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, ts *tenantScope) {
 	p, oerr := readParams(w, r)
 	if oerr != nil {
 		writeError(w, oerr)
@@ -30,12 +31,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, oautherr.UnsupportedGrantType("%s", msg))
 		return
 	}
-	c, sec, oerr := s.authenticate(r.Context(), r, p, h.AllowsPublic())
+	c, sec, oerr := s.authenticate(r.Context(), r, p, h.AllowsPublic(), ts.tenant.ID)
 	if oerr != nil {
 		writeError(w, oerr)
 		return
 	}
-	resp, err := h.Handle(r.Context(), &grant.Request{Client: c, Secret: sec, Params: p, Now: s.now()})
+	resp, err := h.Handle(r.Context(), &grant.Request{Tenant: ts.grantTenant(), Client: c, Secret: sec, Params: p, Now: s.now()})
 	var perr *oautherr.Error
 	switch {
 	case errors.As(err, &perr):

@@ -1,5 +1,5 @@
-// Package provision gives an empty database what a first start needs: a
-// tenant, a super admin, and the protected default clients (seed
+// Package provision gives an empty database what a first start needs: the
+// default tenant (the one the root issuer serves), a super admin, and the protected default clients (seed
 // ThetaSecure). Each step checks whether it was already done, so a start
 // that crashed half-way, or several instances starting at once, end with
 // exactly one of each.
@@ -142,27 +142,35 @@ func isTaken(err error) bool {
 		strings.Contains(ve.Fields[0].Message, "already taken")
 }
 
+// DefaultTenantSlug is the slug of the tenant a first start makes. The
+// default tenant is served at the root issuer, not under its slug; the
+// slug names it to the CLI.
+const DefaultTenantSlug = "default"
+
+// ensureTenant finds or makes the default tenant, the one the root issuer
+// serves. Instances starting at once race to make it; the store keeps at
+// most one default, so the losers find the winner's.
 func ensureTenant(ctx context.Context, st Store, p Params) (*account.Tenant, bool, error) {
 	for range 2 {
-		ts, err := st.Tenants(ctx)
-		if err != nil {
-			return nil, false, err
+		t, err := st.DefaultTenant(ctx)
+		if err == nil {
+			return t, false, nil
 		}
-		if len(ts) > 0 {
-			return &ts[0], false, nil
+		if !errors.Is(err, account.ErrNotFound) {
+			return nil, false, err
 		}
 		id, err := client.NewID(p.Random, "ten_")
 		if err != nil {
 			return nil, false, err
 		}
-		t := &account.Tenant{ID: id, Name: "Default", CreatedAt: p.Now().UTC()}
+		t = &account.Tenant{ID: id, Name: "Default", Slug: DefaultTenantSlug, Default: true, CreatedAt: p.Now().UTC()}
 		if err := st.CreateTenant(ctx, t); err == nil {
 			return t, true, nil
 		} else if !errors.Is(err, account.ErrConflict) {
 			return nil, false, fmt.Errorf("provision tenant: %w", err)
 		}
 	}
-	return nil, false, errors.New("provision tenant: lost a race twice")
+	return nil, false, fmt.Errorf("provision tenant: no default tenant, and one cannot be made (is the slug %q taken?)", DefaultTenantSlug)
 }
 
 func ensureAdmin(ctx context.Context, st Store, p Params, res *Result) error {

@@ -3,14 +3,14 @@ package token
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
 )
 
-// Claims are the claims of an RFC 9068 access token.
+// Claims are the claims of an RFC 9068 access token: [Keys.SignAccess]
+// encodes them and [Keys.VerifyAccess] decodes them. (ID tokens have
+// [IDClaims].)
 //
 // Empty strings, an empty Audience and a nil Extra are left out of the
 // encoded token; IssuedAt and ExpiresAt are required and travel as whole
@@ -28,15 +28,13 @@ type Claims struct {
 
 	// Extra holds private claims such as "owner" or "permissions". Its
 	// keys must not be registered claim names (see [Claims]' fields, and
-	// nbf). Values are encoded with encoding/json; VerifyJWT decodes them
+	// nbf). Values are encoded with encoding/json; VerifyAccess decodes them
 	// as encoding/json decodes into an any (numbers become float64).
 	Extra map[string]any
 }
 
 // registered lists the claim names Claims owns; Extra may not use them.
 var registered = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope"}
-
-func isRegistered(name string) bool { return slices.Contains(registered[:], name) }
 
 // appendClaims appends c's JSON encoding to b. Hand-written rather than
 // encoding/json so that aud can be a string or an array and Extra can sit
@@ -70,26 +68,9 @@ func appendClaims(b []byte, c *Claims) ([]byte, error) {
 	b = appendStringClaim(b, "jti", c.ID)
 	b = appendStringClaim(b, "client_id", c.ClientID)
 	b = appendStringClaim(b, "scope", c.Scope)
-	if len(c.Extra) > 0 {
-		// Sorted, so equal claims encode to equal bytes.
-		names := make([]string, 0, len(c.Extra))
-		for name := range c.Extra {
-			if isRegistered(name) {
-				return nil, fmt.Errorf("token: extra claim %q is a registered claim name", name)
-			}
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		for _, name := range names {
-			v, err := json.Marshal(c.Extra[name])
-			if err != nil {
-				return nil, fmt.Errorf("token: encoding claim %q: %w", name, err)
-			}
-			b = appendJSONString(b, name)
-			b = append(b, ':')
-			b = append(b, v...)
-			b = append(b, ',')
-		}
+	b, err := appendExtra(b, c.Extra, registered[:])
+	if err != nil {
+		return nil, err
 	}
 	b[len(b)-1] = '}' // replaces the trailing comma; iat guarantees one
 	return b, nil

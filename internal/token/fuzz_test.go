@@ -1,19 +1,21 @@
 package token
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// FuzzVerifyJWT feeds VerifyJWT arbitrary strings against a key set with
+// FuzzVerifyAccess feeds VerifyAccess arbitrary strings against a key set with
 // an EdDSA current key and a retired ES256 one. It must never panic, and
 // must return claims exactly when it returns no error.
-func FuzzVerifyJWT(f *testing.F) {
+func FuzzVerifyAccess(f *testing.F) {
 	st, clk := newMemStore(), newClock()
 	es := newKeys(f, st, clk, ES256)
 	esTok := signTest(f, es, clk.Now())
@@ -26,6 +28,7 @@ func FuzzVerifyJWT(f *testing.F) {
 	f.Add(esTok)
 	f.Add(edTok)
 	f.Add(esTok + "x")
+	f.Add(signIDTest(f, k, now)) // the right key and claims, the wrong kind
 	f.Add(strings.Replace(edTok, ".", "..", 1))
 	f.Add(forge(f, k, `{"alg":"EdDSA","kid":"`+kid+`","typ":"at+jwt"}`, `{"exp":1e308,"iat":-1,"aud":[null]}`))
 	f.Add(forge(f, k, `{"alg":"EdDSA","kid":"`+kid+`","typ":"at+jwt","crit":[]}`, `{}`))
@@ -37,7 +40,7 @@ func FuzzVerifyJWT(f *testing.F) {
 	f.Add(strings.Repeat(".", 100))
 
 	f.Fuzz(func(t *testing.T, tok string) {
-		c, err := k.VerifyJWT(tok, now)
+		c, err := k.VerifyAccess(tok, now, testExpect)
 		switch {
 		case err == nil && c == nil:
 			t.Fatal("no error and no claims")
@@ -51,10 +54,12 @@ func FuzzVerifyJWT(f *testing.F) {
 	})
 }
 
-// FuzzParseClaims reaches the claims decoder directly, which FuzzVerifyJWT
-// cannot (mutated payloads fail the signature first), and holds it to
-// encoding/json: whatever it accepts must be valid JSON that encoding/json
-// decodes to the same claims.
+// FuzzParseClaims reaches the claims decoder directly, which
+// FuzzVerifyAccess cannot (mutated payloads fail the signature first), and
+// holds it to encoding/json in both directions: whatever it accepts is
+// valid JSON that encoding/json decodes to the same claims, and whatever it
+// refuses, encoding/json refuses too or the claims break a rule of the
+// claim set (a registered claim of the wrong type, exp or iat missing).
 func FuzzParseClaims(f *testing.F) {
 	now := newClock().Now()
 	c := testClaims(now)
@@ -67,16 +72,26 @@ func FuzzParseClaims(f *testing.F) {
 	f.Add([]byte(` {"exp":1.5e3,"iat":0,"nbf":2,"aud":"x","sub":"\u00e9\n","x":{"a":[1,"]"]}} `))
 	f.Add([]byte(`{"exp":"1","iat":[],"aud":{}}`))
 	f.Add([]byte(`{"exp":1,"iat":1,"aud":[],"Sub":null,"sub":"a","sub":"b"}`))
+	f.Add([]byte(`{"exp":1,"iat":1,"sub":1,"sub":"b"}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"exp":1e400}`))
 	f.Add([]byte(`{"exp":01,"iat":-0}`))
+	f.Add([]byte(`{"exp":1,"iat":1,"x":tru}`))
+	f.Add([]byte(`{"exp":1,"iat":1,"x":"\ud800"}`))
+	f.Add([]byte("{\"exp\":1,\"iat\":1,\"s\xffb\":\"\xfe\"}"))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		c, nbf, err := parseClaims(payload)
 		if (err == nil) == (c == nil) {
 			t.Fatalf("claims %v with error %v", c, err)
 		}
 		if err != nil {
+			if referenceRefusal(payload) == "" {
+				t.Fatalf("refused %q (%v), which encoding/json decodes to valid claims", payload, err)
+			}
 			return
+		}
+		if why := referenceRefusal(payload); why != "" {
+			t.Fatalf("accepted %q, which the reference refuses: %s", payload, why)
 		}
 		if !json.Valid(payload) {
 			t.Fatalf("accepted invalid JSON %q", payload)
@@ -94,6 +109,73 @@ func FuzzParseClaims(f *testing.F) {
 			t.Fatalf("decoded claims do not encode: %v", err)
 		}
 	})
+}
+
+// referenceRefusal says why encoding/json, or the rules of the claim set,
+// refuse payload; "" when neither does. Every member is walked, repeated
+// names included: a registered claim of the wrong type is refused wherever
+// it appears, as parseClaims does (RFC 7519 §4 lets a parser refuse a
+// repeated name outright).
+func referenceRefusal(payload []byte) string {
+	var m map[string]any
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return "encoding/json: " + err.Error()
+	}
+	if m == nil {
+		return "not an object"
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if _, err := dec.Token(); err != nil {
+		return "encoding/json: " + err.Error()
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "encoding/json: " + err.Error()
+		}
+		name, _ := tok.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return "encoding/json: " + err.Error()
+		}
+		if why := claimTypeError(name, v); why != "" {
+			return why
+		}
+	}
+	for _, name := range []string{"exp", "iat"} {
+		if _, ok := m[name]; !ok {
+			return "missing " + name
+		}
+	}
+	return ""
+}
+
+// claimTypeError says why v cannot be the value of the claim name.
+func claimTypeError(name string, v any) string {
+	switch name {
+	case "iss", "sub", "client_id", "scope", "jti":
+		if _, ok := v.(string); !ok {
+			return name + " is not a string"
+		}
+	case "aud":
+		switch a := v.(type) {
+		case string:
+		case []any:
+			for _, x := range a {
+				if _, ok := x.(string); !ok {
+					return "aud holds a non-string"
+				}
+			}
+		default:
+			return "aud is neither a string nor an array"
+		}
+	case "exp", "iat", "nbf":
+		f, ok := v.(float64)
+		if !ok || f < 0 || f >= 1<<40 {
+			return name + " is not a NumericDate in range"
+		}
+	}
+	return ""
 }
 
 // referenceClaims decodes payload the slow, obvious way with encoding/json,
@@ -126,7 +208,7 @@ func referenceClaims(t *testing.T, payload []byte) (*Claims, time.Time) {
 		}
 	}
 	for name, v := range m {
-		if !isRegistered(name) {
+		if !slices.Contains(registered[:], name) {
 			if c.Extra == nil {
 				c.Extra = map[string]any{}
 			}

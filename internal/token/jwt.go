@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -13,11 +14,11 @@ import (
 // forgive clock skew between instances. There is no leeway on exp.
 const IatLeeway = 60 * time.Second
 
-// MaxTokenSize bounds the tokens VerifyJWT will look at; longer input is
+// MaxTokenSize bounds the tokens a verifier will look at; longer input is
 // refused before any decoding.
 const MaxTokenSize = 16 << 10
 
-// ErrInvalidToken is wrapped by every error VerifyJWT returns for a token
+// ErrInvalidToken is wrapped by every error a verifier returns for a token
 // that must be refused; errors.Is(err, ErrInvalidToken) tells a bad token
 // apart from a server-side problem.
 var ErrInvalidToken = errors.New("invalid token")
@@ -33,16 +34,20 @@ var (
 	errTooLarge     error = tokenError("too large")
 	errMalformed    error = tokenError("malformed")
 	errBadHeader    error = tokenError("malformed header")
-	errBadType      error = tokenError(`typ is not "at+jwt"`)
+	errBadType      error = tokenError("typ is not this kind of token's")
 	errBadAlg       error = tokenError("alg does not match the key")
 	errCrit         error = tokenError("unsupported critical header")
 	errBadSignature error = tokenError("signature verification failed")
 	errBadClaims    error = tokenError("malformed claims")
 	errNoExpiry     error = tokenError("missing exp")
 	errNoIssuedAt   error = tokenError("missing iat")
+	errMissing      error = tokenError("a required claim is missing")
 	errFuture       error = tokenError("issued in the future")
 	errNotYetValid  error = tokenError("not yet valid")
+	errIssuer       error = tokenError("iss is not the expected issuer")
+	errAudience     error = tokenError("aud names none of the expected audiences")
 	errNotLoaded          = errors.New("token: signing keys are not loaded")
+	errNoExpect           = errors.New("token: a verifier needs an issuer and at least one audience to expect")
 )
 
 // tokenError is a reason a token was refused.
@@ -51,41 +56,93 @@ type tokenError string
 func (e tokenError) Error() string { return "invalid token: " + string(e) }
 func (e tokenError) Unwrap() error { return ErrInvalidToken }
 
-// headerSegment returns the base64url JWS header for a key.
-func headerSegment(alg, kid string) (string, error) {
+// kind is one type of JWT that Keys signs. Every kind has its own typ
+// header, and each verifier accepts only its own, so that a token of one
+// kind can never pass for another (RFC 8725 §3.11): an ID token is not an
+// access token, whatever its claims say.
+type kind uint8
+
+const (
+	accessToken kind = iota // RFC 9068 access tokens
+	idToken                 // OpenID Connect ID tokens
+	numKinds
+)
+
+// kindSpec is one row of the kind table.
+type kindSpec struct {
+	name string
+	// typ is the header value signed tokens carry.
+	typ string
+	// accept are the typ values the verifier takes, compared without
+	// regard to case (RFC 7515 §4.1.9).
+	accept []string
+}
+
+// kinds is the kind table. A new kind (logout tokens: typ
+// "logout+jwt") is a row here and a pair of Sign and Verify methods.
+var kinds = [numKinds]kindSpec{
+	accessToken: {name: "access token", typ: "at+jwt", accept: []string{"at+jwt", "application/at+jwt"}},
+	// OpenID Connect sets no typ for ID tokens; "JWT" is what RFC 7519
+	// §5.1 suggests and what relying parties expect.
+	idToken: {name: "ID token", typ: "JWT", accept: []string{"JWT", "application/jwt"}},
+}
+
+func (k kind) accepts(typ string) bool {
+	return slices.ContainsFunc(kinds[k].accept, func(a string) bool { return strings.EqualFold(a, typ) })
+}
+
+// Expect is what a verifier requires of a token beyond its kind, a valid
+// signature and a current lifetime.
+type Expect struct {
+	// Issuer must equal iss exactly. Required.
+	Issuer string
+	// Audience lists the audiences the caller answers for: aud must name
+	// at least one of them. Required: a verifier that checked no audience
+	// would accept a token meant for someone else.
+	Audience []string
+}
+
+func (e Expect) valid() bool { return e.Issuer != "" && len(e.Audience) > 0 }
+
+// anyAudience reports whether aud names one of e's audiences.
+func (e Expect) anyAudience(aud []string) bool {
+	return slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(e.Audience, a) })
+}
+
+// headerSegment returns the base64url JWS header of a kind of token signed
+// by a key.
+func headerSegment(alg, kid string, k kind) (string, error) {
 	h, err := json.Marshal(struct {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
 		Typ string `json:"typ"`
-	}{alg, kid, "at+jwt"})
+	}{alg, kid, kinds[k].typ})
 	if err != nil {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(h), nil
 }
 
-// SignJWT encodes c as an RFC 9068 access token signed with the current
-// key. It fails when Keys is not loaded, when c lacks IssuedAt or
-// ExpiresAt, or when Extra uses a registered claim name or holds a value
-// encoding/json cannot encode.
-func (k *Keys) SignJWT(c Claims) (string, error) {
+// headers returns the header segments of every kind for a key.
+func headers(alg, kid string) (h [numKinds]string, err error) {
+	for k := range numKinds {
+		if h[k], err = headerSegment(alg, kid, k); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}
+
+// sign signs payload as a token of kind k with the current key.
+func (k *Keys) sign(kd kind, payload []byte) (string, error) {
 	set := k.set.Load()
 	if set == nil {
 		return "", errNotLoaded
 	}
-	return signJWT(set.signer, set.signerHeader, &c)
-}
-
-// signJWT encodes c under header and signs it with s.
-func signJWT(s Signer, header string, c *Claims) (string, error) {
-	var arr [512]byte
-	payload, err := appendClaims(arr[:0], c)
-	if err != nil {
-		return "", err
-	}
+	s, header := set.signer, set.signerHeaders[kd]
 	enc := base64.RawURLEncoding
 	n := len(header) + 1 + enc.EncodedLen(len(payload))
-	tok := make([]byte, 0, n+1+enc.EncodedLen(64))
+	tok := make([]byte, 0, n+1+enc.EncodedLen(512))
 	tok = append(tok, header...)
 	tok = append(tok, '.')
 	tok = enc.AppendEncode(tok, payload)
@@ -98,14 +155,12 @@ func signJWT(s Signer, header string, c *Claims) (string, error) {
 	return string(tok), nil
 }
 
-// VerifyJWT checks tok as an access token signed by one of the published
-// keys and returns its claims. It requires typ "at+jwt" (or
-// "application/at+jwt", any case), the key's own alg, a valid signature,
-// now before exp, and iat no more than IatLeeway after now. It does not
-// check iss, aud or revocation: that is the caller's policy.
-//
-// Every refusal wraps ErrInvalidToken; VerifyJWT never panics on input.
-func (k *Keys) VerifyJWT(tok string, now time.Time) (*Claims, error) {
+// maxSigSize is the longest signature verify decodes: RSA-4096.
+const maxSigSize = 512
+
+// verify checks tok's compact JWS form, its header against kind kd and a
+// published key, and its signature, and returns the decoded payload.
+func (k *Keys) verify(tok string, kd kind) ([]byte, error) {
 	set := k.set.Load()
 	if set == nil {
 		return nil, errNotLoaded
@@ -121,46 +176,49 @@ func (k *Keys) VerifyJWT(tok string, now time.Time) (*Claims, error) {
 	if !ok || strings.IndexByte(s, '.') >= 0 {
 		return nil, errMalformed
 	}
-	key, err := set.keyForHeader(h)
+	key, err := set.keyForHeader(h, kd)
 	if err != nil {
 		return nil, err
 	}
-	var sigBuf [64]byte
-	if base64.RawURLEncoding.DecodedLen(len(s)) != len(sigBuf) {
+	var sigBuf [maxSigSize]byte
+	size := key.sigSize()
+	if size == 0 || size > len(sigBuf) || base64.RawURLEncoding.DecodedLen(len(s)) != size {
 		return nil, errBadSignature
 	}
-	if n, err := base64.RawURLEncoding.Strict().Decode(sigBuf[:], []byte(s)); err != nil || n != len(sigBuf) {
+	if n, err := base64.RawURLEncoding.Strict().Decode(sigBuf[:], []byte(s)); err != nil || n != size {
 		return nil, errBadSignature
 	}
-	if !key.verify([]byte(tok[:len(h)+1+len(p)]), sigBuf[:]) {
+	if !key.verify([]byte(tok[:len(h)+1+len(p)]), sigBuf[:size]) {
 		return nil, errBadSignature
 	}
 	payload, err := base64.RawURLEncoding.Strict().DecodeString(p)
 	if err != nil {
 		return nil, errBadClaims
 	}
-	c, nbf, err := parseClaims(payload)
-	if err != nil {
-		return nil, err
-	}
+	return payload, nil
+}
+
+// checkTimes applies the lifetime rules every kind shares: now before
+// exp, and iat and nbf no more than IatLeeway after now.
+func checkTimes(now, iat, exp, nbf time.Time) error {
 	switch {
-	case !now.Before(c.ExpiresAt):
-		return nil, ErrTokenExpired
-	case c.IssuedAt.After(now.Add(IatLeeway)):
-		return nil, errFuture
+	case !now.Before(exp):
+		return ErrTokenExpired
+	case iat.After(now.Add(IatLeeway)):
+		return errFuture
 	case nbf.After(now.Add(IatLeeway)):
-		return nil, errNotYetValid
+		return errNotYetValid
 	}
-	return c, nil
+	return nil
 }
 
 // keyForHeader finds the published key a JWS header names and checks the
-// header against it.
-func (s *keySet) keyForHeader(h string) (*publishedKey, error) {
+// header against it and against kind kd.
+func (s *keySet) keyForHeader(h string, kd kind) (*publishedKey, error) {
 	// Our own tokens carry exactly the header we precomputed: one string
 	// compare per key instead of base64 and JSON.
 	for _, k := range s.published {
-		if k.header == h {
+		if k.headers[kd] == h {
 			return k, nil
 		}
 	}
@@ -195,7 +253,7 @@ func (s *keySet) keyForHeader(h string) (*publishedKey, error) {
 			return nil, errBadHeader
 		}
 	}
-	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+	if !kd.accepts(typ) {
 		return nil, errBadType
 	}
 	for _, k := range s.published {

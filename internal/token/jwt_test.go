@@ -28,9 +28,25 @@ func testClaims(now time.Time) Claims {
 	}
 }
 
+// testExpect is what verifiers in these tests require: testClaims' issuer
+// and audience.
+var testExpect = Expect{Issuer: "https://latchkey.example", Audience: []string{"https://api.example"}}
+
+// signWith signs testClaims changed by mutate.
+func signWith(t testing.TB, k *Keys, mutate func(*Claims)) string {
+	t.Helper()
+	c := testClaims(newClock().Now())
+	mutate(&c)
+	tok, err := k.SignAccess(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 func signTest(t testing.TB, k *Keys, now time.Time) string {
 	t.Helper()
-	tok, err := k.SignJWT(testClaims(now))
+	tok, err := k.SignAccess(testClaims(now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +73,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		mutate func(*Claims)
 	}{
 		{"typical", func(*Claims) {}},
-		{"several audiences", func(c *Claims) { c.Audience = []string{"a", "b", "c"} }},
-		{"no audience", func(c *Claims) { c.Audience = nil }},
+		{"several audiences", func(c *Claims) { c.Audience = []string{"a", "https://api.example", "c"} }},
 		{"no scope", func(c *Claims) { c.Scope = "" }},
 		{"extra claims", func(c *Claims) {
 			c.Extra = map[string]any{
@@ -75,20 +90,20 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			c.ClientID = "bad utf8 \xff\xfe end"
 		}},
 	}
-	for _, alg := range []string{ES256, EdDSA} {
+	for _, alg := range []string{ES256, EdDSA, RS256} {
 		k := newKeys(t, newMemStore(), newClock(), alg)
 		for _, tt := range tests {
 			t.Run(alg+"/"+tt.name, func(t *testing.T) {
 				in := testClaims(now)
 				tt.mutate(&in)
-				tok, err := k.SignJWT(in)
+				tok, err := k.SignAccess(in)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if !LooksLikeJWT(tok) {
 					t.Errorf("LooksLikeJWT(%q) = false", tok)
 				}
-				got, err := k.VerifyJWT(tok, now)
+				got, err := k.VerifyAccess(tok, now, testExpect)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -228,7 +243,7 @@ func TestSignJWTRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := testClaims(now)
 			tt.mutate(&c)
-			if tok, err := k.SignJWT(c); err == nil {
+			if tok, err := k.SignAccess(c); err == nil {
 				t.Fatalf("SignJWT succeeded: %s", tok)
 			}
 		})
@@ -305,10 +320,19 @@ func TestVerifyJWTRejects(t *testing.T) {
 		{"expires this second", signTest(t, k, now.Add(-time.Hour)), ErrTokenExpired},
 		{"issued in the future", signTest(t, k, now.Add(IatLeeway+time.Second)), errFuture},
 		{"not yet valid", forge(t, k, header(ES256, "at+jwt"), `{"exp":`+itoa(now.Add(time.Hour))+`,"iat":`+itoa(now)+`,"nbf":`+itoa(now.Add(time.Hour))+`}`), errNotYetValid},
+		{"another issuer", signWith(t, k, func(c *Claims) { c.Issuer = "https://elsewhere.example" }), errIssuer},
+		{"no issuer", signWith(t, k, func(c *Claims) { c.Issuer = "" }), errIssuer},
+		{"another audience", signWith(t, k, func(c *Claims) { c.Audience = []string{"https://other-api.example"} }), errAudience},
+		{"no audience", signWith(t, k, func(c *Claims) { c.Audience = nil }), errAudience},
+		{"aud the issuer, not the resource", signWith(t, k, func(c *Claims) { c.Audience = []string{c.Issuer} }), errAudience},
+		{"no sub", signWith(t, k, func(c *Claims) { c.Subject = "" }), errMissing},
+		{"no client_id", signWith(t, k, func(c *Claims) { c.ClientID = "" }), errMissing},
+		{"no jti", signWith(t, k, func(c *Claims) { c.ID = "" }), errMissing},
+		{"an ID token", signIDTest(t, k, now), errBadType},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := k.VerifyJWT(tt.tok, now)
+			c, err := k.VerifyAccess(tt.tok, now, testExpect)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("VerifyJWT error = %v, want %v", err, tt.want)
 			}
@@ -328,7 +352,7 @@ func TestVerifyJWTAccepts(t *testing.T) {
 	k := newKeys(t, newMemStore(), clk, ES256)
 	kid, _ := k.Current()
 	claims := func(iat, exp time.Time) string {
-		return `{"sub":"s","exp":` + itoa(exp) + `,"iat":` + itoa(iat) + `}`
+		return `{` + requiredClaims + `,"exp":` + itoa(exp) + `,"iat":` + itoa(iat) + `}`
 	}
 	tests := []struct {
 		name string
@@ -338,12 +362,13 @@ func TestVerifyJWTAccepts(t *testing.T) {
 		{"one second before exp", forge(t, k, `{"alg":"ES256","kid":"`+kid+`","typ":"at+jwt"}`, claims(now.Add(-time.Hour), now.Add(time.Second)))},
 		{"typ application/at+jwt", forge(t, k, `{"typ":"application/at+JWT","alg":"ES256","kid":"`+kid+`"}`, claims(now, now.Add(time.Hour)))},
 		{"typ upper case", forge(t, k, `{"kid":"`+kid+`","typ":"AT+JWT","alg":"ES256"}`, claims(now, now.Add(time.Hour)))},
-		{"fractional dates", forge(t, k, `{"alg":"ES256","kid":"`+kid+`","typ":"at+jwt"}`, `{"exp":`+itoa(now.Add(time.Hour))+`.5,"iat":`+itoa(now)+`.25}`)},
-		{"nbf in the past", forge(t, k, `{"alg":"ES256","kid":"`+kid+`","typ":"at+jwt"}`, `{"exp":`+itoa(now.Add(time.Hour))+`,"iat":`+itoa(now)+`,"nbf":`+itoa(now)+`}`)},
+		{"fractional dates", forge(t, k, `{"alg":"ES256","kid":"`+kid+`","typ":"at+jwt"}`, `{`+requiredClaims+`,"exp":`+itoa(now.Add(time.Hour))+`.5,"iat":`+itoa(now)+`.25}`)},
+		{"nbf in the past", forge(t, k, `{"alg":"ES256","kid":"`+kid+`","typ":"at+jwt"}`, `{`+requiredClaims+`,"exp":`+itoa(now.Add(time.Hour))+`,"iat":`+itoa(now)+`,"nbf":`+itoa(now)+`}`)},
+		{"aud array naming the audience", forge(t, k, `{"alg":"ES256","kid":"`+kid+`","typ":"at+jwt"}`, `{"iss":"https://latchkey.example","aud":["x","https://api.example"],"sub":"s","client_id":"c","jti":"j","exp":`+itoa(now.Add(time.Hour))+`,"iat":`+itoa(now)+`}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := k.VerifyJWT(tt.tok, now); err != nil {
+			if _, err := k.VerifyAccess(tt.tok, now, testExpect); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -354,14 +379,14 @@ func TestVerifyJWTExpiryIsExact(t *testing.T) {
 	clk := newClock()
 	k := newKeys(t, newMemStore(), clk, "")
 	c := testClaims(clk.Now())
-	tok, err := k.SignJWT(c)
+	tok, err := k.SignAccess(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.VerifyJWT(tok, c.ExpiresAt.Add(-time.Nanosecond)); err != nil {
+	if _, err := k.VerifyAccess(tok, c.ExpiresAt.Add(-time.Nanosecond), testExpect); err != nil {
 		t.Errorf("a nanosecond before exp: %v", err)
 	}
-	if _, err := k.VerifyJWT(tok, c.ExpiresAt); !errors.Is(err, ErrTokenExpired) {
+	if _, err := k.VerifyAccess(tok, c.ExpiresAt, testExpect); !errors.Is(err, ErrTokenExpired) {
 		t.Errorf("at exp: %v, want ErrTokenExpired", err)
 	}
 }
@@ -372,14 +397,14 @@ func TestVerifyJWTExtraKeepsUnknownClaims(t *testing.T) {
 	k := newKeys(t, newMemStore(), clk, "")
 	kid, _ := k.Current()
 	tok := forge(t, k, `{"alg":"ES256","kid":"`+kid+`","typ":"at+jwt"}`,
-		`{"exp":`+itoa(now.Add(time.Hour))+`,"iat":`+itoa(now)+`,"nbf":`+itoa(now)+`,"owner":"u","Sub":"case matters"}`)
-	c, err := k.VerifyJWT(tok, now)
+		`{`+requiredClaims+`,"exp":`+itoa(now.Add(time.Hour))+`,"iat":`+itoa(now)+`,"nbf":`+itoa(now)+`,"owner":"u","Sub":"case matters"}`)
+	c, err := k.VerifyAccess(tok, now, testExpect)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{"owner": "u", "Sub": "case matters"}
-	if !maps.Equal(c.Extra, want) || c.Subject != "" {
-		t.Errorf("Extra = %v, Subject = %q; want %v and no subject (nbf is not extra)", c.Extra, c.Subject, want)
+	if !maps.Equal(c.Extra, want) || c.Subject != "s" {
+		t.Errorf("Extra = %v, Subject = %q; want %v and subject s (nbf is not extra)", c.Extra, c.Subject, want)
 	}
 }
 
@@ -399,6 +424,10 @@ func forgeRaw(t testing.TB, k *Keys, h, p string) string {
 	}
 	return h + "." + p + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
+
+// requiredClaims are the members, besides exp and iat, that VerifyAccess
+// requires, with the values testExpect accepts.
+const requiredClaims = `"iss":"https://latchkey.example","aud":"https://api.example","sub":"s","client_id":"c","jti":"j"`
 
 // itoa is t as a JSON NumericDate.
 func itoa(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }

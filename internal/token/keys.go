@@ -29,7 +29,7 @@ const (
 
 // Keys manages the signing keys: it loads them from a KeyStore, rotates
 // them, publishes their public halves as a JWKS, and signs and verifies
-// access tokens.
+// tokens of every kind (access tokens, ID tokens).
 //
 // A key is published before it signs: rotation first makes a next key,
 // which appears in the JWKS at once and is promoted to current (the key
@@ -40,20 +40,23 @@ const (
 // retired and stays published for Retain.
 //
 // Set the fields, then call Load before anything else; fields must not
-// change afterwards. SignJWT, VerifyJWT, JWKS and Current are safe for
+// change afterwards. The Sign and Verify methods, JWKS and Current are safe for
 // concurrent use and take no lock: they read an immutable key set that
 // Load, Rotate and Refresh replace atomically. Many instances (processes)
 // may share one KeyStore; the store's compare-and-swap keeps their
 // rotations from multiplying keys.
 type Keys struct {
+	// Tenant is the tenant whose keys these are. Required.
+	Tenant string
 	// Store keeps the keys. Required.
 	Store KeyStore
 	// KEK is the 32-byte key-encryption key that seals private keys at
 	// rest. Required.
 	KEK []byte
-	// Algorithm is the JWS alg of new keys: ES256 (the zero value) or
-	// EdDSA. When the current key has another algorithm, Refresh prepares
-	// a next key of this one, which takes over after PublishAhead.
+	// Algorithm is the JWS alg of new keys: ES256 (the zero value),
+	// EdDSA or RS256. When the current key has another algorithm, Refresh
+	// prepares a next key of this one, which takes over after
+	// PublishAhead.
 	Algorithm string
 	// RotateEvery is how long a key signs before Refresh replaces it:
 	// Refresh makes the next key PublishAhead earlier. Zero means
@@ -86,18 +89,18 @@ type Keys struct {
 
 // keySet is an immutable snapshot of the published keys.
 type keySet struct {
-	signer       Signer
-	signerHeader string    // base64url JWS header for signer's key
-	activatedAt  time.Time // when the current key started signing
-	next         *SigningKey
-	published    []*publishedKey
-	jwks         []byte
+	signer        Signer
+	signerHeaders [numKinds]string // base64url JWS headers for signer's key
+	activatedAt   time.Time        // when the current key started signing
+	next          *SigningKey
+	published     []*publishedKey
+	jwks          []byte
 }
 
 // publishedKey is a key that verifies tokens and appears in the JWKS.
 type publishedKey struct {
 	*keyMaterial
-	header string // the header our own tokens carry for this key
+	headers [numKinds]string // the headers our own tokens carry for this key
 }
 
 // errNoCurrentKey means the store holds no current key.
@@ -152,7 +155,7 @@ func (k *Keys) random() io.Reader {
 
 func (k *Keys) logger() *slog.Logger {
 	if k.Logger != nil {
-		return k.Logger
+		return k.Logger.With("tenant", k.Tenant)
 	}
 	return slog.New(slog.DiscardHandler)
 }
@@ -165,8 +168,11 @@ func (k *Keys) init() error {
 	if k.Store == nil {
 		return errors.New("token: Keys.Store is nil")
 	}
-	if alg := k.algorithm(); alg != ES256 && alg != EdDSA {
-		return fmt.Errorf("token: unsupported signing algorithm %q (want %s or %s)", alg, ES256, EdDSA)
+	if k.Tenant == "" {
+		return errors.New("token: Keys.Tenant is empty")
+	}
+	if alg := k.algorithm(); !supported(alg) {
+		return errUnsupported(alg)
 	}
 	s, err := NewSealer(k.KEK, k.random())
 	if err != nil {
@@ -256,7 +262,7 @@ func (k *Keys) Refresh(ctx context.Context) error {
 	// A failed prune only leaves rows behind (reload stops publishing
 	// them anyway), so carry on and report it at the end.
 	var pruneErr error
-	if err := k.Store.PruneSigningKeys(ctx, now); err != nil {
+	if err := k.Store.PruneSigningKeys(ctx, k.Tenant, now); err != nil {
 		pruneErr = fmt.Errorf("token: pruning signing keys: %w", err)
 	}
 	err := k.load(ctx)
@@ -366,7 +372,7 @@ func (k *Keys) add(ctx context.Context, state KeyState) error {
 	if state == KeyCurrent {
 		sk.ActivatedAt = now
 	}
-	err = k.Store.AddSigningKey(ctx, sk)
+	err = k.Store.AddSigningKey(ctx, k.Tenant, sk)
 	switch {
 	case errors.Is(err, ErrConflict):
 		k.logger().Debug("token: another instance made the signing key first", "state", state)
@@ -388,7 +394,7 @@ func (k *Keys) promote(ctx context.Context) error {
 	set := k.set.Load()
 	next, cur := set.next.ID, set.signer.KeyID()
 	now := k.now()
-	err := k.Store.PromoteSigningKey(ctx, next, cur, now, now.Add(k.retain()))
+	err := k.Store.PromoteSigningKey(ctx, k.Tenant, next, cur, now, now.Add(k.retain()))
 	switch {
 	case errors.Is(err, ErrConflict):
 		k.logger().Debug("token: another instance promoted the signing key first", "kid", next)
@@ -404,7 +410,7 @@ func (k *Keys) promote(ctx context.Context) error {
 // errNoCurrentKey, leaving the live set alone, when no key is current.
 // Called with mu held.
 func (k *Keys) reload(ctx context.Context) error {
-	stored, err := k.Store.SigningKeys(ctx)
+	stored, err := k.Store.SigningKeys(ctx, k.Tenant)
 	if err != nil {
 		return fmt.Errorf("token: reading signing keys: %w", err)
 	}
@@ -448,10 +454,10 @@ func (k *Keys) reload(ctx context.Context) error {
 	}
 	if old := k.set.Load(); old != nil && old.signer.KeyID() == cur.ID {
 		// Unchanged current key: keep it rather than unseal another copy.
-		set.signer, set.signerHeader = old.signer, old.signerHeader
+		set.signer, set.signerHeaders = old.signer, old.signerHeaders
 	} else if set.signer, err = k.unseal(cur, m.pub); err != nil {
 		return err
-	} else if set.signerHeader, err = headerSegment(cur.Algorithm, cur.ID); err != nil {
+	} else if set.signerHeaders, err = headers(cur.Algorithm, cur.ID); err != nil {
 		return err
 	}
 	if err := set.publish(m); err != nil {
@@ -483,11 +489,11 @@ func (k *Keys) reload(ctx context.Context) error {
 }
 
 func (s *keySet) publish(m *keyMaterial) error {
-	h, err := headerSegment(m.alg, m.id)
+	h, err := headers(m.alg, m.id)
 	if err != nil {
 		return err
 	}
-	s.published = append(s.published, &publishedKey{keyMaterial: m, header: h})
+	s.published = append(s.published, &publishedKey{keyMaterial: m, headers: h})
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -20,6 +22,7 @@ import (
 func newKeys(t testing.TB, st KeyStore, clk *clock, alg string) *Keys {
 	t.Helper()
 	k := &Keys{
+		Tenant:    testTenant,
 		Store:     st,
 		KEK:       testKEK(7),
 		Algorithm: alg,
@@ -121,6 +124,24 @@ func TestJWKSDocument(t *testing.T) {
 	}
 }
 
+func TestRSAKeySize(t *testing.T) {
+	k := newKeys(t, newMemStore(), newClock(), RS256)
+	signer := k.set.Load().signer.(*rs256Signer)
+	if bits := signer.priv.N.BitLen(); bits != RSAKeyBits {
+		t.Errorf("new RSA key has %d bits, want %d", bits, RSAKeyBits)
+	}
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newKeyMaterial(RS256, "", small.Public()); err == nil {
+		t.Error("a 1024-bit public key was accepted")
+	}
+	if _, err := newSigner(RS256, "k", small); err == nil {
+		t.Error("a 1024-bit private key was accepted")
+	}
+}
+
 func TestRotateRetainsOldKeyUntilRetainPasses(t *testing.T) {
 	st, clk := newMemStore(), newClock()
 	k := newKeys(t, st, clk, "")
@@ -139,7 +160,7 @@ func TestRotateRetainsOldKeyUntilRetainPasses(t *testing.T) {
 	if got := jwksKIDs(t, k); !slices.Equal(got, []string{cur, old}) {
 		t.Fatalf("JWKS kids = %v, want [%s %s] (current first)", got, cur, old)
 	}
-	if _, err := k.VerifyJWT(oldTok, clk.Now()); err != nil {
+	if _, err := k.VerifyAccess(oldTok, clk.Now(), testExpect); err != nil {
 		t.Fatalf("token from the retired key: %v", err)
 	}
 
@@ -162,7 +183,7 @@ func TestRotateRetainsOldKeyUntilRetainPasses(t *testing.T) {
 	if got := st.keyIDs(); !slices.Equal(got, []string{cur}) {
 		t.Fatalf("after Retain: store holds %v, want [%s] (pruned)", got, cur)
 	}
-	if _, err := k.VerifyJWT(oldTok, clk.Now()); !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrTokenExpired) {
+	if _, err := k.VerifyAccess(oldTok, clk.Now(), testExpect); !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrTokenExpired) {
 		t.Fatalf("token from the pruned key: err = %v", err)
 	}
 }
@@ -378,7 +399,7 @@ func TestConcurrentRotateMakesOneNextKey(t *testing.T) {
 
 func TestLoadAdoptsKeyWhenRaceLost(t *testing.T) {
 	st, clk := newMemStore(), newClock()
-	winner := &Keys{Store: st, KEK: testKEK(7), Now: clk.Now}
+	winner := &Keys{Tenant: testTenant, Store: st, KEK: testKEK(7), Now: clk.Now}
 	// The first RotateSigningKey call (ours) lets another instance store
 	// its key first, so ours meets ErrConflict.
 	st.addHook = func() {
@@ -400,7 +421,7 @@ func TestLoadAdoptsKeyWhenRaceLost(t *testing.T) {
 func TestLoadWithWrongKEK(t *testing.T) {
 	st, clk := newMemStore(), newClock()
 	newKeys(t, st, clk, "")
-	k := &Keys{Store: st, KEK: testKEK(8), Now: clk.Now}
+	k := &Keys{Tenant: testTenant, Store: st, KEK: testKEK(8), Now: clk.Now}
 	err := k.Load(context.Background())
 	if !errors.Is(err, ErrWrongKEK) {
 		t.Fatalf("Load with another KEK: %v, want ErrWrongKEK", err)
@@ -435,7 +456,7 @@ func TestRefreshPreparesKeyOnAlgorithmChange(t *testing.T) {
 	if got := jwksKIDs(t, ed); len(got) != 2 {
 		t.Fatalf("JWKS has %v, want the EdDSA and the retired ES256 key", got)
 	}
-	if _, err := ed.VerifyJWT(tok, clk.Now()); err != nil {
+	if _, err := ed.VerifyAccess(tok, clk.Now(), testExpect); err != nil {
 		t.Fatalf("ES256 token after switching to EdDSA: %v", err)
 	}
 	if err := ed.Refresh(ctx); err != nil {
@@ -451,9 +472,10 @@ func TestKeysConfigErrors(t *testing.T) {
 		name string
 		k    *Keys
 	}{
-		{"no store", &Keys{KEK: testKEK(1)}},
-		{"short KEK", &Keys{Store: newMemStore(), KEK: make([]byte, 16)}},
-		{"unknown algorithm", &Keys{Store: newMemStore(), KEK: testKEK(1), Algorithm: "RS256"}},
+		{"no store", &Keys{Tenant: testTenant, KEK: testKEK(1)}},
+		{"no tenant", &Keys{Store: newMemStore(), KEK: testKEK(1)}},
+		{"short KEK", &Keys{Tenant: testTenant, Store: newMemStore(), KEK: make([]byte, 16)}},
+		{"unknown algorithm", &Keys{Tenant: testTenant, Store: newMemStore(), KEK: testKEK(1), Algorithm: "HS256"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -466,10 +488,10 @@ func TestKeysConfigErrors(t *testing.T) {
 
 func TestNotLoaded(t *testing.T) {
 	var k Keys
-	if _, err := k.SignJWT(Claims{}); err == nil {
+	if _, err := k.SignAccess(Claims{}); err == nil {
 		t.Error("SignJWT before Load succeeded")
 	}
-	if _, err := k.VerifyJWT("a.b.c", time.Now()); err == nil || errors.Is(err, ErrInvalidToken) {
+	if _, err := k.VerifyAccess("a.b.c", time.Now(), testExpect); err == nil || errors.Is(err, ErrInvalidToken) {
 		t.Errorf("VerifyJWT before Load: %v, want a server-side error", err)
 	}
 	if string(k.JWKS()) != `{"keys":[]}` {
@@ -509,7 +531,7 @@ func TestLogsNoKeyMaterial(t *testing.T) {
 	var logs bytes.Buffer
 	st, clk := newMemStore(), newClock()
 	k := &Keys{
-		Store: st, KEK: testKEK(7), Now: clk.Now,
+		Tenant: testTenant, Store: st, KEK: testKEK(7), Now: clk.Now,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	ctx := context.Background()
@@ -522,7 +544,7 @@ func TestLogsNoKeyMaterial(t *testing.T) {
 	if !strings.Contains(logs.String(), "rotated signing key") {
 		t.Fatalf("no rotation logged:\n%s", logs.String())
 	}
-	for _, sk := range st.keys {
+	for _, sk := range st.keys[testTenant] {
 		for _, secret := range [][]byte{sk.SealedPrivateKey, k.KEK} {
 			for _, enc := range []string{string(secret), hex.EncodeToString(secret), base64.StdEncoding.EncodeToString(secret)} {
 				if strings.Contains(logs.String(), enc) {
@@ -538,10 +560,10 @@ type downStore struct{ KeyStore }
 
 var errDown = errors.New("database is down")
 
-func (downStore) SigningKeys(context.Context) ([]SigningKey, error) { return nil, errDown }
-func (downStore) PruneSigningKeys(context.Context, time.Time) error { return errDown }
-func (downStore) AddSigningKey(context.Context, *SigningKey) error  { return errDown }
-func (downStore) PromoteSigningKey(context.Context, string, string, time.Time, time.Time) error {
+func (downStore) SigningKeys(context.Context, string) ([]SigningKey, error) { return nil, errDown }
+func (downStore) PruneSigningKeys(context.Context, string, time.Time) error { return errDown }
+func (downStore) AddSigningKey(context.Context, string, *SigningKey) error  { return errDown }
+func (downStore) PromoteSigningKey(context.Context, string, string, string, time.Time, time.Time) error {
 	return errDown
 }
 func (downStore) ResealSigningKeys(context.Context, func(SigningKey) ([]byte, error)) (int, error) {
@@ -566,7 +588,7 @@ func TestStoreOutageKeepsKeysLive(t *testing.T) {
 	if cur, _ := k.Current(); cur != kid {
 		t.Fatalf("current key changed to %s during the outage", cur)
 	}
-	if _, err := k.VerifyJWT(signTest(t, k, clk.Now()), clk.Now()); err != nil {
+	if _, err := k.VerifyAccess(signTest(t, k, clk.Now()), clk.Now(), testExpect); err != nil {
 		t.Fatalf("signing or verifying during the outage: %v", err)
 	}
 

@@ -8,10 +8,12 @@ import (
 )
 
 // memStore is an in-memory KeyStore and Store with the semantics the
-// interfaces document. Several Keys share one to play several instances.
+// interfaces document, for tests that need to reach inside a store (a
+// race it loses on purpose, a count of rotations); the rest run on SQLite
+// (sqlite_test.go). Several Keys share one to play several instances.
 type memStore struct {
 	mu     sync.Mutex
-	keys   []SigningKey // newest first
+	keys   map[string][]SigningKey // by tenant, newest first
 	tokens map[string]Record
 	revs   map[string]Revocation
 
@@ -29,14 +31,17 @@ var (
 )
 
 func newMemStore() *memStore {
-	return &memStore{tokens: map[string]Record{}, revs: map[string]Revocation{}}
+	return &memStore{keys: map[string][]SigningKey{}, tokens: map[string]Record{}, revs: map[string]Revocation{}}
 }
 
-func (s *memStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+// testTenant is the tenant of the keys these tests make.
+const testTenant = "ten_test"
+
+func (s *memStore) SigningKeys(ctx context.Context, tenant string) ([]SigningKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]SigningKey, len(s.keys))
-	for i, k := range s.keys {
+	out := make([]SigningKey, len(s.keys[tenant]))
+	for i, k := range s.keys[tenant] {
 		k.PublicKey = slices.Clone(k.PublicKey)
 		k.SealedPrivateKey = slices.Clone(k.SealedPrivateKey)
 		out[i] = k
@@ -44,7 +49,7 @@ func (s *memStore) SigningKeys(ctx context.Context) ([]SigningKey, error) {
 	return out, nil
 }
 
-func (s *memStore) AddSigningKey(ctx context.Context, k *SigningKey) error {
+func (s *memStore) AddSigningKey(ctx context.Context, tenant string, k *SigningKey) error {
 	s.mu.Lock()
 	hook := s.addHook
 	s.addHook = nil
@@ -54,21 +59,24 @@ func (s *memStore) AddSigningKey(ctx context.Context, k *SigningKey) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, old := range s.keys {
-		if old.ID == k.ID || old.State == k.State {
-			return ErrConflict
+	for t, ks := range s.keys {
+		for _, old := range ks {
+			if old.ID == k.ID || (t == tenant && old.State == k.State && k.State != KeyRetired) {
+				return ErrConflict
+			}
 		}
 	}
-	s.keys = slices.Insert(s.keys, 0, *k)
+	s.keys[tenant] = slices.Insert(s.keys[tenant], 0, *k)
 	s.adds++
 	return nil
 }
 
-func (s *memStore) PromoteSigningKey(ctx context.Context, next, expectCurrent string, at, publishUntil time.Time) error {
+func (s *memStore) PromoteSigningKey(ctx context.Context, tenant, next, expectCurrent string, at, publishUntil time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	keys := s.keys[tenant]
 	n, cur := -1, -1
-	for i, k := range s.keys {
+	for i, k := range keys {
 		switch k.State {
 		case KeyNext:
 			n = i
@@ -76,16 +84,16 @@ func (s *memStore) PromoteSigningKey(ctx context.Context, next, expectCurrent st
 			cur = i
 		}
 	}
-	if n < 0 || s.keys[n].ID != next {
+	if n < 0 || keys[n].ID != next {
 		return ErrConflict
 	}
-	if (cur < 0) != (expectCurrent == "") || (cur >= 0 && s.keys[cur].ID != expectCurrent) {
+	if (cur < 0) != (expectCurrent == "") || (cur >= 0 && keys[cur].ID != expectCurrent) {
 		return ErrConflict
 	}
 	if cur >= 0 {
-		s.keys[cur].State, s.keys[cur].RetiredAt, s.keys[cur].PublishUntil = KeyRetired, at, publishUntil
+		keys[cur].State, keys[cur].RetiredAt, keys[cur].PublishUntil = KeyRetired, at, publishUntil
 	}
-	s.keys[n].State, s.keys[n].ActivatedAt = KeyCurrent, at
+	keys[n].State, keys[n].ActivatedAt = KeyCurrent, at
 	s.promotions++
 	return nil
 }
@@ -93,24 +101,30 @@ func (s *memStore) PromoteSigningKey(ctx context.Context, next, expectCurrent st
 func (s *memStore) ResealSigningKeys(ctx context.Context, reseal func(SigningKey) ([]byte, error)) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([][]byte, len(s.keys))
-	for i, k := range s.keys {
-		b, err := reseal(k)
-		if err != nil {
-			return 0, err
+	out := map[string][][]byte{}
+	n := 0
+	for t, keys := range s.keys {
+		for _, k := range keys {
+			b, err := reseal(k)
+			if err != nil {
+				return 0, err
+			}
+			out[t] = append(out[t], b)
+			n++
 		}
-		out[i] = b
 	}
-	for i := range s.keys {
-		s.keys[i].SealedPrivateKey = out[i]
+	for t, keys := range s.keys {
+		for i := range keys {
+			keys[i].SealedPrivateKey = out[t][i]
+		}
 	}
-	return len(s.keys), nil
+	return n, nil
 }
 
-func (s *memStore) PruneSigningKeys(ctx context.Context, t time.Time) error {
+func (s *memStore) PruneSigningKeys(ctx context.Context, tenant string, t time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.keys = slices.DeleteFunc(s.keys, func(k SigningKey) bool {
+	s.keys[tenant] = slices.DeleteFunc(s.keys[tenant], func(k SigningKey) bool {
 		return !k.RetiredAt.IsZero() && k.PublishUntil.Before(t)
 	})
 	return nil
@@ -188,16 +202,6 @@ func (s *memStore) PruneTokens(ctx context.Context, t time.Time) error {
 	return nil
 }
 
-func (s *memStore) keyIDs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var ids []string
-	for _, k := range s.keys {
-		ids = append(ids, k.ID)
-	}
-	return ids
-}
-
 // clock is a settable test clock, safe for concurrent use.
 type clock struct {
 	mu sync.Mutex
@@ -218,4 +222,15 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// keyIDs returns the IDs of testTenant's keys, newest first.
+func (s *memStore) keyIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for _, k := range s.keys[testTenant] {
+		ids = append(ids, k.ID)
+	}
+	return ids
 }

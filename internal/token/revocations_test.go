@@ -46,32 +46,6 @@ func TestRevocations(t *testing.T) {
 		t.Errorf("after Prune, %d entries, want 1", r.Len())
 	}
 }
-
-func TestRevocationsLoad(t *testing.T) {
-	ctx := context.Background()
-	now := newClock().Now()
-	st := newMemStore()
-	for i, exp := range []time.Duration{time.Hour, -time.Hour, 2 * time.Hour} {
-		if err := st.Revoke(ctx, Revocation{TokenID: fmt.Sprint("db", i), ExpiresAt: now.Add(exp)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var r Revocations
-	r.Add(Revocation{TokenID: "local", ExpiresAt: now.Add(time.Hour)})
-	r.Add(Revocation{TokenID: "stale", ExpiresAt: now.Add(-time.Minute)})
-	if err := r.Load(ctx, st, now); err != nil {
-		t.Fatal(err)
-	}
-	for id, want := range map[string]bool{"db0": true, "db1": false, "db2": true, "local": true, "stale": false} {
-		if got := r.IsRevoked(id, now); got != want {
-			t.Errorf("IsRevoked(%q) = %v, want %v", id, got, want)
-		}
-	}
-	if r.Len() != 3 {
-		t.Errorf("Load kept %d entries, want 3 (expired ones dropped)", r.Len())
-	}
-}
-
 func TestRevocationsConcurrent(t *testing.T) {
 	ctx := context.Background()
 	now := newClock().Now()

@@ -52,30 +52,34 @@ type SigningKey struct {
 	PublishUntil time.Time
 }
 
-// KeyStore keeps signing keys. At most one key is next and one current at
-// any time; the store enforces it, so instances racing to rotate make one
-// key, not several.
+// KeyStore keeps signing keys. Every tenant has keys of its own: each
+// method but ResealSigningKeys sees only the keys of the tenant it is
+// given, so one tenant's rotation never touches, retires or prunes
+// another's. At most one key of a tenant is next and one current at any
+// time; the store enforces it, so instances racing to rotate make one key,
+// not several.
 type KeyStore interface {
-	// SigningKeys returns every stored key, newest first.
-	SigningKeys(ctx context.Context) ([]SigningKey, error)
-	// AddSigningKey stores k in state k.State: KeyNext when no key is
-	// next, or KeyCurrent when no key is current (the first key of a
-	// store; later keys become current by promotion). When another key
-	// holds that state, or k.ID is taken, it stores nothing and returns
-	// ErrConflict.
-	AddSigningKey(ctx context.Context, k *SigningKey) error
-	// PromoteSigningKey makes the next key next current from at and
-	// retires the current key expectCurrent (RetiredAt = at, PublishUntil
-	// = publishUntil), atomically. When next is not the next key or
-	// expectCurrent not the current one ("" for none), it changes nothing
-	// and returns ErrConflict.
-	PromoteSigningKey(ctx context.Context, next, expectCurrent string, at, publishUntil time.Time) error
-	// PruneSigningKeys deletes retired keys whose PublishUntil is before t.
-	PruneSigningKeys(ctx context.Context, t time.Time) error
-	// ResealSigningKeys replaces every key's SealedPrivateKey with what
-	// reseal returns for it, in one transaction, and returns how many
-	// keys it rewrote. When reseal fails for any key, nothing changes and
-	// its error is returned.
+	// SigningKeys returns every stored key of the tenant, newest first.
+	SigningKeys(ctx context.Context, tenantID string) ([]SigningKey, error)
+	// AddSigningKey stores k for the tenant in state k.State: KeyNext when
+	// no key of the tenant is next, or KeyCurrent when none is current
+	// (the tenant's first key; later keys become current by promotion).
+	// When another key holds that state, or k.ID is taken in any tenant,
+	// it stores nothing and returns ErrConflict.
+	AddSigningKey(ctx context.Context, tenantID string, k *SigningKey) error
+	// PromoteSigningKey makes the tenant's next key next current from at
+	// and retires its current key expectCurrent (RetiredAt = at,
+	// PublishUntil = publishUntil), atomically. When next is not the next
+	// key or expectCurrent not the current one ("" for none), it changes
+	// nothing and returns ErrConflict.
+	PromoteSigningKey(ctx context.Context, tenantID, next, expectCurrent string, at, publishUntil time.Time) error
+	// PruneSigningKeys deletes the tenant's retired keys whose
+	// PublishUntil is before t.
+	PruneSigningKeys(ctx context.Context, tenantID string, t time.Time) error
+	// ResealSigningKeys replaces every key's SealedPrivateKey, in every
+	// tenant, with what reseal returns for it, in one transaction, and
+	// returns how many keys it rewrote. When reseal fails for any key,
+	// nothing changes and its error is returned.
 	ResealSigningKeys(ctx context.Context, reseal func(SigningKey) ([]byte, error)) (int, error)
 }
 

@@ -45,7 +45,7 @@ func (g *ClientCredentials) Handle(ctx context.Context, r *Request) (*Response, 
 	if oerr != nil {
 		return nil, oerr
 	}
-	req := AccessRequest{Client: c, Subject: c.ID, Scopes: scopes, Now: r.Now}
+	req := AccessRequest{Tenant: r.Tenant, Client: c, Subject: c.ID, Scopes: scopes, Now: r.Now}
 	if r.Secret != nil {
 		req.SecretID = r.Secret.ID
 	}

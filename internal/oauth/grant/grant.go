@@ -10,8 +10,18 @@ import (
 	"github.com/latchkey/latchkey/internal/client"
 )
 
-// Request is a token request whose client is already authenticated.
+// Tenant is the tenant whose token endpoint a request came to: tokens are
+// issued in its name.
+type Tenant struct {
+	ID string
+	// Issuer is the tenant's issuer: its tokens' iss and aud.
+	Issuer string
+}
+
+// Request is a token request whose client, one of Tenant's, is already
+// authenticated.
 type Request struct {
+	Tenant Tenant
 	Client *client.Client
 	// Secret is the secret the client authenticated with; nil for a
 	// public client.
@@ -54,6 +64,8 @@ func NewRegistry(hs ...Handler) Registry {
 
 // AccessRequest asks for an access token.
 type AccessRequest struct {
+	// Tenant issues the token: its issuer and its signing keys.
+	Tenant   Tenant
 	Client   *client.Client
 	SecretID string // the secret the client authenticated with, if any
 	// Subject is the token's sub: the client ID for client_credentials

@@ -8,11 +8,12 @@ import (
 	"github.com/latchkey/latchkey/internal/account"
 )
 
-// CreateTenant stores a new tenant, or returns account.ErrConflict when
-// its ID is taken.
+// CreateTenant stores a new tenant. It returns account.ErrConflict when
+// its ID or slug is taken, or when it is the default and another tenant
+// already is.
 func (db *DB) CreateTenant(ctx context.Context, t *account.Tenant) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)`,
-		t.ID, t.Name, ts(t.CreatedAt))
+	_, err := db.pool.Exec(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		t.ID, t.Name, slugOrNull(t.Slug), t.Default, ts(t.CreatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("postgres: create tenant %q: %w", t.ID, account.ErrConflict)
 	}
@@ -22,36 +23,68 @@ func (db *DB) CreateTenant(ctx context.Context, t *account.Tenant) error {
 	return nil
 }
 
-// Tenant returns a tenant, or account.ErrNotFound.
-func (db *DB) Tenant(ctx context.Context, id string) (*account.Tenant, error) {
-	var t account.Tenant
-	err := db.pool.QueryRow(ctx, `SELECT id, name, created_at FROM tenants WHERE id = $1`, id).
-		Scan(&t.ID, &t.Name, &t.CreatedAt)
-	if isNoRows(err) {
-		err = account.ErrNotFound
+// slugOrNull stores an empty slug as NULL, which the unique index allows
+// many of.
+func slugOrNull(s string) any {
+	if s == "" {
+		return nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: tenant: %w", err)
+	return s
+}
+
+const tenantColumns = `id, name, COALESCE(slug, ''), is_default, created_at`
+
+func scanTenant(row scanner) (*account.Tenant, error) {
+	var t account.Tenant
+	if err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.Default, &t.CreatedAt); err != nil {
+		return nil, err
 	}
 	t.CreatedAt = utc(t.CreatedAt)
 	return &t, nil
 }
 
+// tenantWhere returns the one tenant the condition selects, or
+// account.ErrNotFound.
+func (db *DB) tenantWhere(ctx context.Context, what, cond string, args ...any) (*account.Tenant, error) {
+	t, err := scanTenant(db.pool.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE `+cond, args...))
+	if isNoRows(err) {
+		err = account.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	return t, nil
+}
+
+// Tenant returns a tenant, or account.ErrNotFound.
+func (db *DB) Tenant(ctx context.Context, id string) (*account.Tenant, error) {
+	return db.tenantWhere(ctx, "tenant", `id = $1`, id)
+}
+
+// TenantBySlug returns the tenant with this slug, or account.ErrNotFound.
+func (db *DB) TenantBySlug(ctx context.Context, slug string) (*account.Tenant, error) {
+	return db.tenantWhere(ctx, "tenant by slug", `slug = $1`, slug)
+}
+
+// DefaultTenant returns the default tenant, or account.ErrNotFound.
+func (db *DB) DefaultTenant(ctx context.Context) (*account.Tenant, error) {
+	return db.tenantWhere(ctx, "default tenant", `is_default`)
+}
+
 // Tenants returns every tenant, oldest first.
 func (db *DB) Tenants(ctx context.Context) ([]account.Tenant, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, name, created_at FROM tenants ORDER BY created_at, id`)
+	rows, err := db.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: tenants: %w", err)
 	}
 	defer rows.Close()
 	var out []account.Tenant
 	for rows.Next() {
-		var t account.Tenant
-		if err := rows.Scan(&t.ID, &t.Name, &t.CreatedAt); err != nil {
+		t, err := scanTenant(rows)
+		if err != nil {
 			return nil, fmt.Errorf("postgres: tenants: %w", err)
 		}
-		t.CreatedAt = utc(t.CreatedAt)
-		out = append(out, t)
+		out = append(out, *t)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: tenants: %w", err)

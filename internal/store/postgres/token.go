@@ -10,10 +10,11 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// SigningKeys returns every stored key, newest first.
-func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
+// SigningKeys returns every stored key of the tenant, newest first.
+func (db *DB) SigningKeys(ctx context.Context, tenantID string) ([]token.SigningKey, error) {
 	rows, err := db.pool.Query(ctx, `SELECT id, algorithm, public_key, sealed_private_key, state, created_at,
-		activated_at, retired_at, publish_until FROM signing_keys ORDER BY created_at DESC, id DESC`)
+		activated_at, retired_at, publish_until FROM signing_keys WHERE tenant_id = $1
+		ORDER BY created_at DESC, id DESC`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: signing keys: %w", err)
 	}
@@ -38,16 +39,17 @@ func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
 	return out, nil
 }
 
-// AddSigningKey stores k as the next key, or as the current key of a
-// store that has none, or returns token.ErrConflict when another key is
-// in that state (a unique index allows one of each) or k.ID is taken.
-func (db *DB) AddSigningKey(ctx context.Context, k *token.SigningKey) error {
+// AddSigningKey stores k as the tenant's next key, or as the current key
+// of a tenant that has none, or returns token.ErrConflict when another key
+// of the tenant is in that state (a unique index allows one of each) or
+// k.ID is taken.
+func (db *DB) AddSigningKey(ctx context.Context, tenantID string, k *token.SigningKey) error {
 	if k.State != token.KeyNext && k.State != token.KeyCurrent {
 		return fmt.Errorf("postgres: add signing key: state %q is neither next nor current", k.State)
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, public_key, sealed_private_key,
-		state, created_at, activated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`, k.ID, k.Algorithm, k.PublicKey,
-		k.SealedPrivateKey, string(k.State), ts(k.CreatedAt), tsOrNull(k.ActivatedAt))
+	_, err := db.pool.Exec(ctx, `INSERT INTO signing_keys (id, tenant_id, algorithm, public_key, sealed_private_key,
+		state, created_at, activated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, k.ID, tenantID, k.Algorithm,
+		k.PublicKey, k.SealedPrivateKey, string(k.State), ts(k.CreatedAt), tsOrNull(k.ActivatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("postgres: add signing key %q (%s): %w", k.ID, k.State, token.ErrConflict)
 	}
@@ -58,12 +60,13 @@ func (db *DB) AddSigningKey(ctx context.Context, k *token.SigningKey) error {
 }
 
 // PromoteSigningKey makes next current and retires expectCurrent, if they
-// are the next and current keys; otherwise it changes nothing and returns
-// token.ErrConflict. The two rows are locked, so instances racing to
-// promote make one current key.
-func (db *DB) PromoteSigningKey(ctx context.Context, next, expectCurrent string, at, publishUntil time.Time) error {
+// are the tenant's next and current keys; otherwise it changes nothing and
+// returns token.ErrConflict. The two rows are locked, so instances racing
+// to promote make one current key.
+func (db *DB) PromoteSigningKey(ctx context.Context, tenantID, next, expectCurrent string, at, publishUntil time.Time) error {
 	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, state FROM signing_keys WHERE state IN ('next', 'current') FOR UPDATE`)
+		rows, err := tx.Query(ctx, `SELECT id, state FROM signing_keys
+			WHERE tenant_id = $1 AND state IN ('next', 'current') FOR UPDATE`, tenantID)
 		if err != nil {
 			return err
 		}
@@ -102,8 +105,9 @@ func (db *DB) PromoteSigningKey(ctx context.Context, next, expectCurrent string,
 	return nil
 }
 
-// ResealSigningKeys rewrites every key's sealed private key with what
-// reseal returns, in one transaction that locks the keys: all or nothing.
+// ResealSigningKeys rewrites every key's sealed private key, in every
+// tenant, with what reseal returns, in one transaction that locks the
+// keys: all or nothing.
 func (db *DB) ResealSigningKeys(ctx context.Context, reseal func(token.SigningKey) ([]byte, error)) (int, error) {
 	n := 0
 	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -143,9 +147,11 @@ func (db *DB) ResealSigningKeys(ctx context.Context, reseal func(token.SigningKe
 	return n, nil
 }
 
-// PruneSigningKeys deletes retired keys whose PublishUntil is before t.
-func (db *DB) PruneSigningKeys(ctx context.Context, t time.Time) error {
-	_, err := db.pool.Exec(ctx, `DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND publish_until < $1`, ts(t))
+// PruneSigningKeys deletes the tenant's retired keys whose PublishUntil
+// is before t.
+func (db *DB) PruneSigningKeys(ctx context.Context, tenantID string, t time.Time) error {
+	_, err := db.pool.Exec(ctx, `DELETE FROM signing_keys WHERE tenant_id = $1 AND state = 'retired' AND publish_until < $2`,
+		tenantID, ts(t))
 	if err != nil {
 		return fmt.Errorf("postgres: prune signing keys: %w", err)
 	}

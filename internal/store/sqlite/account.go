@@ -10,11 +10,12 @@ import (
 	"github.com/latchkey/latchkey/internal/account"
 )
 
-// CreateTenant stores a new tenant, or returns account.ErrConflict when
-// its ID is taken.
+// CreateTenant stores a new tenant. It returns account.ErrConflict when
+// its ID or slug is taken, or when it is the default and another tenant
+// already is.
 func (db *DB) CreateTenant(ctx context.Context, t *account.Tenant) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)`,
-		t.ID, t.Name, t.CreatedAt.UnixMicro())
+	_, err := db.write.ExecContext(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at) VALUES (?, ?, ?, ?, ?)`,
+		t.ID, t.Name, slugOrNull(t.Slug), t.Default, t.CreatedAt.UnixMicro())
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create tenant %q: %w", t.ID, account.ErrConflict)
 	}
@@ -24,42 +25,71 @@ func (db *DB) CreateTenant(ctx context.Context, t *account.Tenant) error {
 	return nil
 }
 
-// Tenant returns a tenant, or account.ErrNotFound.
-func (db *DB) Tenant(ctx context.Context, id string) (*account.Tenant, error) {
+// slugOrNull stores an empty slug as NULL, which the unique index allows
+// many of.
+func slugOrNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+const tenantColumns = `id, name, COALESCE(slug, ''), is_default, created_at`
+
+func scanTenant(row scanner) (*account.Tenant, error) {
 	var (
 		t       account.Tenant
 		created int64
 	)
-	err := db.read.QueryRowContext(ctx, `SELECT id, name, created_at FROM tenants WHERE id = ?`, id).
-		Scan(&t.ID, &t.Name, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = account.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: tenant: %w", err)
+	if err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.Default, &created); err != nil {
+		return nil, err
 	}
 	t.CreatedAt = fromMicros(created)
 	return &t, nil
 }
 
+// tenantWhere returns the one tenant the condition selects, or
+// account.ErrNotFound.
+func (db *DB) tenantWhere(ctx context.Context, what, cond string, args ...any) (*account.Tenant, error) {
+	t, err := scanTenant(db.read.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE `+cond, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = account.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	return t, nil
+}
+
+// Tenant returns a tenant, or account.ErrNotFound.
+func (db *DB) Tenant(ctx context.Context, id string) (*account.Tenant, error) {
+	return db.tenantWhere(ctx, "tenant", `id = ?`, id)
+}
+
+// TenantBySlug returns the tenant with this slug, or account.ErrNotFound.
+func (db *DB) TenantBySlug(ctx context.Context, slug string) (*account.Tenant, error) {
+	return db.tenantWhere(ctx, "tenant by slug", `slug = ?`, slug)
+}
+
+// DefaultTenant returns the default tenant, or account.ErrNotFound.
+func (db *DB) DefaultTenant(ctx context.Context) (*account.Tenant, error) {
+	return db.tenantWhere(ctx, "default tenant", `is_default = 1`)
+}
+
 // Tenants returns every tenant, oldest first.
 func (db *DB) Tenants(ctx context.Context) ([]account.Tenant, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, name, created_at FROM tenants ORDER BY created_at, id`)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: tenants: %w", err)
 	}
 	defer rows.Close()
 	var out []account.Tenant
 	for rows.Next() {
-		var (
-			t       account.Tenant
-			created int64
-		)
-		if err := rows.Scan(&t.ID, &t.Name, &created); err != nil {
+		t, err := scanTenant(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: tenants: %w", err)
 		}
-		t.CreatedAt = fromMicros(created)
-		out = append(out, t)
+		out = append(out, *t)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: tenants: %w", err)

@@ -10,10 +10,11 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// SigningKeys returns every stored key, newest first.
-func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
+// SigningKeys returns every stored key of the tenant, newest first.
+func (db *DB) SigningKeys(ctx context.Context, tenantID string) ([]token.SigningKey, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT id, algorithm, public_key, sealed_private_key, state, created_at,
-		activated_at, retired_at, publish_until FROM signing_keys ORDER BY created_at DESC, id DESC`)
+		activated_at, retired_at, publish_until FROM signing_keys WHERE tenant_id = ?
+		ORDER BY created_at DESC, id DESC`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: signing keys: %w", err)
 	}
@@ -39,16 +40,18 @@ func (db *DB) SigningKeys(ctx context.Context) ([]token.SigningKey, error) {
 	return out, nil
 }
 
-// AddSigningKey stores k as the next key, or as the current key of a
-// store that has none, or returns token.ErrConflict when another key is
-// in that state (a unique index allows one of each) or k.ID is taken.
-func (db *DB) AddSigningKey(ctx context.Context, k *token.SigningKey) error {
+// AddSigningKey stores k as the tenant's next key, or as the current key
+// of a tenant that has none, or returns token.ErrConflict when another key
+// of the tenant is in that state (a unique index allows one of each) or
+// k.ID is taken.
+func (db *DB) AddSigningKey(ctx context.Context, tenantID string, k *token.SigningKey) error {
 	if k.State != token.KeyNext && k.State != token.KeyCurrent {
 		return fmt.Errorf("sqlite: add signing key: state %q is neither next nor current", k.State)
 	}
-	_, err := db.write.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, public_key, sealed_private_key,
-		state, created_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Algorithm, k.PublicKey, k.SealedPrivateKey,
-		k.State, k.CreatedAt.UnixMicro(), timeOrNull(k.ActivatedAt))
+	_, err := db.write.ExecContext(ctx, `INSERT INTO signing_keys (id, tenant_id, algorithm, public_key,
+		sealed_private_key, state, created_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, tenantID, k.Algorithm, k.PublicKey, k.SealedPrivateKey, k.State, k.CreatedAt.UnixMicro(),
+		timeOrNull(k.ActivatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: add signing key %q (%s): %w", k.ID, k.State, token.ErrConflict)
 	}
@@ -59,12 +62,13 @@ func (db *DB) AddSigningKey(ctx context.Context, k *token.SigningKey) error {
 }
 
 // PromoteSigningKey makes next current and retires expectCurrent, if they
-// are the next and current keys; otherwise it changes nothing and returns
-// token.ErrConflict.
-func (db *DB) PromoteSigningKey(ctx context.Context, next, expectCurrent string, at, publishUntil time.Time) error {
+// are the tenant's next and current keys; otherwise it changes nothing and
+// returns token.ErrConflict.
+func (db *DB) PromoteSigningKey(ctx context.Context, tenantID, next, expectCurrent string, at, publishUntil time.Time) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var current string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM signing_keys WHERE state = 'current'`).Scan(&current)
+		err := tx.QueryRowContext(ctx, `SELECT id FROM signing_keys WHERE tenant_id = ? AND state = 'current'`,
+			tenantID).Scan(&current)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
@@ -78,7 +82,7 @@ func (db *DB) PromoteSigningKey(ctx context.Context, next, expectCurrent string,
 			}
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = 'current', activated_at = ?
-			WHERE id = ? AND state = 'next'`, at.UnixMicro(), next)
+			WHERE id = ? AND tenant_id = ? AND state = 'next'`, at.UnixMicro(), next, tenantID)
 		if err != nil {
 			return err
 		}
@@ -93,8 +97,8 @@ func (db *DB) PromoteSigningKey(ctx context.Context, next, expectCurrent string,
 	return nil
 }
 
-// ResealSigningKeys rewrites every key's sealed private key with what
-// reseal returns, in one transaction: all or nothing.
+// ResealSigningKeys rewrites every key's sealed private key, in every
+// tenant, with what reseal returns, in one transaction: all or nothing.
 func (db *DB) ResealSigningKeys(ctx context.Context, reseal func(token.SigningKey) ([]byte, error)) (int, error) {
 	n := 0
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
@@ -139,10 +143,11 @@ func signingKeysIn(ctx context.Context, tx *sql.Tx) ([]token.SigningKey, error) 
 	return out, rows.Err()
 }
 
-// PruneSigningKeys deletes retired keys whose PublishUntil is before t.
-func (db *DB) PruneSigningKeys(ctx context.Context, t time.Time) error {
+// PruneSigningKeys deletes the tenant's retired keys whose PublishUntil
+// is before t.
+func (db *DB) PruneSigningKeys(ctx context.Context, tenantID string, t time.Time) error {
 	_, err := db.write.ExecContext(ctx, `DELETE FROM signing_keys
-		WHERE retired_at IS NOT NULL AND publish_until < ?`, t.UnixMicro())
+		WHERE tenant_id = ? AND state = 'retired' AND publish_until < ?`, tenantID, t.UnixMicro())
 	if err != nil {
 		return fmt.Errorf("sqlite: prune signing keys: %w", err)
 	}

@@ -52,7 +52,7 @@ func TestUpgradeKeepsSigningKeys(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ks, err := db.SigningKeys(ctx)
+	ks, err := db.SigningKeys(ctx, "") // made before tenants had keys: no default tenant here
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,11 +61,11 @@ func TestUpgradeKeepsSigningKeys(t *testing.T) {
 		t.Fatalf("keys after the upgrade: %+v", ks)
 	}
 	// The upgraded store takes a next key and promotes it.
-	if err := db.AddSigningKey(ctx, &token.SigningKey{ID: "next", Algorithm: "ES256", PublicKey: []byte{5}, SealedPrivateKey: []byte{6},
+	if err := db.AddSigningKey(ctx, "", &token.SigningKey{ID: "next", Algorithm: "ES256", PublicKey: []byte{5}, SealedPrivateKey: []byte{6},
 		State: token.KeyNext, CreatedAt: t0.Add(2 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.PromoteSigningKey(ctx, "next", "cur", t0.Add(3*time.Hour), t0.Add(60*time.Hour)); err != nil {
+	if err := db.PromoteSigningKey(ctx, "", "next", "cur", t0.Add(3*time.Hour), t0.Add(60*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 }

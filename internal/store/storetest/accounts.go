@@ -12,6 +12,8 @@ import (
 
 var accountTests = []test{
 	{"Tenants", testTenants},
+	{"TenantSlugs", testTenantSlugs},
+	{"DefaultTenant", testDefaultTenant},
 	{"Users", testUsers},
 	{"UserEmailUniquePerTenant", testUserEmailUnique},
 	{"UpdateUser", testUpdateUser},
@@ -56,6 +58,77 @@ func testTenants(t *testing.T, s store.Store) {
 	if _, err := s.Tenant(ctx, "ten_missing"); !errors.Is(err, account.ErrNotFound) {
 		t.Errorf("Tenant(missing): got %v, want account.ErrNotFound", err)
 	}
+}
+
+// testTenantSlugs: a tenant is found by its slug, slugs are unique, and
+// tenants made without one (stored as none) do not collide.
+func testTenantSlugs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	acme := &account.Tenant{ID: "ten_acme", Name: "Acme", Slug: "acme", CreatedAt: at(0)}
+	for _, tn := range []*account.Tenant{
+		acme,
+		{ID: "ten_x", Name: "No slug", CreatedAt: at(time.Hour)},
+		{ID: "ten_y", Name: "No slug either", CreatedAt: at(time.Hour)},
+	} {
+		if err := s.CreateTenant(ctx, tn); err != nil {
+			t.Fatalf("CreateTenant(%s): %v", tn.ID, err)
+		}
+	}
+	got, err := s.TenantBySlug(ctx, "acme")
+	if err != nil {
+		t.Fatalf("TenantBySlug: %v", err)
+	}
+	checkEqual(t, "TenantBySlug", got, &account.Tenant{ID: "ten_acme", Name: "Acme", Slug: "acme", CreatedAt: stored(at(0))})
+	if got, err := s.Tenant(ctx, "ten_x"); err != nil || got.Slug != "" {
+		t.Errorf("Tenant without a slug: %+v, %v", got, err)
+	}
+	for _, slug := range []string{"ACME", "acm", "", "ten_acme"} {
+		if _, err := s.TenantBySlug(ctx, slug); !errors.Is(err, account.ErrNotFound) {
+			t.Errorf("TenantBySlug(%q): got %v, want account.ErrNotFound", slug, err)
+		}
+	}
+	if err := s.CreateTenant(ctx, &account.Tenant{ID: "ten_acme2", Name: "Acme again", Slug: "acme", CreatedAt: base}); !errors.Is(err, account.ErrConflict) {
+		t.Errorf("CreateTenant with a taken slug: got %v, want account.ErrConflict", err)
+	}
+	list, err := s.Tenants(ctx)
+	if err != nil || len(list) != 3 || list[0].Slug != "acme" {
+		t.Errorf("Tenants: %+v, %v", list, err)
+	}
+}
+
+// testDefaultTenant: at most one tenant is the default, and it is found.
+func testDefaultTenant(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if _, err := s.DefaultTenant(ctx); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("DefaultTenant of an empty store: got %v, want account.ErrNotFound", err)
+	}
+	if err := s.CreateTenant(ctx, &account.Tenant{ID: "ten_other", Name: "Other", Slug: "other", CreatedAt: at(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DefaultTenant(ctx); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("DefaultTenant with no default: got %v, want account.ErrNotFound", err)
+	}
+	// Two first starts race to make the default: one wins.
+	errs := together(rotators, func(i int) error {
+		return s.CreateTenant(ctx, &account.Tenant{ID: "ten_d" + string(rune('0'+i)), Name: "Default",
+			Default: true, CreatedAt: at(time.Hour)})
+	})
+	won := ""
+	for i, err := range errs {
+		switch {
+		case err == nil && won == "":
+			won = "ten_d" + string(rune('0'+i))
+		case err == nil:
+			t.Errorf("a second default tenant was created")
+		case !errors.Is(err, account.ErrConflict):
+			t.Errorf("CreateTenant(default) %d: got %v, want nil or account.ErrConflict", i, err)
+		}
+	}
+	got, err := s.DefaultTenant(ctx)
+	if err != nil {
+		t.Fatalf("DefaultTenant: %v", err)
+	}
+	checkEqual(t, "DefaultTenant", got, &account.Tenant{ID: won, Name: "Default", Default: true, CreatedAt: stored(at(time.Hour))})
 }
 
 func newUser(tenantID, id, email string) *account.User {

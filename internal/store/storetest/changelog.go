@@ -103,13 +103,13 @@ func testLogsChanges(t *testing.T, s store.Store) {
 	}, changes.Change{Kind: changes.Revocation, Key: "jti_v"})
 	step("first signing key", func() {
 		addKey(t, s, currentKey("kid_v", base))
-	}, changes.Change{Kind: changes.SigningKey})
-	step("next signing key", func() { addKey(t, s, newKey("kid_n", base)) }, changes.Change{Kind: changes.SigningKey})
+	}, changes.Change{Kind: changes.SigningKey, Key: keyTenant})
+	step("next signing key", func() { addKey(t, s, newKey("kid_n", base)) }, changes.Change{Kind: changes.SigningKey, Key: keyTenant})
 	step("promotion", func() {
-		if err := s.PromoteSigningKey(ctx, "kid_n", "kid_v", at(time.Hour), at(50*time.Hour)); err != nil {
+		if err := s.PromoteSigningKey(ctx, keyTenant, "kid_n", "kid_v", at(time.Hour), at(50*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-	}, changes.Change{Kind: changes.SigningKey}, changes.Change{Kind: changes.SigningKey})
+	}, changes.Change{Kind: changes.SigningKey, Key: keyTenant}, changes.Change{Kind: changes.SigningKey, Key: keyTenant})
 	other := newClient("ten_1", "lkc_other", "Other")
 	step("two clients in one transaction", func() { createClients(t, s, other, newClient("ten_1", "lkc_third", "Third")) },
 		cl(other.ID), cl("lkc_third"))

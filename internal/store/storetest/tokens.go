@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,6 +18,86 @@ var keyTests = []test{
 	{"ConcurrentRotate", testConcurrentKeyRotation},
 	{"Prune", testPruneSigningKeys},
 	{"Reseal", testResealSigningKeys},
+	{"TenantsApart", testSigningKeysPerTenant},
+}
+
+// keyTenant is the tenant of the signing keys most key tests make.
+const keyTenant = "ten_keys"
+
+// testSigningKeysPerTenant: each tenant has a current and a next key of
+// its own, sees only its own keys, and promotes and prunes without
+// touching another's; a key ID is unique across tenants; resealing covers
+// every tenant.
+func testSigningKeysPerTenant(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	// Both tenants make their first key at once: each gets one.
+	errs := together(2, func(i int) error {
+		tenant := []string{"ten_a", "ten_b"}[i]
+		return s.AddSigningKey(ctx, tenant, currentKey(tenant+"_k1", at(0)))
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("first key of tenant %d: %v", i, err)
+		}
+	}
+	keysOf := func(tenant string) []string {
+		t.Helper()
+		ks, err := s.SigningKeys(ctx, tenant)
+		if err != nil {
+			t.Fatalf("SigningKeys(%s): %v", tenant, err)
+		}
+		var out []string
+		for _, k := range ks {
+			out = append(out, k.ID+":"+string(k.State))
+		}
+		return out
+	}
+	if got := keysOf("ten_a"); !slices.Equal(got, []string{"ten_a_k1:current"}) {
+		t.Fatalf("tenant a's keys: %v", got)
+	}
+	if got := keysOf("ten_c"); len(got) != 0 {
+		t.Errorf("a tenant with no keys sees %v", got)
+	}
+	// Each tenant may have a next key; one tenant's does not block another's.
+	for _, tenant := range []string{"ten_a", "ten_b"} {
+		if err := s.AddSigningKey(ctx, tenant, newKey(tenant+"_k2", at(time.Hour))); err != nil {
+			t.Fatalf("next key of %s: %v", tenant, err)
+		}
+	}
+	// A key ID taken in one tenant is taken everywhere.
+	if err := s.AddSigningKey(ctx, "ten_c", currentKey("ten_a_k1", at(time.Hour))); !errors.Is(err, token.ErrConflict) {
+		t.Errorf("tenant c taking a's key ID: %v, want token.ErrConflict", err)
+	}
+	// Tenant b cannot promote a's keys.
+	if err := s.PromoteSigningKey(ctx, "ten_b", "ten_a_k2", "ten_a_k1", at(2*time.Hour), at(3*time.Hour)); !errors.Is(err, token.ErrConflict) {
+		t.Errorf("promoting a's key in b: %v, want token.ErrConflict", err)
+	}
+	if err := s.PromoteSigningKey(ctx, "ten_a", "ten_a_k2", "ten_a_k1", at(2*time.Hour), at(3*time.Hour)); err != nil {
+		t.Fatalf("promoting a: %v", err)
+	}
+	if got := keysOf("ten_a"); !slices.Equal(got, []string{"ten_a_k2:current", "ten_a_k1:retired"}) {
+		t.Errorf("tenant a after its promotion: %v", got)
+	}
+	if got := keysOf("ten_b"); !slices.Equal(got, []string{"ten_b_k2:next", "ten_b_k1:current"}) {
+		t.Errorf("tenant b after a's promotion: %v", got)
+	}
+	// Pruning b leaves a's retired key; pruning a removes it.
+	if err := s.PruneSigningKeys(ctx, "ten_b", at(100*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := keysOf("ten_a"); len(got) != 2 {
+		t.Errorf("pruning b removed a's keys: %v", got)
+	}
+	if err := s.PruneSigningKeys(ctx, "ten_a", at(100*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := keysOf("ten_a"); !slices.Equal(got, []string{"ten_a_k2:current"}) {
+		t.Errorf("tenant a after pruning: %v", got)
+	}
+	n, err := s.ResealSigningKeys(ctx, func(k token.SigningKey) ([]byte, error) { return k.SealedPrivateKey, nil })
+	if err != nil || n != 3 {
+		t.Errorf("ResealSigningKeys over both tenants = %d, %v; want 3", n, err)
+	}
 }
 
 func newKey(id string, created time.Time) *token.SigningKey {
@@ -45,7 +126,7 @@ func storedKey(k *token.SigningKey, state token.KeyState, activated, retired, pu
 
 func signingKeys(t *testing.T, s store.Store) []token.SigningKey {
 	t.Helper()
-	ks, err := s.SigningKeys(t.Context())
+	ks, err := s.SigningKeys(t.Context(), keyTenant)
 	if err != nil {
 		t.Fatalf("SigningKeys: %v", err)
 	}
@@ -54,7 +135,7 @@ func signingKeys(t *testing.T, s store.Store) []token.SigningKey {
 
 func addKey(t *testing.T, s store.Store, k *token.SigningKey) {
 	t.Helper()
-	if err := s.AddSigningKey(t.Context(), k); err != nil {
+	if err := s.AddSigningKey(t.Context(), keyTenant, k); err != nil {
 		t.Fatalf("AddSigningKey(%s, %s): %v", k.ID, k.State, err)
 	}
 }
@@ -66,17 +147,17 @@ func testAddSigningKey(t *testing.T, s store.Store) {
 	}
 	k1 := currentKey("k1", at(0))
 	addKey(t, s, k1)
-	if err := s.AddSigningKey(ctx, currentKey("k2", at(time.Hour))); !errors.Is(err, token.ErrConflict) {
+	if err := s.AddSigningKey(ctx, keyTenant, currentKey("k2", at(time.Hour))); !errors.Is(err, token.ErrConflict) {
 		t.Errorf("a second current key: got %v, want token.ErrConflict", err)
 	}
 	k2 := newKey("k2", at(time.Hour))
 	addKey(t, s, k2)
-	if err := s.AddSigningKey(ctx, newKey("k3", at(2*time.Hour))); !errors.Is(err, token.ErrConflict) {
+	if err := s.AddSigningKey(ctx, keyTenant, newKey("k3", at(2*time.Hour))); !errors.Is(err, token.ErrConflict) {
 		t.Errorf("a second next key: got %v, want token.ErrConflict", err)
 	}
 	bad := newKey("k4", at(3*time.Hour))
 	bad.State = token.KeyRetired
-	if err := s.AddSigningKey(ctx, bad); err == nil {
+	if err := s.AddSigningKey(ctx, keyTenant, bad); err == nil {
 		t.Error("a key added as retired was accepted")
 	}
 	checkEqual(t, "keys, newest first", signingKeys(t, s), []token.SigningKey{
@@ -88,7 +169,7 @@ func testAddSigningKey(t *testing.T, s store.Store) {
 func testAddDuplicateKeyID(t *testing.T, s store.Store) {
 	k1 := currentKey("k1", at(0))
 	addKey(t, s, k1)
-	if err := s.AddSigningKey(t.Context(), newKey("k1", at(time.Hour))); !errors.Is(err, token.ErrConflict) {
+	if err := s.AddSigningKey(t.Context(), keyTenant, newKey("k1", at(time.Hour))); !errors.Is(err, token.ErrConflict) {
 		t.Errorf("a next key with a taken ID: got %v, want token.ErrConflict", err)
 	}
 	checkEqual(t, "keys", signingKeys(t, s), []token.SigningKey{storedKey(k1, token.KeyCurrent, k1.CreatedAt, time.Time{}, time.Time{})})
@@ -98,19 +179,19 @@ func testPromoteSigningKey(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	k1, k2, k3 := currentKey("k1", at(0)), newKey("k2", at(time.Hour)), newKey("k3", at(3*time.Hour))
 	addKey(t, s, k1)
-	if err := s.PromoteSigningKey(ctx, "k2", "k1", at(2*time.Hour), at(50*time.Hour)); !errors.Is(err, token.ErrConflict) {
+	if err := s.PromoteSigningKey(ctx, keyTenant, "k2", "k1", at(2*time.Hour), at(50*time.Hour)); !errors.Is(err, token.ErrConflict) {
 		t.Errorf("promoting with no next key: got %v, want token.ErrConflict", err)
 	}
 	addKey(t, s, k2)
 	for _, c := range []struct{ next, current string }{{"k2", "k0"}, {"k2", ""}, {"k1", "k1"}, {"kx", "k1"}} {
-		if err := s.PromoteSigningKey(ctx, c.next, c.current, at(2*time.Hour), at(50*time.Hour)); !errors.Is(err, token.ErrConflict) {
+		if err := s.PromoteSigningKey(ctx, keyTenant, c.next, c.current, at(2*time.Hour), at(50*time.Hour)); !errors.Is(err, token.ErrConflict) {
 			t.Errorf("promoting %q over %q: got %v, want token.ErrConflict", c.next, c.current, err)
 		}
 	}
-	if err := s.PromoteSigningKey(ctx, "k2", "k1", at(2*time.Hour), at(50*time.Hour)); err != nil {
+	if err := s.PromoteSigningKey(ctx, keyTenant, "k2", "k1", at(2*time.Hour), at(50*time.Hour)); err != nil {
 		t.Fatalf("PromoteSigningKey: %v", err)
 	}
-	if err := s.PromoteSigningKey(ctx, "k2", "k1", at(2*time.Hour), at(50*time.Hour)); !errors.Is(err, token.ErrConflict) {
+	if err := s.PromoteSigningKey(ctx, keyTenant, "k2", "k1", at(2*time.Hour), at(50*time.Hour)); !errors.Is(err, token.ErrConflict) {
 		t.Errorf("promoting twice: got %v, want token.ErrConflict", err)
 	}
 	addKey(t, s, k3) // the next slot is free again
@@ -144,13 +225,13 @@ func testConcurrentKeyRotation(t *testing.T, s store.Store) {
 		return won
 	}
 	first := once("first key", together(rotators, func(i int) error {
-		return s.AddSigningKey(ctx, currentKey(fmt.Sprintf("c%d", i), at(0)))
+		return s.AddSigningKey(ctx, keyTenant, currentKey(fmt.Sprintf("c%d", i), at(0)))
 	}))
 	next := once("next key", together(rotators, func(i int) error {
-		return s.AddSigningKey(ctx, newKey(fmt.Sprintf("n%d", i), at(time.Hour)))
+		return s.AddSigningKey(ctx, keyTenant, newKey(fmt.Sprintf("n%d", i), at(time.Hour)))
 	}))
 	once("promotion", together(rotators, func(i int) error {
-		return s.PromoteSigningKey(ctx, fmt.Sprintf("n%d", next), fmt.Sprintf("c%d", first), at(2*time.Hour), at(50*time.Hour))
+		return s.PromoteSigningKey(ctx, keyTenant, fmt.Sprintf("n%d", next), fmt.Sprintf("c%d", first), at(2*time.Hour), at(50*time.Hour))
 	}))
 	keys := signingKeys(t, s)
 	if len(keys) != 2 || keys[0].State != token.KeyCurrent || keys[0].ID != fmt.Sprintf("n%d", next) || keys[1].State != token.KeyRetired {
@@ -162,11 +243,11 @@ func testPruneSigningKeys(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	addKey(t, s, currentKey("k1", at(0)))
 	addKey(t, s, newKey("k2", at(time.Hour)))
-	if err := s.PromoteSigningKey(ctx, "k2", "k1", at(time.Hour), at(10*time.Hour)); err != nil {
+	if err := s.PromoteSigningKey(ctx, keyTenant, "k2", "k1", at(time.Hour), at(10*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	addKey(t, s, newKey("k3", at(2*time.Hour)))
-	if err := s.PromoteSigningKey(ctx, "k3", "k2", at(2*time.Hour), at(20*time.Hour)); err != nil {
+	if err := s.PromoteSigningKey(ctx, keyTenant, "k3", "k2", at(2*time.Hour), at(20*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	addKey(t, s, newKey("k4", at(3*time.Hour)))
@@ -186,7 +267,7 @@ func testPruneSigningKeys(t *testing.T, s store.Store) {
 		{at(1000 * time.Hour), []string{"k4", "k3"}}, // the next and current keys are never pruned
 	}
 	for _, st := range steps {
-		if err := s.PruneSigningKeys(ctx, st.t); err != nil {
+		if err := s.PruneSigningKeys(ctx, keyTenant, st.t); err != nil {
 			t.Fatalf("PruneSigningKeys: %v", err)
 		}
 		checkEqual(t, fmt.Sprintf("keys after pruning at %v", st.t), remaining(), st.want)
@@ -197,7 +278,7 @@ func testResealSigningKeys(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	addKey(t, s, currentKey("k1", at(0)))
 	addKey(t, s, newKey("k2", at(time.Hour)))
-	if err := s.PromoteSigningKey(ctx, "k2", "k1", at(time.Hour), at(10*time.Hour)); err != nil {
+	if err := s.PromoteSigningKey(ctx, keyTenant, "k2", "k1", at(time.Hour), at(10*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	addKey(t, s, newKey("k3", at(2*time.Hour)))

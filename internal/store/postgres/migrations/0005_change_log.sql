@@ -34,7 +34,8 @@ UPDATE signing_keys SET state = 'retired' WHERE retired_at IS NOT NULL;
 UPDATE signing_keys SET activated_at = created_at;
 DROP INDEX signing_keys_one_current;
 -- At most one next and one current key, whatever instances race to rotate.
-CREATE UNIQUE INDEX signing_keys_one_per_state ON signing_keys (state) WHERE state IN ('next', 'current');
+-- One next and one current key per tenant.
+CREATE UNIQUE INDEX signing_keys_one_per_state ON signing_keys (tenant_id, state) WHERE state IN ('next', 'current');
 
 CREATE TABLE change_log (
     seq  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

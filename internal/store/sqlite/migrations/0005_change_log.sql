@@ -33,7 +33,8 @@ UPDATE signing_keys SET state = 'retired' WHERE retired_at IS NOT NULL;
 UPDATE signing_keys SET activated_at = created_at;
 DROP INDEX signing_keys_one_current;
 -- At most one next and one current key, whatever instances race to rotate.
-CREATE UNIQUE INDEX signing_keys_one_per_state ON signing_keys (state) WHERE state IN ('next', 'current');
+-- One next and one current key per tenant.
+CREATE UNIQUE INDEX signing_keys_one_per_state ON signing_keys (tenant_id, state) WHERE state IN ('next', 'current');
 
 -- AUTOINCREMENT so that a seq is never handed out twice, even after pruning
 -- has emptied the table. SQLite serializes writers, so rows commit in seq
@@ -74,13 +75,13 @@ END;
 CREATE TRIGGER revocations_logged_update AFTER UPDATE OF expires_at ON revocations BEGIN
     INSERT INTO change_log (kind, key, at) VALUES ('revocation', new.token_id, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
 END;
--- Signing keys have no tenant column yet: '' asks readers to reload all.
+-- A signing key's change names its tenant, whose key set readers reload.
 CREATE TRIGGER signing_keys_logged_insert AFTER INSERT ON signing_keys BEGIN
-    INSERT INTO change_log (kind, key, at) VALUES ('signing_key', '', CAST(unixepoch('subsec') * 1000000 AS INTEGER));
+    INSERT INTO change_log (kind, key, at) VALUES ('signing_key', new.tenant_id, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
 END;
 CREATE TRIGGER signing_keys_logged_update AFTER UPDATE ON signing_keys BEGIN
-    INSERT INTO change_log (kind, key, at) VALUES ('signing_key', '', CAST(unixepoch('subsec') * 1000000 AS INTEGER));
+    INSERT INTO change_log (kind, key, at) VALUES ('signing_key', new.tenant_id, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
 END;
 CREATE TRIGGER signing_keys_logged_delete AFTER DELETE ON signing_keys BEGIN
-    INSERT INTO change_log (kind, key, at) VALUES ('signing_key', '', CAST(unixepoch('subsec') * 1000000 AS INTEGER));
+    INSERT INTO change_log (kind, key, at) VALUES ('signing_key', old.tenant_id, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
 END;

@@ -1,0 +1,81 @@
+package sqlite
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/store/migration"
+)
+
+// TestMigration0004 upgrades a database made before tenants had issuers of
+// their own: the oldest tenant becomes the default, every tenant gets a
+// slug (from its name where it makes a free, valid one), and the signing
+// keys become the default tenant's.
+func TestMigration0004(t *testing.T) {
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ms, err := migration.Load(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.Version >= 4 {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, m.Version); err != nil {
+				return err
+			}
+		}
+		for i, name := range []string{"Default", "Acme Corp.", "acme corp", "日本", "default"} {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)`,
+				[]string{"ten_0", "ten_1", "ten_2", "ten_3", "ten_4"}[i], name, i); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, public_key, sealed_private_key, created_at)
+			VALUES ('k1', 'ES256', x'00', x'00', 1)`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+
+	list, err := db.Tenants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		slug string
+		def  bool
+	}{{"default", true}, {"acme-corp", false}, {"tenant-3", false}, {"tenant-4", false}, {"tenant-5", false}}
+	for i, tn := range list {
+		if tn.Slug != want[i].slug || tn.Default != want[i].def || account.ValidateSlug(tn.Slug) != nil {
+			t.Errorf("tenant %s (%q): slug %q default %v; want %q %v", tn.ID, tn.Name, tn.Slug, tn.Default, want[i].slug, want[i].def)
+		}
+	}
+	if d, err := db.DefaultTenant(ctx); err != nil || d.ID != "ten_0" {
+		t.Errorf("DefaultTenant: %+v, %v", d, err)
+	}
+	if ks, err := db.SigningKeys(ctx, "ten_0"); err != nil || len(ks) != 1 || ks[0].ID != "k1" {
+		t.Errorf("the default tenant's keys: %+v, %v", ks, err)
+	}
+	if ks, err := db.SigningKeys(ctx, "ten_1"); err != nil || len(ks) != 0 {
+		t.Errorf("another tenant's keys: %+v, %v", ks, err)
+	}
+}
