@@ -85,7 +85,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 	}
 	addr := s.sourceAddr(r)
 	now := s.now()
-	keys := []string{"addr:" + addr}
+	keys := []string{sourceKey(addr)}
 	if client.ValidateClientID(cred.clientID) != nil {
 		// Not an ID this server could have issued: no lookup, and no cache
 		// entry or per-ID counter for an attacker to fill memory with.
