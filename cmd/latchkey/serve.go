@@ -132,6 +132,10 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	}
 	usage := &client.UsageRecorder{Repo: st}
 	auth := &client.Authenticator{Repo: st, TTL: cacheTTL}
+	// Failed authentications are padded to argon2id's time from the
+	// first request on, so none can tell unknown client IDs apart.
+	auth.Calibrate()
+	log.Debug("timed argon2id", "pad", auth.Pad())
 	proto := oauth.New(oauth.Config{
 		Issuer: c.issuer, Auth: auth, Usage: usage, Keys: keys,
 		Tokens: st, Revoked: revoked, Users: st, Logger: log, FailureThreshold: failLimit, TrustedProxies: trusted,
