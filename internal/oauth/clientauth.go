@@ -113,6 +113,9 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 		return nil, nil, s.refuse(cred, addr, wait, fail)
 	case errors.Is(err, client.ErrBusy):
 		return nil, nil, oautherr.Busy(1)
+	case err != nil && clientGone(r):
+		s.Logger.Debug("client authentication cancelled", "err", err)
+		return nil, nil, cancelled()
 	case err != nil:
 		s.Logger.Error("client authentication", "err", err)
 		return nil, nil, oautherr.ServerError()

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -91,7 +92,11 @@ func (s *Server) reloadKeys(ctx context.Context, now time.Time) bool {
 		return false
 	}
 	if err := s.Keys.Load(ctx); err != nil {
-		s.Logger.Warn("reload signing keys", "err", err)
+		level := slog.LevelWarn
+		if ctx.Err() != nil {
+			level = slog.LevelDebug // the request was cancelled, not the store broken
+		}
+		s.Logger.Log(ctx, level, "reload signing keys", "err", err)
 		return false
 	}
 	return true
