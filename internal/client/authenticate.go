@@ -271,7 +271,12 @@ const dummyHash = "sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 // not padded.
 func (a *Authenticator) Authenticate(ctx context.Context, id, secret string, allowSlow bool) (*Client, *Secret, error) {
 	start := a.now()
-	c, match, err := a.authenticate(ctx, id, secret, allowSlow)
+	c, match, slow, err := a.authenticate(ctx, id, secret, allowSlow)
+	if slow {
+		// The whole call, not argon2id alone: what the pad must match is
+		// how late a real check answers.
+		a.ObserveSlowCheck(a.now().Sub(start))
+	}
 	var f *AuthFailure
 	if errors.As(err, &f) && allowSlow && !f.Proven {
 		a.pad(ctx, start)
@@ -279,19 +284,21 @@ func (a *Authenticator) Authenticate(ctx context.Context, id, secret string, all
 	return c, match, err
 }
 
-func (a *Authenticator) authenticate(ctx context.Context, id, secret string, allowSlow bool) (*Client, *Secret, error) {
+// authenticate is Authenticate without the pad; slow reports whether an
+// argon2id check ran.
+func (a *Authenticator) authenticate(ctx context.Context, id, secret string, allowSlow bool) (_ *Client, _ *Secret, slow bool, _ error) {
 	e, err := a.entry(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, slow, err
 	}
 	now := a.now()
 	if e == nil {
 		VerifySecret(dummyHash, secret)
-		return nil, nil, &AuthFailure{Reason: FailUnknownClient}
+		return nil, nil, false, &AuthFailure{Reason: FailUnknownClient}
 	}
 	c := e.client
 	if c.Type == Public {
-		return c, nil, &AuthFailure{Reason: FailPublicSecret}
+		return c, nil, false, &AuthFailure{Reason: FailPublicSecret}
 	}
 	var match *Secret
 	for i := range e.secrets {
@@ -301,9 +308,10 @@ func (a *Authenticator) authenticate(ctx context.Context, id, secret string, all
 		if s.Status == SecretRevoked || (s.Status == SecretRetiring && s.Expired(now)) {
 			continue
 		}
-		ok, err := a.verify(ctx, s, secret, allowSlow)
+		ok, ran, err := a.verify(ctx, s, secret, allowSlow)
+		slow = slow || ran
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, slow, err
 		}
 		if ok {
 			match = s
@@ -312,15 +320,15 @@ func (a *Authenticator) authenticate(ctx context.Context, id, secret string, all
 	}
 	switch {
 	case match == nil:
-		return c, nil, &AuthFailure{Reason: FailWrongSecret}
+		return c, nil, slow, &AuthFailure{Reason: FailWrongSecret}
 	case c.Status == StatusRevoked:
-		return c, nil, &AuthFailure{Reason: FailRevoked, Proven: true}
+		return c, nil, slow, &AuthFailure{Reason: FailRevoked, Proven: true}
 	case c.Status != StatusActive:
-		return c, nil, &AuthFailure{Reason: FailInactive, Proven: true}
+		return c, nil, slow, &AuthFailure{Reason: FailInactive, Proven: true}
 	case !match.Usable(now):
-		return c, nil, &AuthFailure{Reason: FailExpiredSecret, Proven: true}
+		return c, nil, slow, &AuthFailure{Reason: FailExpiredSecret, Proven: true}
 	}
-	return c, match, nil
+	return c, match, slow, nil
 }
 
 // Pad is how long a failed authentication that could have been an argon2id
@@ -418,28 +426,26 @@ func (a *Authenticator) AuthenticatePublic(ctx context.Context, id string) (*Cli
 // verify checks secret against s. Generated secrets cost one SHA-256. An
 // argon2id hash is checked against the remembered digest of the secret that
 // last matched it, and otherwise, when allowSlow, by argon2id itself, with
-// at most SlowChecks running at once.
-func (a *Authenticator) verify(ctx context.Context, s *Secret, secret string, allowSlow bool) (bool, error) {
+// at most SlowChecks running at once; slow reports that it ran.
+func (a *Authenticator) verify(ctx context.Context, s *Secret, secret string, allowSlow bool) (ok, slow bool, _ error) {
 	if !IsSlowHash(s.Hash) {
 		ok, _ := VerifySecret(s.Hash, secret)
-		return ok, nil
+		return ok, false, nil
 	}
 	digest := sha256.Sum256([]byte(secret))
 	a.verifiedMu.Lock()
 	known, seen := a.verified[s.ID]
 	a.verifiedMu.Unlock()
 	if seen && known.hash == s.Hash && subtleEqual(known.digest, digest) {
-		return true, nil
+		return true, false, nil
 	}
 	if !allowSlow {
-		return false, nil
+		return false, false, nil
 	}
 	if err := a.acquireSlow(ctx); err != nil {
-		return false, err
+		return false, false, err
 	}
-	t0 := a.now()
-	ok, _ := VerifySecret(s.Hash, secret)
-	a.ObserveSlowCheck(a.now().Sub(t0))
+	ok, _ = VerifySecret(s.Hash, secret)
 	<-a.slow
 	if ok {
 		a.verifiedMu.Lock()
@@ -448,7 +454,7 @@ func (a *Authenticator) verify(ctx context.Context, s *Secret, secret string, al
 			func(verifiedSecret) time.Time { return time.Time{} })
 		a.verifiedMu.Unlock()
 	}
-	return ok, nil
+	return ok, true, nil
 }
 
 func (a *Authenticator) acquireSlow(ctx context.Context) error {
