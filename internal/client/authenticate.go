@@ -385,8 +385,9 @@ type slowTimes struct {
 }
 
 // slowSamples is how many recent checks the median is taken over: enough
-// that one slow outlier (a check that waited for the CPU) moves it little.
-const slowSamples = 31
+// that one slow outlier (a check that waited for the CPU) moves it little,
+// few enough that it follows the machine's load within seconds of checks.
+const slowSamples = 15
 
 func (s *slowTimes) observe(d time.Duration) {
 	if d < 0 {

@@ -301,11 +301,17 @@ func TestPadMedianOfRecentChecks(t *testing.T) {
 	if auth.Pad() != 3*time.Millisecond {
 		t.Fatalf("median of 1..5 ms = %s", auth.Pad())
 	}
-	for range 31 { // the old samples age out
+	for range 4 { // four of nine samples: not yet the median
+		auth.ObserveSlowCheck(time.Second)
+	}
+	if auth.Pad() != 5*time.Millisecond {
+		t.Fatalf("median of 1..5 ms and four of 1s = %s, want 5ms", auth.Pad())
+	}
+	for range 15 { // the old samples age out
 		auth.ObserveSlowCheck(time.Second)
 	}
 	if auth.Pad() != time.Second {
-		t.Fatalf("median after 31 checks of 1s = %s", auth.Pad())
+		t.Fatalf("median after 15 more checks of 1s = %s", auth.Pad())
 	}
 }
 
