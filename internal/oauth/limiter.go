@@ -38,7 +38,8 @@ const limiterWays = 8
 const limiterShards = 64
 
 // defaultLimiterSlots is the table's capacity in keys when none is given:
-// about 64 bytes each plus the keys' text.
+// 40 bytes a slot (10 MiB in all, a shard's share allocated on its first
+// use) plus the text of the keys held.
 const defaultLimiterSlots = 1 << 18
 
 type limiterShard struct {
