@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/server"
@@ -139,5 +140,37 @@ func TestIPv6SourcesCountPerSlash64(t *testing.T) {
 	}
 	if s := guess("198.51.100.7", "lkc_mappedz"); s != 429 {
 		t.Fatalf("an IPv4 source after its mapped form failed thrice: %d, want 429", s)
+	}
+}
+
+func TestFailuresArePaddedButRefusalsAreNot(t *testing.T) {
+	h := newHarness(t, 2)
+	var mu sync.Mutex
+	var pads []time.Duration
+	h.srv.Auth.Sleep = func(_ context.Context, d time.Duration) { mu.Lock(); pads = append(pads, d); mu.Unlock() }
+	h.srv.Auth.ObserveSlowCheck(300 * time.Millisecond)
+	take := func() []time.Duration { mu.Lock(); defer mu.Unlock(); p := pads; pads = nil; return p }
+	for i := range 2 {
+		if r := h.token("lkc_nobody", "guess", nil); r.status != 401 {
+			t.Fatalf("guess %d: %d", i, r.status)
+		}
+		// The harness's clock stands still: the whole pad is asked for.
+		if p := take(); len(p) != 1 || p[0] != 300*time.Millisecond {
+			t.Fatalf("guess %d: pads %v, want [300ms]", i, p)
+		}
+	}
+	if r := h.token("lkc_nobody", "guess", nil); r.status != 429 {
+		t.Fatalf("over the limit: %d", r.status)
+	}
+	if p := take(); len(p) != 0 {
+		t.Fatalf("a 429 was padded: %v", p)
+	}
+	// A malformed ID names no client anyone could have made: answered at
+	// once, as before.
+	if r := h.token("not an id", "guess", nil); r.status != 429 && r.status != 401 {
+		t.Fatalf("malformed ID: %d", r.status)
+	}
+	if p := take(); len(p) != 0 {
+		t.Fatalf("a malformed ID was padded: %v", p)
 	}
 }
