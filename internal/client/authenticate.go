@@ -222,16 +222,16 @@ func limit(n, def int) int {
 // one a new entry replaces.
 const evictionSample = 4
 
-// remember sets m[k] = v in a map of at most max entries (allocating it if
+// remember sets m[k] = v in a map of at most bound entries (allocating it if
 // nil) and returns the map. When k is new and m full, it first deletes the
 // stalest (by the time at gives) of evictionSample entries that Go's map
 // iteration, which starts at a random place, yields first: bounded work,
 // and never more than one entry lost.
-func remember[V any](m map[string]V, k string, v V, max int, at func(V) time.Time) map[string]V {
+func remember[V any](m map[string]V, k string, v V, bound int, at func(V) time.Time) map[string]V {
 	if m == nil {
 		m = make(map[string]V)
 	}
-	if _, ok := m[k]; !ok && len(m) >= max {
+	if _, ok := m[k]; !ok && len(m) >= bound {
 		var (
 			victim string
 			oldest time.Time
