@@ -16,12 +16,12 @@ func TestPrintOracle(t *testing.T) {
 		return d
 	}
 	o := oracleOptions{samples: 5, maxDiff: 5 * time.Millisecond}
-	close := []*probeKind{
+	near := []*probeKind{
 		{name: "wrong argon2id secret", times: ms(90, 100, 95, 300, 92)},
 		{name: "unknown client ID", times: ms(95, 95, 95, 95, 96)},
 	}
 	var out bytes.Buffer
-	if err := printOracle(&out, o, close); err != nil {
+	if err := printOracle(&out, o, near); err != nil {
 		t.Fatalf("medians 95 and 95 ms: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "largest difference of medians: 0.00ms") {
