@@ -4,6 +4,10 @@
 // measure; absolute numbers depend on the machine.
 //
 //	go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1]
+//	go run ./bench oracle [-samples 60] [-max-diff 5ms]
+//
+// The oracle command probes instead whether failed authentications' response
+// times tell which client IDs exist.
 //
 // It builds and starts the real binary on a loopback port with a scratch
 // database, creates its clients with the real CLI, and stops it with
@@ -32,9 +36,12 @@ func main() {
 }
 
 const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1]
+       go run ./bench oracle [-samples 60] [-max-diff 5ms]
 
   tokens   load POST /oauth2/token (client_credentials) and
            POST /oauth2/introspect on Latchkey and on the floor server
+  oracle   time failed authentications (wrong admin-chosen secret, unknown
+           client ID, wrong generated secret) and compare their medians
 `
 
 // run executes one command line and returns the exit status: 0 success,
@@ -43,6 +50,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 1 && args[0] == "floor" {
 		if err := runFloor(ctx, stdout); err != nil {
 			fmt.Fprintf(stderr, "bench floor: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if len(args) > 0 && args[0] == "oracle" {
+		opts, err := parseOracleOptions(args[1:], stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bench oracle: %v\n", err)
+			return 2
+		}
+		if err := oracle(ctx, opts, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "bench oracle: %v\n", err)
 			return 1
 		}
 		return 0

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,16 +22,26 @@ type config struct {
 	logFormat string
 }
 
-// flags builds a FlagSet whose defaults come from the environment.
+// flags builds a FlagSet whose defaults come from the environment. An
+// environment value that does not parse is reported by parseArgs, unless
+// the command line sets the flag itself.
 type flags struct {
 	*flag.FlagSet
-	env env
+	env    env
+	envErr map[string]error // flag name → its environment value's error
 }
 
 func newFlags(name string, e env, out io.Writer) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
-	return &flags{fs, e}
+	return &flags{FlagSet: fs, env: e}
+}
+
+func (f *flags) badEnv(name, envName string, err error) {
+	if f.envErr == nil {
+		f.envErr = map[string]error{}
+	}
+	f.envErr[name] = usageError{fmt.Sprintf("%s: %v", envName, err)}
 }
 
 // str registers a string flag whose default is $envName when set.
@@ -46,8 +57,12 @@ func (f *flags) str(p *string, name, envName, def, usage string) {
 
 // integer registers an int flag whose default is $envName when set.
 func (f *flags) integer(p *int, name, envName string, def int, usage string) {
-	if v, err := strconv.Atoi(f.env.lookup(envName)); err == nil {
-		def = v
+	if v := f.env.lookup(envName); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			def = n
+		} else {
+			f.badEnv(name, envName, fmt.Errorf("%q is not a whole number", v))
+		}
 	}
 	if envName != "" {
 		usage += " (env " + envName + ")"
@@ -55,23 +70,75 @@ func (f *flags) integer(p *int, name, envName string, def int, usage string) {
 	f.IntVar(p, name, def, usage)
 }
 
-// duration registers a duration flag (Go syntax, or whole days as "90d")
-// whose default is $envName when set.
+// duration registers a flag for a positive duration (Go syntax, or whole
+// days as "90d") whose default is $envName when set.
 func (f *flags) duration(p *time.Duration, name, envName string, def time.Duration, usage string) {
+	f.durationFlag(p, name, envName, def, usage, positiveDuration)
+}
+
+// durationOrOff registers a duration flag that can also be switched off
+// with 0, "off" or any negative value ("-1", "-1s"); off is stored as -1.
+// usage should say what off means, in the words "0, off or negative".
+func (f *flags) durationOrOff(p *time.Duration, name, envName string, def time.Duration, usage string) {
+	f.durationFlag(p, name, envName, def, usage, durationOrOff)
+}
+
+func (f *flags) durationFlag(p *time.Duration, name, envName string, def time.Duration, usage string,
+	parse func(string) (time.Duration, error)) {
 	if v := f.env.lookup(envName); v != "" {
-		if d, err := parseDuration(v); err == nil {
+		if d, err := parse(v); err == nil {
 			def = d
+		} else {
+			f.badEnv(name, envName, err)
 		}
 	}
 	if envName != "" {
 		usage += " (env " + envName + ")"
 	}
 	*p = def
-	f.Func(name, fmt.Sprintf("%s (default %s)", usage, def), func(s string) error {
-		d, err := parseDuration(s)
+	shown := def.String()
+	if def < 0 {
+		shown = "off"
+	}
+	f.Func(name, fmt.Sprintf("%s (default %s)", usage, shown), func(s string) error {
+		d, err := parse(s)
 		*p = d
 		return err
 	})
+}
+
+// positiveDuration parses a duration that must be more than zero.
+func positiveDuration(s string) (time.Duration, error) {
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q: must be more than zero", s)
+	}
+	return d, nil
+}
+
+// durationOrOff parses a positive duration, or 0, "off" or a negative
+// number, with or without a unit, as -1: off.
+func durationOrOff(s string) (time.Duration, error) {
+	if s == "off" {
+		return -1, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n > 0 {
+			return 0, fmt.Errorf("%q needs a unit, like %ss (or 0, off or a negative value to switch it off)", s, s)
+		}
+		return -1, nil
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w (or 0, off or a negative value to switch it off)", err)
+	}
+	if d <= 0 {
+		return -1, nil
+	}
+	return d, nil
 }
 
 func (f *flags) common(c *config) {
@@ -87,15 +154,35 @@ func (f *flags) parseArgs(args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := f.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()} // a mistake on the command line: exit 2
 		}
 		args = f.Args()
 		if len(args) == 0 {
-			return pos, nil
+			return pos, f.envError()
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// envError returns the first (by flag name) environment value that did not
+// parse, of flags the command line did not set.
+func (f *flags) envError() error {
+	if len(f.envErr) == 0 {
+		return nil
+	}
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	var first error
+	f.VisitAll(func(fl *flag.Flag) {
+		if err := f.envErr[fl.Name]; err != nil && !set[fl.Name] && first == nil {
+			first = err
+		}
+	})
+	return first
 }
 
 func (c *config) check() error {

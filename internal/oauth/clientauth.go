@@ -86,7 +86,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 	}
 	addr := s.sourceAddr(r)
 	now := s.now()
-	keys := []string{"addr:" + addr}
+	keys := []string{sourceKey(addr)}
 	if client.ValidateClientID(cred.clientID) != nil {
 		// Not an ID this server could have issued: no lookup, and no cache
 		// entry or per-ID counter for an attacker to fill memory with.
@@ -117,6 +117,9 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 		return nil, nil, s.refuse(cred, addr, wait, fail)
 	case errors.Is(err, client.ErrBusy):
 		return nil, nil, oautherr.Busy(1)
+	case err != nil && clientGone(r):
+		s.Logger.Debug("client authentication cancelled", "err", err)
+		return nil, nil, cancelled()
 	case err != nil:
 		s.Logger.Error("client authentication", "err", err)
 		return nil, nil, oautherr.ServerError()

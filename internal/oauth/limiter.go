@@ -1,93 +1,261 @@
 package oauth
 
 import (
+	"hash/maphash"
+	"net/netip"
 	"sync"
 	"time"
 )
 
 // limiter counts failed client authentications per key (a client ID, a
-// source address) in fixed windows. Once a key reaches the threshold within
-// a window it is refused until the window ends; other keys are unaffected.
+// source address) in windows that start at a key's first failure. Once a
+// key reaches the threshold within its window it is refused until the
+// window ends; other keys are unaffected.
+//
+// The table has a fixed number of slots, so its memory and the cost of an
+// attempt are bounded however many keys arrive: a key hashes (with a
+// per-limiter random seed, so no one can aim at a slot) to one set of
+// limiterWays slots in one shard, and an attempt looks at those slots only.
+// A new key takes a free or expired slot of its set, else the slot of the
+// oldest key that is not refused; a refused key is never evicted, so a
+// flood of new keys cannot lift a lockout. Should every slot of a set hold
+// a live lockout, a new key of that set is refused until the first of them
+// ends: failing open there would let a flood switch the limit off.
 type limiter struct {
 	threshold int
-	window    time.Duration
-
-	mu      sync.Mutex
-	buckets map[string]*bucket
+	window    int64 // nanoseconds
+	seed      maphash.Seed
+	shards    []limiterShard
+	sets      uint64 // sets per shard
 }
 
-type bucket struct {
-	start    time.Time
+// limiterWays is the number of slots a key may occupy; a set is scanned
+// whole on every attempt, so it stays small.
+const limiterWays = 8
+
+// limiterShards spreads the table over locks, so concurrent attempts on
+// different keys rarely wait for each other. A power of two.
+const limiterShards = 64
+
+// defaultLimiterSlots is the table's capacity in keys when none is given:
+// 40 bytes a slot (10 MiB in all, a shard's share allocated on its first
+// use) plus the text of the keys held.
+const defaultLimiterSlots = 1 << 18
+
+type limiterShard struct {
+	mu    sync.Mutex
+	slots []slot // allocated on first use: sets × limiterWays
+}
+
+// slot is one key's count. An empty slot has an empty key.
+type slot struct {
+	hash     uint64
+	key      string
+	start    int64 // Unix nanoseconds of the window's first failure
 	failures int
 }
 
-// maxBuckets bounds memory under a flood of distinct keys. Past it, buckets
-// whose window ended or that are under the threshold are dropped; keys that
-// are refused stay refused, so a flood cannot lift a lockout.
-var maxBuckets = 200000
-
+// newLimiter returns a limiter of defaultLimiterSlots keys; a threshold of
+// 0 or less limits nothing.
 func newLimiter(threshold int, window time.Duration) *limiter {
-	return &limiter{threshold: threshold, window: window, buckets: make(map[string]*bucket)}
+	return newSizedLimiter(threshold, window, defaultLimiterSlots)
+}
+
+// newSizedLimiter returns a limiter for about capacity keys, rounded down
+// to whole sets of every shard (at least one each).
+func newSizedLimiter(threshold int, window time.Duration, capacity int) *limiter {
+	sets := max(1, capacity/(limiterShards*limiterWays))
+	return &limiter{threshold: threshold, window: int64(window), seed: maphash.MakeSeed(),
+		shards: make([]limiterShard, limiterShards), sets: uint64(sets)}
+}
+
+// capacity is the number of keys the table holds.
+func (l *limiter) capacity() int { return len(l.shards) * int(l.sets) * limiterWays }
+
+// maxAttemptKeys bounds the keys of one attempt (a source address and a
+// client ID today), so their locations need no allocation.
+const maxAttemptKeys = 4
+
+// located is where a key's set lives.
+type located struct {
+	key   string
+	hash  uint64
+	shard int
+	set   []slot
+}
+
+func (l *limiter) locate(key string) located {
+	h := maphash.String(l.seed, key)
+	return located{key: key, hash: h, shard: int(h % limiterShards)}
 }
 
 // attempt counts one attempt against every key, unless one of them is
 // already over the threshold: then it counts nothing and returns the whole
-// seconds to wait. Checking and counting happen under one lock, so
-// concurrent attempts cannot all pass a threshold they jointly exceed.
+// seconds to wait. Checking and counting happen under the locks of every
+// shard involved, taken in a fixed order, so concurrent attempts cannot all
+// pass a threshold they jointly exceed.
 func (l *limiter) attempt(now time.Time, keys ...string) int {
-	if l.threshold <= 0 {
+	if l.threshold <= 0 || len(keys) == 0 {
 		return 0
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	wait := time.Duration(0)
-	for _, k := range keys {
-		b := l.buckets[k]
-		if b == nil || now.Sub(b.start) >= l.window || b.failures < l.threshold {
-			continue
+	if len(keys) > maxAttemptKeys {
+		keys = keys[:maxAttemptKeys]
+	}
+	var locs [maxAttemptKeys]located
+	for i, k := range keys {
+		locs[i] = l.locate(k)
+	}
+	unlock := l.lock(locs[:len(keys)])
+	defer unlock()
+	t := now.UnixNano()
+	wait := int64(0)
+	for i := range keys {
+		lc := &locs[i]
+		lc.set = l.set(lc)
+		s := l.find(lc, t)
+		switch {
+		case s != nil && s.failures >= l.threshold:
+			wait = max(wait, s.start+l.window-t)
+		case s == nil:
+			if w := l.roomless(lc.set, t); w > 0 {
+				wait = max(wait, w)
+			}
 		}
-		wait = max(wait, b.start.Add(l.window).Sub(now))
 	}
 	if wait > 0 {
-		return int((wait + time.Second - 1) / time.Second)
+		return int((wait + int64(time.Second) - 1) / int64(time.Second))
 	}
-	if len(l.buckets) >= maxBuckets {
-		l.evict(now)
-	}
-	for _, k := range keys {
-		b := l.buckets[k]
-		if b == nil || now.Sub(b.start) >= l.window {
-			b = &bucket{start: now}
-			l.buckets[k] = b
+	for i := range keys {
+		lc := &locs[i]
+		if s := l.find(lc, t); s != nil {
+			s.failures++
+			continue
 		}
-		b.failures++
+		if s := l.victim(lc.set, t); s != nil {
+			*s = slot{hash: lc.hash, key: lc.key, start: t, failures: 1}
+		}
 	}
 	return 0
 }
 
 // refund takes back an attempt that succeeded.
 func (l *limiter) refund(now time.Time, keys ...string) {
-	if l.threshold <= 0 {
+	if l.threshold <= 0 || len(keys) == 0 {
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		if b := l.buckets[k]; b != nil && now.Sub(b.start) < l.window && b.failures > 0 {
-			b.failures--
+	if len(keys) > maxAttemptKeys {
+		keys = keys[:maxAttemptKeys]
+	}
+	var locs [maxAttemptKeys]located
+	for i, k := range keys {
+		locs[i] = l.locate(k)
+	}
+	unlock := l.lock(locs[:len(keys)])
+	defer unlock()
+	t := now.UnixNano()
+	for i := range keys {
+		lc := &locs[i]
+		lc.set = l.set(lc)
+		if s := l.find(lc, t); s != nil && s.failures > 0 {
+			s.failures--
 		}
 	}
 }
 
-// evict drops every bucket that refuses nothing; if refused keys alone fill
-// the table, it starts afresh rather than grow without bound.
-func (l *limiter) evict(now time.Time) {
-	for k, b := range l.buckets {
-		if now.Sub(b.start) >= l.window || b.failures < l.threshold {
-			delete(l.buckets, k)
+// lock takes the locks of the shards of locs once each, in shard order,
+// and returns their release.
+func (l *limiter) lock(locs []located) func() {
+	var held [maxAttemptKeys]int
+	n := 0
+	for _, lc := range locs {
+		// Insert lc.shard into held[:n], kept sorted and free of repeats;
+		// there are at most maxAttemptKeys of them.
+		j := n
+		for j > 0 && held[j-1] > lc.shard {
+			j--
+		}
+		if j > 0 && held[j-1] == lc.shard {
+			continue
+		}
+		copy(held[j+1:n+1], held[j:n])
+		held[j] = lc.shard
+		n++
+	}
+	for _, i := range held[:n] {
+		l.shards[i].mu.Lock()
+	}
+	return func() {
+		for _, i := range held[:n] {
+			l.shards[i].mu.Unlock()
 		}
 	}
-	if len(l.buckets) >= maxBuckets {
-		l.buckets = make(map[string]*bucket)
+}
+
+// set returns the slots lc's key may occupy. The shard's lock is held.
+func (l *limiter) set(lc *located) []slot {
+	sh := &l.shards[lc.shard]
+	if sh.slots == nil {
+		sh.slots = make([]slot, int(l.sets)*limiterWays)
 	}
+	i := int((lc.hash/limiterShards)%l.sets) * limiterWays
+	return sh.slots[i : i+limiterWays : i+limiterWays]
+}
+
+// find returns the live slot of lc's key, or nil.
+func (l *limiter) find(lc *located, t int64) *slot {
+	for i := range lc.set {
+		s := &lc.set[i]
+		if s.hash == lc.hash && s.key == lc.key && s.key != "" && t-s.start < l.window {
+			return s
+		}
+	}
+	return nil
+}
+
+// victim returns the slot a new key takes: a free or expired one, else the
+// oldest that refuses nothing; nil when every slot holds a live lockout.
+func (l *limiter) victim(set []slot, t int64) *slot {
+	var oldest *slot
+	for i := range set {
+		s := &set[i]
+		if s.key == "" || t-s.start >= l.window {
+			return s
+		}
+		if s.failures < l.threshold && (oldest == nil || s.start < oldest.start) {
+			oldest = s
+		}
+	}
+	return oldest
+}
+
+// roomless returns how long until set has room for a new key, 0 when it
+// has room now.
+func (l *limiter) roomless(set []slot, t int64) int64 {
+	if l.victim(set, t) != nil {
+		return 0
+	}
+	first := int64(0)
+	for i := range set {
+		if end := set[i].start + l.window - t; first == 0 || end < first {
+			first = end
+		}
+	}
+	return first
+}
+
+// sourceKey is the limiter key of a source address: IPv4 addresses (and
+// IPv4-mapped IPv6 ones) count alone, IPv6 addresses by their /64, the
+// smallest block a single subscriber is usually given; anything that is not
+// an IP address counts as itself.
+func sourceKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return "addr:" + addr
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is4() {
+		return "addr:" + ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return "addr:" + p.String()
 }

@@ -6,10 +6,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 func post(ctype, body, query string) *http.Request {
@@ -167,54 +165,6 @@ func FuzzReadCredentials(f *testing.F) {
 			t.Fatalf("unexpected code %q", err.Code)
 		}
 	})
-}
-
-func TestLimiter(t *testing.T) {
-	l := newLimiter(3, secs(60))
-	at := func(s int) time.Time { return epoch.Add(secs(s)) }
-	for range 3 {
-		if w := l.attempt(at(0), "client:a", "addr:1"); w != 0 {
-			t.Fatalf("blocked too early: %d", w)
-		}
-	}
-	if got := l.attempt(at(0), "client:a"); got != 60 {
-		t.Fatalf("Retry-After = %d, want 60", got)
-	}
-	if l.attempt(at(0), "client:b") != 0 {
-		t.Fatal("an unrelated key is blocked")
-	}
-	if got := l.attempt(at(59), "client:c", "addr:1"); got != 1 {
-		t.Fatalf("addr key: Retry-After = %d, want 1", got)
-	}
-	if l.attempt(at(60), "client:a") != 0 {
-		t.Fatal("still blocked after the window")
-	}
-	// Successes give their attempt back.
-	for range 5 {
-		l.attempt(at(61), "client:d")
-		l.refund(at(61), "client:d")
-	}
-	if l.attempt(at(61), "client:d") != 0 {
-		t.Fatal("refunded attempts still counted")
-	}
-}
-
-func TestLimiterFloodKeepsLockouts(t *testing.T) {
-	defer func(n int) { maxBuckets = n }(maxBuckets)
-	maxBuckets = 100
-	l := newLimiter(3, secs(60))
-	for range 3 {
-		l.attempt(epoch, "client:victim")
-	}
-	for i := range 500 { // a flood of fresh addresses
-		l.attempt(epoch, "addr:"+strconv.Itoa(i))
-	}
-	if l.attempt(epoch, "client:victim") != 60 {
-		t.Fatal("a flood of new keys lifted a lockout")
-	}
-	if len(l.buckets) > maxBuckets {
-		t.Fatalf("%d buckets, bound %d", len(l.buckets), maxBuckets)
-	}
 }
 
 func TestSourceAddr(t *testing.T) {

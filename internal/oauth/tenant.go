@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -130,7 +131,11 @@ func (s *Server) reloadKeys(ctx context.Context, ts *tenantScope, now time.Time)
 		return false
 	}
 	if err := ts.keys.Load(ctx); err != nil {
-		s.Logger.Warn("reload signing keys", "tenant", ts.tenant.ID, "err", err)
+		level := slog.LevelWarn
+		if ctx.Err() != nil {
+			level = slog.LevelDebug // the request was cancelled, not the store broken
+		}
+		s.Logger.Log(ctx, level, "reload signing keys", "tenant", ts.tenant.ID, "err", err)
 		return false
 	}
 	return true

@@ -39,10 +39,33 @@ func writeError(w http.ResponseWriter, e *oautherr.Error) {
 	writeJSON(w, e.Status, e)
 }
 
-// serverError logs the cause of a failure and sends a generic 500.
+// serverError logs the cause of a failure and sends a generic 500, unless
+// the request's client went away first: then the failure (a store read cut
+// short, most likely) is the client's doing, logged at debug only.
 func serverError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err error) {
+	if clientGone(r) {
+		log.Debug("request cancelled", "path", r.URL.Path, "err", err)
+		writeError(w, cancelled())
+		return
+	}
 	log.Error("request failed", "path", r.URL.Path, "err", err)
 	writeError(w, oautherr.ServerError())
+}
+
+// clientGone reports whether r's client closed the connection (or, over
+// HTTP/2, reset the stream) before it was answered: net/http then ends the
+// request's context.
+func clientGone(r *http.Request) bool { return r.Context().Err() != nil }
+
+// statusClientClosedRequest answers a request whose client went away. No
+// one reads it; it keeps such requests out of the 5xx a server is paged
+// for, as the status nginx made common for the case does.
+const statusClientClosedRequest = 499
+
+// cancelled is the response to a request whose client went away.
+func cancelled() *oautherr.Error {
+	return &oautherr.Error{Code: "invalid_request", Status: statusClientClosedRequest,
+		Description: "the client closed the request"}
 }
 
 // methodNotAllowed answers a wrong method with 405 and Allow.

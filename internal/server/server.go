@@ -41,6 +41,12 @@ func New(c Config) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		if err := c.DB.Ping(ctx); err != nil {
+			if r.Context().Err() != nil {
+				// The prober went away: that says nothing of the database.
+				log.Debug("readiness check cancelled", "err", err)
+				w.WriteHeader(statusClientClosedRequest)
+				return
+			}
 			log.Warn("readiness check failed", "err", err)
 			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 			return
@@ -52,6 +58,11 @@ func New(c Config) http.Handler {
 	}
 	return recoverer(log, secure(mux))
 }
+
+// statusClientClosedRequest answers a request whose client went away
+// before it was answered (nginx's status for the case): no one reads it,
+// and it is no server error.
+const statusClientClosedRequest = 499
 
 // secure sets headers every response should carry.
 func secure(next http.Handler) http.Handler {

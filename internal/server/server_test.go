@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,5 +40,27 @@ func TestProbes(t *testing.T) {
 	r := get("/boom")
 	if r.Code != 500 || strings.Contains(r.Body.String(), "secret detail") || !strings.Contains(r.Body.String(), "internal error") {
 		t.Fatalf("panic: %d %q", r.Code, r.Body)
+	}
+}
+
+// ctxPinger fails as a database driver does when the caller's context has
+// ended.
+type ctxPinger struct{}
+
+func (ctxPinger) Ping(ctx context.Context) error { return ctx.Err() }
+
+func TestReadinessOfAGoneProberIsNoFailure(t *testing.T) {
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	h := New(Config{DB: ctxPinger{}, Logger: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, "GET", "/readyz", nil))
+	if rec.Code == http.StatusServiceUnavailable || rec.Code >= 500 {
+		t.Fatalf("readiness for a prober that went away: %d", rec.Code)
+	}
+	if logged.Len() > 0 {
+		t.Fatalf("logged above debug: %s", logged.String())
 	}
 }
