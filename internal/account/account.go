@@ -4,15 +4,17 @@ package account
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/errs"
 )
 
-// Sentinel errors; storage adapters return them for missing and duplicate
-// records.
+// Sentinel errors: the shared ones of package errs under this package's
+// names, so one table (admin.Classify) maps every domain's. Storage
+// adapters return them for missing and duplicate records.
 var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("already exists")
+	ErrNotFound = errs.ErrNotFound
+	ErrConflict = errs.ErrConflict
 )
 
 // Tenant is an isolated organisation: its clients, users and admins never

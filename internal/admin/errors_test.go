@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/errs"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 func TestClassify(t *testing.T) {
@@ -32,6 +34,18 @@ func TestClassify(t *testing.T) {
 		p, ok := Classify(tt.err)
 		if p.Status != tt.status || p.Code != tt.code || p.Message != tt.msg || ok != tt.ok {
 			t.Errorf("Classify(%v) = %+v, %v", tt.err, p, ok)
+		}
+	}
+	// Every domain's sentinels are the shared ones, so the one table maps
+	// them all.
+	for _, err := range []error{account.ErrNotFound, token.ErrNotFound, client.ErrNotFound} {
+		if p, _ := Classify(fmt.Errorf("store: %w", err)); p.Code != "not_found" {
+			t.Errorf("Classify(%v) = %+v", err, p)
+		}
+	}
+	for _, err := range []error{account.ErrConflict, token.ErrConflict, client.ErrConflict} {
+		if p, _ := Classify(err); p.Code != "conflict" {
+			t.Errorf("Classify(%v) = %+v", err, p)
 		}
 	}
 	if p, _ := Classify(errs.Invalid("name", "is required")); len(p.Fields) != 1 || p.Fields[0].Field != "name" {

@@ -2,15 +2,17 @@ package token
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/errs"
 )
 
-// Sentinel errors; storage adapters return them for missing and duplicate
-// records.
+// Sentinel errors: the shared ones of package errs under this package's
+// names, so one table (admin.Classify) maps every domain's. Storage
+// adapters return them for missing and duplicate records.
 var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
+	ErrNotFound = errs.ErrNotFound
+	ErrConflict = errs.ErrConflict
 )
 
 // KeyState is where a signing key is in its life.
