@@ -190,9 +190,11 @@ func sortClients(cs []*client.Client, f client.SortField, desc bool) {
 		var r int
 		switch ka := sortKey(a, f).(type) {
 		case string:
-			r = strings.Compare(ka, sortKey(b, f).(string))
+			kb, _ := sortKey(b, f).(string) // one field: both keys have one type
+			r = strings.Compare(ka, kb)
 		case int64:
-			r = cmp.Compare(ka, sortKey(b, f).(int64))
+			kb, _ := sortKey(b, f).(int64)
+			r = cmp.Compare(ka, kb)
 		}
 		r = cmp.Or(r, strings.Compare(a.ID, b.ID))
 		if desc {
