@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/store/postgres"
@@ -91,6 +92,9 @@ func Migrate(ctx context.Context, url string) (applied int, err error) {
 func OpenExisting(ctx context.Context, url string) (Store, error) {
 	if path, ok := sqlitePath(url); ok && !strings.HasPrefix(path, "file:") && !strings.Contains(path, ":memory:") {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if abs, err := filepath.Abs(path); err == nil {
+				path = abs // say where it looked, wherever the command ran
+			}
 			return nil, fmt.Errorf("%w at %q", ErrNoDatabase, path)
 		}
 	}
