@@ -219,22 +219,8 @@ func (db *DB) Revoke(ctx context.Context, r token.Revocation) error {
 // Revocations returns every revocation that expires after t, soonest
 // first.
 func (db *DB) Revocations(ctx context.Context, t time.Time) ([]token.Revocation, error) {
-	rows, err := db.pool.Query(ctx, `SELECT token_id, client_id, expires_at FROM revocations
-		WHERE expires_at > $1 ORDER BY expires_at, token_id`, ts(t))
+	out, err := db.revocations(ctx, `WHERE expires_at > $1 ORDER BY expires_at, token_id`, ts(t))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: revocations: %w", err)
-	}
-	defer rows.Close()
-	var out []token.Revocation
-	for rows.Next() {
-		var r token.Revocation
-		if err := rows.Scan(&r.TokenID, &r.ClientID, &r.ExpiresAt); err != nil {
-			return nil, fmt.Errorf("postgres: revocations: %w", err)
-		}
-		r.ExpiresAt = utc(r.ExpiresAt)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: revocations: %w", err)
 	}
 	return out, nil
@@ -242,25 +228,31 @@ func (db *DB) Revocations(ctx context.Context, t time.Time) ([]token.Revocation,
 
 // RevocationsByID returns the stored revocations of the given token IDs.
 func (db *DB) RevocationsByID(ctx context.Context, ids []string) ([]token.Revocation, error) {
-	rows, err := db.pool.Query(ctx, `SELECT token_id, client_id, expires_at FROM revocations
-		WHERE token_id = ANY($1::text[])`, textArray(ids))
+	out, err := db.revocations(ctx, `WHERE token_id = ANY($1::text[])`, textArray(ids))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: revocations by ID: %w", err)
+	}
+	return out, nil
+}
+
+// revocations reads the revocations that where (a fixed SQL clause)
+// selects.
+func (db *DB) revocations(ctx context.Context, where string, args ...any) ([]token.Revocation, error) {
+	rows, err := db.pool.Query(ctx, `SELECT token_id, client_id, expires_at FROM revocations `+where, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []token.Revocation
 	for rows.Next() {
 		var r token.Revocation
 		if err := rows.Scan(&r.TokenID, &r.ClientID, &r.ExpiresAt); err != nil {
-			return nil, fmt.Errorf("postgres: revocations by ID: %w", err)
+			return nil, err
 		}
 		r.ExpiresAt = utc(r.ExpiresAt)
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: revocations by ID: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // PruneTokens deletes opaque tokens and revocations that expired before t.

@@ -221,25 +221,8 @@ func (db *DB) Revoke(ctx context.Context, r token.Revocation) error {
 // Revocations returns every revocation that expires after t, soonest
 // first.
 func (db *DB) Revocations(ctx context.Context, t time.Time) ([]token.Revocation, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT token_id, client_id, expires_at FROM revocations
-		WHERE expires_at > ? ORDER BY expires_at, token_id`, t.UnixMicro())
+	out, err := db.revocations(ctx, `WHERE expires_at > ? ORDER BY expires_at, token_id`, t.UnixMicro())
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: revocations: %w", err)
-	}
-	defer rows.Close()
-	var out []token.Revocation
-	for rows.Next() {
-		var (
-			r       token.Revocation
-			expires int64
-		)
-		if err := rows.Scan(&r.TokenID, &r.ClientID, &expires); err != nil {
-			return nil, fmt.Errorf("sqlite: revocations: %w", err)
-		}
-		r.ExpiresAt = fromMicros(expires)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: revocations: %w", err)
 	}
 	return out, nil
@@ -247,10 +230,19 @@ func (db *DB) Revocations(ctx context.Context, t time.Time) ([]token.Revocation,
 
 // RevocationsByID returns the stored revocations of the given token IDs.
 func (db *DB) RevocationsByID(ctx context.Context, ids []string) ([]token.Revocation, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT token_id, client_id, expires_at FROM revocations
-		WHERE token_id IN (SELECT value FROM json_each(?))`, jsonList(ids))
+	out, err := db.revocations(ctx, `WHERE token_id IN (SELECT value FROM json_each(?))`, jsonList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: revocations by ID: %w", err)
+	}
+	return out, nil
+}
+
+// revocations reads the revocations that where (a fixed SQL clause)
+// selects.
+func (db *DB) revocations(ctx context.Context, where string, args ...any) ([]token.Revocation, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT token_id, client_id, expires_at FROM revocations `+where, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []token.Revocation
@@ -260,15 +252,12 @@ func (db *DB) RevocationsByID(ctx context.Context, ids []string) ([]token.Revoca
 			expires int64
 		)
 		if err := rows.Scan(&r.TokenID, &r.ClientID, &expires); err != nil {
-			return nil, fmt.Errorf("sqlite: revocations by ID: %w", err)
+			return nil, err
 		}
 		r.ExpiresAt = fromMicros(expires)
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: revocations by ID: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // PruneTokens deletes opaque tokens and revocations that expired before t.
