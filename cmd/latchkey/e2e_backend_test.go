@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"maps"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/latchkey/latchkey/internal/testpg"
 )
 
 // database is where an instance keeps its data, and the environment that
@@ -49,44 +45,9 @@ func sqliteDatabase(t *testing.T) database {
 // fails.
 func postgresDatabase(t *testing.T) database {
 	t.Helper()
-	admin := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if admin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("LATCHKEY_TEST_POSTGRES_URL is not set: CI must run the end-to-end tests on PostgreSQL " +
-				"(e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)")
-		}
-		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set")
-	}
-	ctx := context.Background()
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "latchkey_e2e_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect to LATCHKEY_TEST_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	// Registered before the instances' cleanups, so it runs after them.
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, admin)
-		if err == nil {
-			_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			conn.Close(ctx)
-		}
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
+	dbURL := testpg.Database(t, "latchkey_e2e_")
 	return database{dir: t.TempDir(), env: map[string]string{
-		"LATCHKEY_DATABASE_URL": u.String(),
+		"LATCHKEY_DATABASE_URL": dbURL,
 		"LATCHKEY_SECRET_KEY":   base64.StdEncoding.EncodeToString(randomKey(t)),
 	}}
 }

@@ -3,15 +3,13 @@ package changes_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testpg"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,55 +17,13 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// postgresDatabase creates an empty database on the server
-// LATCHKEY_TEST_POSTGRES_URL names, dropped when the test ends, and
-// returns its URL. Without the variable the test skips, except in CI.
-func postgresDatabase(t *testing.T) string {
-	t.Helper()
-	admin := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if admin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("LATCHKEY_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests")
-		}
-		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set")
-	}
-	ctx := context.Background()
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "latchkey_changes_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, admin)
-		if err == nil {
-			_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			conn.Close(ctx)
-		}
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
 // TestPollerSeesTransactionsCommittedOutOfOrder runs two transactions on
 // a real PostgreSQL: the first takes a seq, the second takes the next one
 // and commits first. A reader that only remembered the highest seq seen
 // would skip the first transaction's change; the poller delivers it when
 // it commits.
 func TestPollerSeesTransactionsCommittedOutOfOrder(t *testing.T) {
-	dbURL := postgresDatabase(t)
+	dbURL := testpg.Database(t, "latchkey_changes_")
 	ctx := context.Background()
 	st, err := store.Open(ctx, dbURL)
 	if err != nil {

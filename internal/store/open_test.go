@@ -1,16 +1,12 @@
 package store_test
 
 import (
-	"context"
-	"fmt"
-	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/latchkey/latchkey/internal/testpg"
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/store"
@@ -62,42 +58,21 @@ func TestMigrate(t *testing.T) {
 }
 
 func TestOpenPostgres(t *testing.T) {
-	admin := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if admin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("LATCHKEY_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests")
-		}
-		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set")
-	}
 	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	name := fmt.Sprintf("latchkey_test_open_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
-	u, err := neturl.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
+	dbURL := testpg.Database(t, "latchkey_test_open_")
 
-	s, err := store.Open(ctx, u.String())
+	s, err := store.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	defer s.Close()
 	if _, ok := s.(*postgres.DB); !ok {
-		t.Fatalf("Open(%q) returned a %T", u, s)
+		t.Fatalf("Open returned a %T", s)
 	}
 	if err := s.CreateTenant(ctx, &account.Tenant{ID: "ten_a", Name: "A"}); err != nil {
 		t.Fatalf("CreateTenant: %v", err)
 	}
-	if n, err := store.Migrate(ctx, u.String()); err != nil || n != 0 {
+	if n, err := store.Migrate(ctx, dbURL); err != nil || n != 0 {
 		t.Fatalf("Migrate after Open: applied %d, %v; want 0", n, err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/testpg"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -20,21 +22,9 @@ import (
 
 var _ store.Store = (*postgres.DB)(nil)
 
-// adminURL returns the server the tests may create databases on, from
-// LATCHKEY_TEST_POSTGRES_URL. Without it the tests skip, except in CI,
-// where PostgreSQL must be tested.
-func adminURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("LATCHKEY_TEST_POSTGRES_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("LATCHKEY_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests " +
-				"(e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)")
-		}
-		t.Skip("LATCHKEY_TEST_POSTGRES_URL is not set")
-	}
-	return u
-}
+// adminURL returns the server the tests may create databases on (see
+// package testpg: skipped without it, except in CI).
+func adminURL(t *testing.T) string { return testpg.AdminURL(t) }
 
 // testDatabase is one database per test run, created on first use and
 // dropped by TestMain; each test gets a schema of its own in it, which is

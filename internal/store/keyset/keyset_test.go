@@ -1,0 +1,122 @@
+package keyset
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/latchkey/latchkey/internal/client"
+)
+
+// sqliteDialect is a minimal dialect over a table with the columns the
+// statements filter and order by.
+var sqliteDialect = &Dialect{
+	Placeholder: func(int) string { return "?" },
+	Select:      "id",
+	Columns: map[client.SortField]Column{
+		client.SortCreatedAt: {Expr: "created_at", IsTime: true},
+		client.SortClientID:  {Expr: "id"},
+	},
+	Search: func(search string, arg func(any) string) string {
+		return "id LIKE " + arg("%"+EscapeLike(search)+"%") + ` ESCAPE '\'`
+	},
+	TimeArg: func(ns int64) any { return ns / 1000 },
+}
+
+// A count stops at CountCap however many rows match, and the page says
+// so; under the cap it is exact.
+func TestCountStopsAtCap(t *testing.T) {
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	// CountCap+50 rows in one statement.
+	if _, err := db.Exec(`CREATE TABLE clients (id TEXT PRIMARY KEY, tenant_id TEXT, owner_user_id TEXT, status TEXT, created_at INTEGER);
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		INSERT INTO clients SELECT printf('lkc_%06d', i), 'ten_a', '', CASE WHEN i <= 7 THEN 'active' ELSE 'inactive' END, i FROM n`,
+		CountCap+50); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q client.ListQuery) int {
+		t.Helper()
+		q.TenantID, q.Limit = "ten_a", 3
+		if err := q.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		qs, err := Build(sqliteDialect, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := db.QueryRow(qs.Count.SQL, qs.Count.Args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", qs.Count.SQL, err)
+		}
+		return n
+	}
+	if n := count(client.ListQuery{}); n != CountCap+1 {
+		t.Fatalf("count over the cap = %d, want %d (the cap plus one, to tell it is over)", n, CountCap+1)
+	}
+	if n := count(client.ListQuery{Status: client.StatusActive}); n != 7 {
+		t.Fatalf("count under the cap = %d, want 7", n)
+	}
+	over := Finish(make([]*client.Client, 0), nil, 3, CountCap+1)
+	if over.Total != CountCap || !over.TotalCapped {
+		t.Fatalf("Finish over the cap: %+v", over)
+	}
+	if under := Finish(nil, nil, 3, 7); under.Total != 7 || under.TotalCapped {
+		t.Fatalf("Finish under the cap: %+v", under)
+	}
+}
+
+// Finish keeps limit rows and makes the cursor from the last kept one.
+func TestFinishPages(t *testing.T) {
+	var cs []*client.Client
+	var keys []string
+	for i := range 4 {
+		cs = append(cs, &client.Client{ID: fmt.Sprintf("lkc_%d", i)})
+		keys = append(keys, fmt.Sprint(i*10))
+	}
+	p := Finish(cs, keys, 3, 4)
+	if len(p.Clients) != 3 || p.Next == "" {
+		t.Fatalf("page: %d clients, next %q", len(p.Clients), p.Next)
+	}
+	cur, err := client.DecodeCursor(p.Next)
+	if err != nil || cur.ID != "lkc_2" || cur.Key != "20" {
+		t.Fatalf("cursor %+v, %v; want the third row", cur, err)
+	}
+	if last := Finish(cs[:3], keys[:3], 3, 3); last.Next != "" {
+		t.Fatal("a last page has a next cursor")
+	}
+}
+
+// Placeholders are numbered in order across the filter and the keyset
+// predicate, with the count's cap only in the count.
+func TestBuildNumbersPlaceholders(t *testing.T) {
+	d := *sqliteDialect
+	d.Placeholder = func(n int) string { return fmt.Sprintf("$%d", n) }
+	d.RowValues = true
+	q := client.ListQuery{TenantID: "ten_a", Status: client.StatusActive, Search: "abc", Limit: 10,
+		After: client.Cursor{ID: "lkc_x", Key: "5000"}.Encode()}
+	if err := q.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	qs, err := Build(&d, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(qs.Count.SQL, "LIMIT $4") || len(qs.Count.Args) != 4 {
+		t.Errorf("count: %s %v", qs.Count.SQL, qs.Count.Args)
+	}
+	if !strings.Contains(qs.Page.SQL, "(created_at, id) > ($4, $5)") || !strings.HasSuffix(qs.Page.SQL, "LIMIT $6") ||
+		len(qs.Page.Args) != 6 || qs.Page.Args[3] != int64(5) || qs.Page.Args[5] != 11 {
+		t.Errorf("page: %s %v", qs.Page.SQL, qs.Page.Args)
+	}
+	if _, err := Build(&d, client.ListQuery{TenantID: "t", Sort: client.SortName}); err == nil {
+		t.Error("a sort field the dialect lacks was accepted")
+	}
+}
