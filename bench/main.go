@@ -191,7 +191,9 @@ func tokens(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	resourceServer, err := srv.createClient(ctx, "bench-resource-server")
+	// Only a client entitled to introspect gets an answer: an API's own
+	// client holds the resource_server role.
+	resourceServer, err := srv.createClient(ctx, "bench-resource-server", "--role", "resource_server")
 	if err != nil {
 		return err
 	}

@@ -141,13 +141,14 @@ func (s *latchkeyServer) waitReady(ctx context.Context) error {
 }
 
 // createClient registers a client_credentials client with scope read
-// through the real CLI, against the server's database, and returns the
-// credentials it prints once.
-func (s *latchkeyServer) createClient(ctx context.Context, name string) (credentials, error) {
+// (and any extra flags, such as a role) through the real CLI, against the
+// server's database, and returns the credentials it prints once.
+func (s *latchkeyServer) createClient(ctx context.Context, name string, extra ...string) (credentials, error) {
 	ctx, cancel := context.WithTimeout(ctx, cliTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.bin, "clients", "create", "--name", name,
-		"--grant-type", "client_credentials", "--scope", "read", "--json")
+	args := append([]string{"clients", "create", "--name", name,
+		"--grant-type", "client_credentials", "--scope", "read", "--json"}, extra...)
+	cmd := exec.CommandContext(ctx, s.bin, args...)
 	cmd.Dir, cmd.Env = s.dir, s.env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
