@@ -20,6 +20,8 @@ type config struct {
 	issuer    string
 	logLevel  string
 	logFormat string
+	// signingAlg is the JWS alg of new signing keys (serve, keys rotate).
+	signingAlg string
 }
 
 // flags builds a FlagSet whose defaults come from the environment. An

@@ -126,13 +126,14 @@ func sqlitePath(db string) string {
 // Other tenants' keys load on their first use. A zero rotateEvery takes
 // the default.
 func signingKeys(ctx context.Context, c *config, e env, st store.Store, log *slog.Logger, rotateEvery time.Duration) (*token.TenantKeys, *token.Keys, error) {
+	alg := c.signingAlg
 	kek, err := loadKEK(c, e, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	keys := &token.TenantKeys{New: func(tenant string) *token.Keys {
 		// A retired key stays published longer than any token it signed lives.
-		return &token.Keys{Tenant: tenant, Store: st, KEK: kek, Logger: log, RotateEvery: rotateEvery,
+		return &token.Keys{Tenant: tenant, Store: st, KEK: kek, Logger: log, RotateEvery: rotateEvery, Algorithm: alg,
 			Retain: client.MaxAccessTokenTTL + keyRetainMargin, PublishAhead: token.DefaultPublishAhead}
 	}}
 	def, err := st.DefaultTenant(ctx)
@@ -170,6 +171,7 @@ func keysRotate(ctx context.Context, args []string, e env, stdout, stderr io.Wri
 	f := newFlags("keys rotate", e, stdout)
 	f.common(&c)
 	f.BoolVar(&now, "now", false, "sign with the new key at once (emergency: resource servers meet a kid they have not fetched)")
+	f.signingAlgorithm(&c)
 	f.str(&tenantName, "tenant", "LATCHKEY_TENANT", "", "tenant whose key to rotate, by ID or slug (default: the default tenant)")
 	if _, err := f.parseArgs(args); err != nil {
 		return err
@@ -183,6 +185,9 @@ func keysRotate(ctx context.Context, args []string, e env, stdout, stderr io.Wri
 		return err
 	}
 	defer st.Close()
+	if err := checkSigningAlgorithm(c.signingAlg); err != nil {
+		return err
+	}
 	tenant, err := resolveTenant(ctx, st, tenantName)
 	if err != nil {
 		return err
@@ -273,4 +278,20 @@ func keysRewrap(ctx context.Context, args []string, e env, stdout, stderr io.Wri
 	}
 	fmt.Fprintln(stdout, ". Restart every instance with the new key now; then destroy the old one.")
 	return nil
+}
+
+// signingAlgorithm registers the flag that picks the JWS algorithm of new
+// signing keys: serve's and keys rotate's, which must agree.
+func (f *flags) signingAlgorithm(c *config) {
+	f.str(&c.signingAlg, "signing-algorithm", "LATCHKEY_SIGNING_ALGORITHM", token.ES256,
+		"JWS algorithm of new signing keys: ES256, EdDSA or RS256 (a change takes over at the next rotation, published ahead)")
+}
+
+// checkSigningAlgorithm refuses an algorithm Keys would refuse at start.
+func checkSigningAlgorithm(alg string) error {
+	switch alg {
+	case token.ES256, token.EdDSA, token.RS256:
+		return nil
+	}
+	return usageError{fmt.Sprintf("--signing-algorithm %q: use ES256, EdDSA or RS256", alg)}
 }

@@ -56,12 +56,16 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	f.str(&addr, "addr", "LATCHKEY_ADDR", ":8080", "address to listen on")
 	f.duration(&shutdownTimeout, "shutdown-timeout", "LATCHKEY_SHUTDOWN_TIMEOUT", 15*time.Second, "how long to drain requests on SIGTERM")
 	f.duration(&keyRotation, "key-rotation", "LATCHKEY_KEY_ROTATION", 30*24*time.Hour, "how often to start signing with a new key")
+	f.signingAlgorithm(&c)
 	f.duration(&usageFlush, "usage-flush", "LATCHKEY_USAGE_FLUSH", 30*time.Second, "how often last-used times are written")
 	f.durationOrOff(&cacheTTL, "client-cache-ttl", "LATCHKEY_CLIENT_CACHE_TTL", 5*time.Second, "how long a change made by another process may take to reach this one's client cache (0, off or negative: no cache)")
 	f.duration(&changePoll, "change-poll", "LATCHKEY_CHANGE_POLL", time.Second, "how often to check whether another process changed clients or revoked tokens")
 	f.integer(&failLimit, "auth-failure-limit", "LATCHKEY_AUTH_FAILURE_LIMIT", 20, "failed client authentications per client ID or address per minute before 429 (0: no limit)")
 	f.str(&proxies, "trusted-proxies", "LATCHKEY_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	if _, err := f.parseArgs(args); err != nil {
+		return err
+	}
+	if err := checkSigningAlgorithm(c.signingAlg); err != nil {
 		return err
 	}
 	trusted, err := parsePrefixes(proxies)
