@@ -121,7 +121,7 @@ func (cf *clientFields) register(f *flags) {
 	f.Var(&cf.grants, "grant-type", "grant type: client_credentials, authorization_code, refresh_token (repeatable)")
 	f.Var(&cf.scopes, "scope", "scope the client may request (repeatable)")
 	f.Var(&cf.redirects, "redirect-uri", "redirect URI (repeatable)")
-	f.Var(&cf.roles, "role", "role for client_credentials: super_admin, oauth_admin, viewer (repeatable)")
+	f.Var(&cf.roles, "role", "role for client_credentials: super_admin, oauth_admin, viewer, resource_server (repeatable)")
 	f.StringVar(&cf.owner, "owner", "", "user ID the client acts for")
 	f.StringVar(&cf.format, "token-format", "", "access token format: jwt or opaque")
 	f.Func("access-token-ttl", "access token lifetime, 300s to 48h (default 1h)", func(s string) error {
