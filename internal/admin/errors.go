@@ -24,12 +24,13 @@ var problems = []struct {
 	sentinel error
 	status   int
 	code     string
-	message  string // "" shows the error's own text
+	message  string // "" shows the error's own text, for errors the domain words itself
 }{
 	{errs.ErrForbidden, http.StatusForbidden, "forbidden", ""},
 	{errs.ErrNotFound, http.StatusNotFound, "not_found", "not found"},
 	{errs.ErrProtected, http.StatusConflict, "protected", ""},
-	{errs.ErrConflict, http.StatusConflict, "conflict", ""},
+	// A conflict's own text comes from a storage adapter: never shown.
+	{errs.ErrConflict, http.StatusConflict, "conflict", "conflicts with an existing record"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "the operation took too long; try again"},
 }
 

@@ -26,7 +26,7 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("%w: this needs oauth:client:add", errs.ErrForbidden), http.StatusForbidden, "forbidden",
 			"permission denied: this needs oauth:client:add", true},
 		{fmt.Errorf("%w: confirm", client.ErrProtected), http.StatusConflict, "protected", "protected: confirm", true},
-		{errs.ErrConflict, http.StatusConflict, "conflict", "already exists", true},
+		{fmt.Errorf("sqlite: add signing key %q: %w", "k1", errs.ErrConflict), http.StatusConflict, "conflict", "conflicts with an existing record", true},
 		{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "the operation took too long; try again", true},
 		{errors.New("pq: password=hunter2 connection refused"), http.StatusInternalServerError, "internal_error", "internal error", false},
 	}

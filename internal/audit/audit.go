@@ -21,12 +21,8 @@ import (
 	"github.com/latchkey/latchkey/internal/authz"
 )
 
-// Results of an audited action.
-const (
-	ResultSuccess = "success"
-	ResultDenied  = "denied"
-	ResultFailure = "failure"
-)
+// ResultSuccess is the result of an action that was carried out.
+const ResultSuccess = "success"
 
 // Event is one audited action. Secrets never appear in it: Changes names
 // fields, and Details holds only what may be shown to an auditor.

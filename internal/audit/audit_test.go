@@ -50,7 +50,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		"removed event":   func(es []Event) []Event { return append(es[:1], es[2:]...) },
 		"reordered":       func(es []Event) []Event { es[1], es[2] = es[2], es[1]; return es },
 		"rehashed alone": func(es []Event) []Event {
-			es[1].Result = ResultDenied
+			es[1].Result = "denied"
 			es[1].Hash = hash(&es[1]) // the next event still links to the old hash
 			return es
 		},

@@ -21,4 +21,11 @@
 // seeing a change again over missing it; when changes may have been missed
 // (the process fell behind the log's pruning, or too many gaps), the
 // Batch says Resync and the caches reload everything.
+//
+// The bound that leaves: a transaction that commits more than the grace
+// period (a minute) after it wrote its change is not seen through the log.
+// Latchkey's own transactions last milliseconds, so only a stalled
+// database makes one; what such a change would have told is still bounded
+// by the client cache's lifetime (--client-cache-ttl), the signing keys'
+// one-minute refresh, and the hourly full reload of the revocation list.
 package changes

@@ -279,6 +279,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, id, secret string, all
 	}
 	var f *AuthFailure
 	if errors.As(err, &f) && allowSlow && !f.Proven {
+		if !slow {
+			// Wait for a turn at argon2id as a real check would, and give
+			// it back at once: when every turn is taken, an unknown ID or
+			// a wrong generated secret must meet ErrBusy as an
+			// admin-chosen secret does, or the busy answer would tell them
+			// apart.
+			if err := a.acquireSlow(ctx); err != nil {
+				return nil, nil, err
+			}
+			<-a.slow
+		}
 		a.pad(ctx, start)
 	}
 	return c, match, err

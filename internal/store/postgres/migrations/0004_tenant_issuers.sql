@@ -12,20 +12,15 @@ ALTER TABLE tenants ADD COLUMN is_default boolean NOT NULL DEFAULT false;
 UPDATE tenants SET is_default = true
     WHERE id = (SELECT id FROM tenants ORDER BY created_at, id LIMIT 1);
 
--- Existing tenants get a slug from their name: lower-cased, every run of
--- other characters as one '-'. A name that does not make a valid slug, or
--- makes one an older tenant took, falls back to "default" for the default
--- tenant and to "tenant-N" for the others.
-UPDATE tenants SET slug = trim(BOTH '-' FROM regexp_replace(lower(name), '[^a-z0-9]+', '-', 'g'));
-UPDATE tenants SET slug = NULL WHERE slug = '' OR length(slug) > 63;
-UPDATE tenants SET slug = NULL WHERE id IN (
-    SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY slug ORDER BY created_at, id) AS n
-                    FROM tenants WHERE slug IS NOT NULL) ranked WHERE n > 1);
-UPDATE tenants SET slug = 'default'
-    WHERE slug IS NULL AND is_default AND NOT EXISTS (SELECT 1 FROM tenants WHERE slug = 'default');
-UPDATE tenants t SET slug = 'tenant-' || n FROM (
-    SELECT id, row_number() OVER (ORDER BY created_at, id) AS n FROM tenants WHERE slug IS NULL) f
-    WHERE t.id = f.id;
+-- Existing tenants get slugs by one rule on every backend, which can never
+-- collide: the default tenant "default", every other "tenant-N", numbered
+-- by age. (Before this migration only a first start made tenants, so an
+-- existing database normally holds the default tenant alone; slugs derived
+-- from names are for tenants made from now on.)
+UPDATE tenants SET slug = 'default' WHERE is_default;
+UPDATE tenants t SET slug = 'tenant-' || numbered.n FROM (
+    SELECT id, row_number() OVER (ORDER BY created_at, id) AS n FROM tenants WHERE NOT is_default) numbered
+    WHERE t.id = numbered.id;
 
 CREATE UNIQUE INDEX tenants_slug ON tenants (slug);
 CREATE UNIQUE INDEX tenants_one_default ON tenants (is_default) WHERE is_default;

@@ -12,21 +12,17 @@ ALTER TABLE tenants ADD COLUMN is_default INTEGER NOT NULL DEFAULT 0;
 UPDATE tenants SET is_default = 1
     WHERE id = (SELECT id FROM tenants ORDER BY created_at, id LIMIT 1);
 
--- Existing tenants get a slug from their name: lower-cased, common
--- separators as '-'. A name that does not make a valid slug, or makes one
--- an older tenant took, falls back to "default" for the default tenant and
--- to "tenant-N" for the others.
-UPDATE tenants SET slug = trim(replace(replace(replace(replace(replace(replace(replace(
-    replace(replace(lower(trim(name)), ' ', '-'), '_', '-'), '.', '-'), '/', '-'), ':', '-'),
-    '--', '-'), '--', '-'), '--', '-'), '--', '-'), '-');
-UPDATE tenants SET slug = NULL
-    WHERE slug = '' OR length(slug) > 63 OR slug GLOB '*[^a-z0-9-]*';
-UPDATE tenants SET slug = NULL WHERE id IN (
-    SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY slug ORDER BY created_at, id) AS n
-                    FROM tenants WHERE slug IS NOT NULL) WHERE n > 1);
-UPDATE tenants SET slug = 'default'
-    WHERE slug IS NULL AND is_default = 1 AND NOT EXISTS (SELECT 1 FROM tenants WHERE slug = 'default');
-UPDATE tenants SET slug = 'tenant-' || rowid WHERE slug IS NULL;
+-- Existing tenants get slugs by one rule on every backend, which can never
+-- collide: the default tenant "default", every other "tenant-N", numbered
+-- by age. (Before this migration only a first start made tenants, so an
+-- existing database normally holds the default tenant alone; slugs derived
+-- from names are for tenants made from now on.)
+UPDATE tenants SET slug = 'default' WHERE is_default = 1;
+UPDATE tenants SET slug = (
+    SELECT 'tenant-' || n FROM (SELECT id, row_number() OVER (ORDER BY created_at, id) AS n
+                                FROM tenants WHERE is_default = 0) numbered
+    WHERE numbered.id = tenants.id)
+    WHERE is_default = 0;
 
 CREATE UNIQUE INDEX tenants_slug ON tenants (slug) WHERE slug IS NOT NULL;
 CREATE UNIQUE INDEX tenants_one_default ON tenants (is_default) WHERE is_default = 1;
