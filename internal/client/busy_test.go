@@ -24,7 +24,9 @@ func (r *oneClientRepo) Client(_ context.Context, id string) (*Client, error) {
 	return r.c.Clone(), nil
 }
 
-func (r *oneClientRepo) Secrets(context.Context, string) ([]Secret, error) { return []Secret{r.sec}, nil }
+func (r *oneClientRepo) Secrets(context.Context, string) ([]Secret, error) {
+	return []Secret{r.sec}, nil
+}
 
 // When every argon2id turn is taken, a failure that ran no argon2id (an
 // unknown ID, a wrong generated secret) waits for a turn and meets
