@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -125,10 +124,13 @@ func tenants(ctx context.Context, args []string, e env, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	t := &account.Tenant{ID: id, Name: name, Slug: slug, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := st.CreateTenant(ctx, t); errors.Is(err, account.ErrConflict) {
-		return fmt.Errorf("the slug %q is taken: choose another with --slug", slug)
-	} else if err != nil {
+	home, err := resolveTenant(ctx, st, "")
+	if err != nil {
+		return err
+	}
+	svc := &account.Tenants{Repo: st}
+	t, err := svc.Create(ctx, operator(home.ID, e), account.NewTenant{ID: id, Name: name, Slug: slug})
+	if err != nil {
 		return err
 	}
 	if asJSON {

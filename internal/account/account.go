@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/errs"
 )
 
@@ -72,4 +73,15 @@ type Repository interface {
 	UpdateUser(ctx context.Context, u *User) error
 	// Users returns a tenant's users ordered by email.
 	Users(ctx context.Context, tenantID string) ([]User, error)
+	// InAccountTx runs fn in one transaction, committed when fn returns
+	// nil and rolled back otherwise.
+	InAccountTx(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is the write side of the account domain inside InAccountTx: the
+// store's one unit of work, with the other domains' writes that must
+// commit with an account change (its audit event).
+type Tx interface {
+	audit.Appender
+	CreateTenant(ctx context.Context, t *Tenant) error
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey/internal/account"
 )
 
@@ -12,7 +13,22 @@ import (
 // its ID or slug is taken, or when it is the default and another tenant
 // already is.
 func (db *DB) CreateTenant(ctx context.Context, t *account.Tenant) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at) VALUES ($1, $2, $3, $4, $5)`,
+	return createTenant(ctx, db.pool, t)
+}
+
+// CreateTenant stores a new tenant inside the transaction.
+func (t *tx) CreateTenant(ctx context.Context, tn *account.Tenant) error {
+	return createTenant(ctx, t.tx, tn)
+}
+
+// InAccountTx runs fn in one READ COMMITTED transaction, as InTx does for
+// clients: the same transaction, seen through account.Tx.
+func (db *DB) InAccountTx(ctx context.Context, fn func(account.Tx) error) error {
+	return db.inTx(ctx, pgx.TxOptions{}, func(t pgx.Tx) error { return fn(&tx{t}) })
+}
+
+func createTenant(ctx context.Context, q querier, t *account.Tenant) error {
+	_, err := q.Exec(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		t.ID, t.Name, slugOrNull(t.Slug), t.Default, ts(t.CreatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("postgres: create tenant %q: %w", t.ID, account.ErrConflict)

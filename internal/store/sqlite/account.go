@@ -14,7 +14,22 @@ import (
 // its ID or slug is taken, or when it is the default and another tenant
 // already is.
 func (db *DB) CreateTenant(ctx context.Context, t *account.Tenant) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at) VALUES (?, ?, ?, ?, ?)`,
+	return createTenant(ctx, db.write, t)
+}
+
+// CreateTenant stores a new tenant inside the transaction.
+func (t *tx) CreateTenant(ctx context.Context, tn *account.Tenant) error {
+	return createTenant(ctx, t.tx, tn)
+}
+
+// InAccountTx runs fn in one write transaction, as InTx does for clients:
+// the same transaction, seen through account.Tx.
+func (db *DB) InAccountTx(ctx context.Context, fn func(account.Tx) error) error {
+	return db.writeTx(ctx, func(t *sql.Tx) error { return fn(&tx{t}) })
+}
+
+func createTenant(ctx context.Context, q querier, t *account.Tenant) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at) VALUES (?, ?, ?, ?, ?)`,
 		t.ID, t.Name, slugOrNull(t.Slug), t.Default, t.CreatedAt.UnixMicro())
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create tenant %q: %w", t.ID, account.ErrConflict)

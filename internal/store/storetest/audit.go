@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
@@ -19,6 +20,42 @@ var auditTests = []test{
 	{"ChainPerTenant", testAuditChainPerTenant},
 	{"AtomicWithClient", testAuditAtomicWithClient},
 	{"ConcurrentAppends", testAuditConcurrentAppends},
+	{"AtomicWithTenant", testAuditAtomicWithTenant},
+}
+
+// An account change and its event share the one unit of work too.
+func testAuditAtomicWithTenant(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	boom := errors.New("failed after the second write")
+	err := s.InAccountTx(ctx, func(tx account.Tx) error {
+		if err := tx.CreateTenant(ctx, &account.Tenant{ID: "ten_new", Name: "New", Slug: "new", CreatedAt: base}); err != nil {
+			return err
+		}
+		if err := tx.AppendAudit(ctx, newEvent("ten_a", account.ActionTenantCreated, "ten_new", 0)); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InAccountTx: got %v, want the callback's error", err)
+	}
+	if _, err := s.Tenant(ctx, "ten_new"); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("the aborted tenant was stored: %v", err)
+	}
+	if es := readEvents(t, s, "ten_a"); len(es) != 0 {
+		t.Errorf("the aborted event was stored: %+v", es)
+	}
+	if err := s.InAccountTx(ctx, func(tx account.Tx) error {
+		if err := tx.CreateTenant(ctx, &account.Tenant{ID: "ten_new", Name: "New", Slug: "new", CreatedAt: base}); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, newEvent("ten_a", account.ActionTenantCreated, "ten_new", 0))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if tn, err := s.TenantBySlug(ctx, "new"); err != nil || tn.ID != "ten_new" || len(readEvents(t, s, "ten_a")) != 1 {
+		t.Fatalf("committed: %+v, %v", tn, err)
+	}
 }
 
 func newEvent(tenantID, action, target string, d time.Duration) *audit.Event {
