@@ -1,12 +1,11 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
-	"path/filepath"
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/account"
-	"github.com/latchkey/latchkey/internal/store/migration"
 )
 
 // TestMigration0004 upgrades a database made before tenants had issuers of
@@ -15,30 +14,7 @@ import (
 // PostgreSQL), and the signing keys become the default tenant's.
 func TestMigration0004(t *testing.T) {
 	ctx := t.Context()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "old.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ms, err := migration.Load(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-			return err
-		}
-		for _, m := range ms {
-			if m.Version >= 4 {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, m.Version); err != nil {
-				return err
-			}
-		}
+	db := openAt(t, 4, func(ctx context.Context, tx *sql.Tx) error {
 		// Names that would collide if slugs were derived from them, or with
 		// a numbered fallback ("Tenant 2"), or that make no slug at all.
 		for i, name := range []string{"Default", "Acme Corp.", "acme corp", "日本", "Tenant 2"} {
@@ -51,9 +27,6 @@ func TestMigration0004(t *testing.T) {
 			VALUES ('k1', 'ES256', x'00', x'00', 1)`)
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
