@@ -166,27 +166,11 @@ func tokens(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, setupBudget+time.Duration(runs)*perRun)
 	defer cancel()
 
-	dir, err := os.MkdirTemp("", "latchkey-bench-")
+	srv, stop, err := launch(ctx, "latchkey-bench-", stderr)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-
-	fmt.Fprintln(stderr, "building ./cmd/latchkey ...")
-	bin, err := buildServer(ctx, dir)
-	if err != nil {
-		return err
-	}
-	srv, err := startServer(ctx, bin, dir)
-	if err != nil {
-		return err
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			srv.stop()
-		}
-	}()
+	defer stop()
 	benchClient, err := srv.createClient(ctx, "bench")
 	if err != nil {
 		return err
@@ -267,8 +251,7 @@ func tokens(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 
-	stopped = true
-	if err := srv.stop(); err != nil {
+	if err := stop(); err != nil {
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
 	printReport(stdout, o, rows)

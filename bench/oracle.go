@@ -80,26 +80,11 @@ func oracle(ctx context.Context, o oracleOptions, stdout, stderr io.Writer) erro
 	// Each attempt takes at most about argon2id's time; allow a second.
 	ctx, cancel := context.WithTimeout(ctx, setupBudget+time.Duration(3*(o.samples+oracleWarmup))*time.Second)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "latchkey-oracle-")
+	srv, stop, err := launch(ctx, "latchkey-oracle-", stderr)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	fmt.Fprintln(stderr, "building ./cmd/latchkey ...")
-	bin, err := buildServer(ctx, dir)
-	if err != nil {
-		return err
-	}
-	srv, err := startServer(ctx, bin, dir)
-	if err != nil {
-		return err
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			srv.stop()
-		}
-	}()
+	defer stop()
 	const chosen = "an-admin-chosen-secret-for-the-oracle-probe"
 	slowID, err := srv.createSuppliedClient(ctx, "oracle-argon2id", chosen)
 	if err != nil {
@@ -131,8 +116,7 @@ func oracle(ctx context.Context, o oracleOptions, stdout, stderr io.Writer) erro
 			}
 		}
 	}
-	stopped = true
-	if err := srv.stop(); err != nil {
+	if err := stop(); err != nil {
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
 	return printOracle(stdout, o, kinds)

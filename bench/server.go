@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -63,6 +64,34 @@ type latchkeyServer struct {
 	logPath string
 	exited  chan struct{} // closed when the process has been waited for
 	waitErr error
+}
+
+// launch builds the server into a new temporary directory named by prefix and
+// starts it there. stop stops it and removes the directory; calls after
+// the first do nothing and return nil.
+func launch(ctx context.Context, prefix string, stderr io.Writer) (srv *latchkeyServer, stop func() error, err error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintln(stderr, "building ./cmd/latchkey ...")
+	bin, err := buildServer(ctx, dir)
+	if err == nil {
+		srv, err = startServer(ctx, bin, dir)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	var once sync.Once
+	return srv, func() error {
+		var err error
+		once.Do(func() {
+			err = srv.stop()
+			os.RemoveAll(dir)
+		})
+		return err
+	}, nil
 }
 
 // startServer runs bin serve with its data in dir and waits until

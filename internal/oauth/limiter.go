@@ -98,20 +98,13 @@ func (l *limiter) attempt(now time.Time, keys ...string) int {
 	if l.threshold <= 0 || len(keys) == 0 {
 		return 0
 	}
-	if len(keys) > maxAttemptKeys {
-		keys = keys[:maxAttemptKeys]
-	}
-	var locs [maxAttemptKeys]located
-	for i, k := range keys {
-		locs[i] = l.locate(k)
-	}
-	unlock := l.lock(locs[:len(keys)])
+	var buf [maxAttemptKeys]located
+	locs, unlock := l.lockKeys(&buf, keys)
 	defer unlock()
 	t := now.UnixNano()
 	wait := int64(0)
-	for i := range keys {
+	for i := range locs {
 		lc := &locs[i]
-		lc.set = l.set(lc)
 		s := l.find(lc, t)
 		switch {
 		case s != nil && s.failures >= l.threshold:
@@ -125,7 +118,7 @@ func (l *limiter) attempt(now time.Time, keys ...string) int {
 	if wait > 0 {
 		return int((wait + int64(time.Second) - 1) / int64(time.Second))
 	}
-	for i := range keys {
+	for i := range locs {
 		lc := &locs[i]
 		if s := l.find(lc, t); s != nil {
 			s.failures++
@@ -138,24 +131,35 @@ func (l *limiter) attempt(now time.Time, keys ...string) int {
 	return 0
 }
 
+// lockKeys finds, in buf, the sets of up to maxAttemptKeys keys and locks
+// their shards, in a fixed order; the caller must call unlock. buf is the
+// caller's, so the hot path allocates nothing for it.
+func (l *limiter) lockKeys(buf *[maxAttemptKeys]located, keys []string) (locs []located, unlock func()) {
+	if len(keys) > maxAttemptKeys {
+		keys = keys[:maxAttemptKeys]
+	}
+	locs = buf[:len(keys)]
+	for i, k := range keys {
+		locs[i] = l.locate(k)
+	}
+	unlock = l.lock(locs)
+	for i := range locs {
+		locs[i].set = l.set(&locs[i])
+	}
+	return locs, unlock
+}
+
 // refund takes back an attempt that succeeded.
 func (l *limiter) refund(now time.Time, keys ...string) {
 	if l.threshold <= 0 || len(keys) == 0 {
 		return
 	}
-	if len(keys) > maxAttemptKeys {
-		keys = keys[:maxAttemptKeys]
-	}
-	var locs [maxAttemptKeys]located
-	for i, k := range keys {
-		locs[i] = l.locate(k)
-	}
-	unlock := l.lock(locs[:len(keys)])
+	var buf [maxAttemptKeys]located
+	locs, unlock := l.lockKeys(&buf, keys)
 	defer unlock()
 	t := now.UnixNano()
-	for i := range keys {
+	for i := range locs {
 		lc := &locs[i]
-		lc.set = l.set(lc)
 		if s := l.find(lc, t); s != nil && s.failures > 0 {
 			s.failures--
 		}
