@@ -330,6 +330,10 @@ func (a *Authenticator) authenticate(ctx context.Context, id, secret string, all
 		}
 	}
 	switch {
+	case match == nil && c.Status == StatusRevoked:
+		// Revoking a client revokes its secrets, so none matches: the
+		// reason is the revocation, though the caller proved nothing.
+		return c, nil, slow, &AuthFailure{Reason: FailRevoked}
 	case match == nil:
 		return c, nil, slow, &AuthFailure{Reason: FailWrongSecret}
 	case c.Status == StatusRevoked:

@@ -332,3 +332,39 @@ func TestPadEndsWithTheRequest(t *testing.T) {
 		t.Fatal("the pad outlived its request")
 	}
 }
+
+// A revoked client's secrets are revoked with it: any secret then fails as
+// a wrong one does, padded and worded alike, but logs its own reason.
+func TestRevokedClientFailsWithItsOwnReason(t *testing.T) {
+	f, auth, _, _ := newAuth(t)
+	rec := &sleeps{}
+	auth.Sleep = rec.sleep
+	auth.ObserveSlowCheck(300 * time.Millisecond)
+	ctx := context.Background()
+	active, activeSecret, err := f.svc.Create(ctx, f.sys, cc("active"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, revokedSecret, err := f.svc.Create(ctx, f.sys, cc("revoked"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Revoke(ctx, f.sys, revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, _, wrongErr := auth.Authenticate(ctx, active.ID, activeSecret.Plaintext+"x", true)
+	wrongPads := rec.take()
+	for _, secret := range []string{revokedSecret.Plaintext, "guess"} {
+		_, _, err := auth.Authenticate(ctx, revoked.ID, secret, true)
+		var fail *client.AuthFailure
+		if !errors.As(err, &fail) || fail.Reason != client.FailRevoked || fail.Proven {
+			t.Fatalf("secret %q: %#v, want an unproven %s", secret, err, client.FailRevoked)
+		}
+		if err.Error() != wrongErr.Error() {
+			t.Errorf("worded %q, a wrong secret %q", err, wrongErr)
+		}
+		if pads := rec.take(); len(pads) != 1 || len(wrongPads) != 1 || pads[0] != wrongPads[0] {
+			t.Errorf("pads %v, a wrong secret's %v: want one each", pads, wrongPads)
+		}
+	}
+}

@@ -10,9 +10,10 @@ import (
 
 // ValidateRedirectURI returns why uri cannot be registered, or nil.
 //
-// A redirect URI is absolute, has no fragment and no userinfo, and uses
-// https, except for loopback addresses (127.0.0.1, [::1], localhost), which
-// may use http on any port (RFC 8252 §7.3).
+// A redirect URI is absolute, has no fragment, no userinfo and no wildcard
+// in its host (matching is exact), and uses https, except for loopback
+// addresses (127.0.0.1, [::1], localhost), which may use http on any port
+// (RFC 8252 §7.3).
 func ValidateRedirectURI(uri string) error {
 	if len(uri) > MaxRedirectURILen {
 		return fmt.Errorf("must be at most %d characters", MaxRedirectURILen)
@@ -27,6 +28,8 @@ func ValidateRedirectURI(uri string) error {
 	switch {
 	case !u.IsAbs() || u.Host == "":
 		return fmt.Errorf("must be an absolute URI with a host")
+	case strings.Contains(u.Host, "*") || strings.Contains(u.User.Username(), "*"):
+		return fmt.Errorf("wildcards are not supported: redirect URIs match exactly")
 	case u.Fragment != "" || strings.Contains(uri, "#"):
 		return fmt.Errorf("must not contain a fragment (#…)")
 	case u.User != nil:
@@ -41,9 +44,25 @@ func ValidateRedirectURI(uri string) error {
 	return fmt.Errorf("must use https (or http on a loopback address)")
 }
 
-func validateRedirectURIs(fe *fieldErrors, uris []string, required bool) {
-	if required && len(uris) == 0 {
+// validateRedirectURIs checks c's redirect URIs, which only the
+// authorization_code grant uses. old is the client before an edit, or nil.
+func validateRedirectURIs(fe *fieldErrors, c, old *Client) {
+	uris, code := c.RedirectURIs, c.HasGrant(GrantAuthorizationCode)
+	if old != nil && old.HasGrant(GrantAuthorizationCode) == code && slices.Equal(old.RedirectURIs, uris) {
+		// As stored, perhaps under older rules: an edit that touches
+		// neither the grant nor the URIs (a status change, a revocation)
+		// is not refused for them.
+		return
+	}
+	switch {
+	case code && len(uris) == 0:
 		fe.add("redirect_uris", "at least one redirect URI is required for authorization_code")
+		return
+	case !code && len(uris) > 0 && old != nil && old.HasGrant(GrantAuthorizationCode):
+		fe.add("redirect_uris", "redirect URIs are used only by the authorization_code grant: when removing it, clear the redirect URIs too")
+		return
+	case !code && len(uris) > 0:
+		fe.add("redirect_uris", "redirect URIs are used only by the authorization_code grant: add it to grant_types, or clear the redirect URIs")
 		return
 	}
 	if len(uris) > MaxRedirectURIs {

@@ -27,6 +27,11 @@ func TestValidateRedirectURI(t *testing.T) {
 		{"http://127.0.0.1.evil.com/cb", false},
 		{"", false},
 		{"%zz", false},
+		{"https://*.example.com/cb", false},
+		{"https://*/cb", false},
+		{"https://app.*.example.com/cb", false},
+		{"http://*:8080/cb", false},
+		{"https://app.example.com/*", true}, // a path is matched exactly, '*' and all
 	}
 	for _, tt := range tests {
 		err := ValidateRedirectURI(tt.uri)
@@ -64,6 +69,15 @@ func TestMatchRedirectURI(t *testing.T) {
 		got, ok := c.MatchRedirectURI(tt.uri)
 		if got != tt.want || ok != (tt.want != "") {
 			t.Errorf("MatchRedirectURI(%q) = %q, %v; want %q", tt.uri, got, ok, tt.want)
+		}
+	}
+}
+
+func TestRedirectURIWildcardIsRefused(t *testing.T) {
+	for _, uri := range []string{"https://*.example.com/cb", "https://*/cb", "http://*:8080/cb", "https://*@app.example.com/cb"} {
+		err := ValidateRedirectURI(uri)
+		if err == nil || err.Error() != "wildcards are not supported: redirect URIs match exactly" {
+			t.Errorf("ValidateRedirectURI(%q) = %v", uri, err)
 		}
 	}
 }

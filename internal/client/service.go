@@ -455,7 +455,7 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 			return fmt.Errorf("%w: confirm the change to edit it", ErrProtected)
 		}
 		checkPrivileges(&fe, actor, old, c)
-		fe.merge(c.Validate())
+		fe.merge(c.validate(old))
 		if err := fe.err(); err != nil {
 			return err
 		}

@@ -312,3 +312,69 @@ func TestRotate(t *testing.T) {
 		}
 	}
 }
+
+func TestRedirectURIsNeedAuthorizationCode(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := cc("cc with redirects")
+	p.RedirectURIs = []string{"https://app.example/cb"}
+	_, _, err := f.svc.Create(ctx, f.sys, p)
+	if fields(err) != "redirect_uris" || !strings.Contains(err.Error(), "add it to grant_types, or clear the redirect URIs") {
+		t.Fatalf("create: %v", err)
+	}
+
+	web, _, err := f.svc.Create(ctx, f.sys, client.CreateParams{Name: "web",
+		GrantTypes:   []client.GrantType{client.GrantAuthorizationCode, client.GrantClientCredentials},
+		RedirectURIs: []string{"https://app.example/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccOnly := []client.GrantType{client.GrantClientCredentials}
+	_, err = f.svc.Update(ctx, f.sys, web.ID, client.UpdateParams{GrantTypes: &ccOnly})
+	if fields(err) != "redirect_uris" || !strings.Contains(err.Error(), "clear the redirect URIs too") {
+		t.Fatalf("removing authorization_code, keeping redirect URIs: %v", err)
+	}
+	none := []string{}
+	got, err := f.svc.Update(ctx, f.sys, web.ID, client.UpdateParams{GrantTypes: &ccOnly, RedirectURIs: &none})
+	if err != nil || got.HasGrant(client.GrantAuthorizationCode) || len(got.RedirectURIs) != 0 {
+		t.Fatalf("removing both: %v %v", got, err)
+	}
+}
+
+// A client stored under older rules (redirect URIs without the
+// authorization_code grant, a wildcard host) can still be deactivated and
+// revoked: the rules judge what an edit changes.
+func TestStoredRedirectURIsDoNotBlockStatusChanges(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c, _, err := f.svc.Create(ctx, f.sys, cc("older"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.db.InTx(ctx, func(tx client.Tx) error {
+		old, err := tx.LockClient(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		old.RedirectURIs = []string{"https://*.example.com/cb"}
+		return tx.UpdateClient(ctx, old)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.SetStatus(ctx, f.sys, c.ID, client.StatusInactive, false); err != nil {
+		t.Fatalf("deactivate: %v", err)
+	}
+	name := "renamed"
+	if _, err := f.svc.Update(ctx, f.sys, c.ID, client.UpdateParams{Name: &name}); err != nil {
+		t.Fatalf("rename: %v", err)
+	}
+	// Touching the URIs judges them by today's rules.
+	uris := []string{"https://*.example.com/cb", "https://app.example/cb"}
+	if _, err := f.svc.Update(ctx, f.sys, c.ID, client.UpdateParams{RedirectURIs: &uris}); fields(err) != "redirect_uris" {
+		t.Fatalf("editing the URIs: %v", err)
+	}
+	if _, err := f.svc.SetStatus(ctx, f.sys, c.ID, client.StatusRevoked, false); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+}

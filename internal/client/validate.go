@@ -41,7 +41,11 @@ func validateSuppliedClientID(fe *fieldErrors, id string) {
 
 // Validate checks every rule of the client model and returns a
 // *ValidationError naming each field that breaks one.
-func (c *Client) Validate() error {
+func (c *Client) Validate() error { return c.validate(nil) }
+
+// validate is Validate for c as an edit of old (nil for a new client),
+// which words some errors for the change made.
+func (c *Client) validate(old *Client) error {
 	var fe fieldErrors
 	if c.ID == "" || !clientIDPattern.MatchString(c.ID) {
 		fe.add("client_id", "must be 3–128 characters of letters, digits, '.', '_', '~' or '-', starting with a letter or digit")
@@ -55,7 +59,7 @@ func (c *Client) Validate() error {
 		fe.add("type", `must be "confidential" or "public"`)
 	}
 	validateGrants(&fe, c)
-	validateRedirectURIs(&fe, c.RedirectURIs, c.HasGrant(GrantAuthorizationCode))
+	validateRedirectURIs(&fe, c, old)
 	validateScopes(&fe, c.Scopes)
 	validateRoles(&fe, c)
 	if c.AccessTokenTTL < MinAccessTokenTTL || c.AccessTokenTTL > MaxAccessTokenTTL || c.AccessTokenTTL%time.Second != 0 {

@@ -67,13 +67,24 @@ func TestValidate(t *testing.T) {
 			c.GrantTypes = []GrantType{GrantAuthorizationCode, GrantRefreshToken}
 			c.RedirectURIs = []string{"https://app.example.com/cb"}
 		}, "", ""},
-		{"http redirect", func(c *Client) { c.RedirectURIs = []string{"http://app.example.com/cb"} }, "redirect_uris[0]", "https"},
+		{"redirect without code", func(c *Client) { c.RedirectURIs = []string{"https://app.example.com/cb"} },
+			"redirect_uris", "used only by the authorization_code grant: add it to grant_types, or clear the redirect URIs"},
+		{"http redirect", func(c *Client) {
+			c.GrantTypes = []GrantType{GrantAuthorizationCode}
+			c.RedirectURIs = []string{"http://app.example.com/cb"}
+		}, "redirect_uris[0]", "https"},
+		{"wildcard redirect", func(c *Client) {
+			c.GrantTypes = []GrantType{GrantAuthorizationCode}
+			c.RedirectURIs = []string{"https://*.example.com/cb"}
+		}, "redirect_uris[0]", "wildcards are not supported: redirect URIs match exactly"},
 		{"too many redirects", func(c *Client) {
+			c.GrantTypes = []GrantType{GrantAuthorizationCode}
 			for i := range 126 {
 				c.RedirectURIs = append(c.RedirectURIs, "https://a.example/"+strings.Repeat("x", i))
 			}
 		}, "redirect_uris", "at most 125"},
 		{"duplicate redirect", func(c *Client) {
+			c.GrantTypes = []GrantType{GrantAuthorizationCode}
 			c.RedirectURIs = []string{"https://a.example/cb", "https://a.example/cb"}
 		}, "redirect_uris[1]", "twice"},
 		{"bad scope", func(c *Client) { c.Scopes = []string{"has space"} }, "scopes", "not a valid scope"},

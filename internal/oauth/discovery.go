@@ -3,12 +3,11 @@ package oauth
 import (
 	"net/http"
 	"strconv"
-
-	"github.com/latchkey/latchkey/internal/client"
 )
 
 // metadata is the RFC 8414 authorization server metadata, advertising
-// exactly what this server does.
+// exactly what this server does: response_types_supported is omitted while
+// no authorization endpoint, and so no response type, is served.
 type metadata struct {
 	Issuer                           string   `json:"issuer"`
 	TokenEndpoint                    string   `json:"token_endpoint"`
@@ -16,7 +15,7 @@ type metadata struct {
 	IntrospectionEndpoint            string   `json:"introspection_endpoint"`
 	RevocationEndpoint               string   `json:"revocation_endpoint"`
 	GrantTypesSupported              []string `json:"grant_types_supported"`
-	ResponseTypesSupported           []string `json:"response_types_supported"`
+	ResponseTypesSupported           []string `json:"response_types_supported,omitempty"`
 	TokenEndpointAuthMethods         []string `json:"token_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
@@ -26,11 +25,10 @@ type metadata struct {
 // handleDiscovery serves the tenant's RFC 8414 metadata: its own issuer,
 // and endpoints under it.
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request, ts *tenantScope) {
-	grants := make([]string, 0, len(s.Grants))
-	for _, g := range []string{"authorization_code", "client_credentials", "refresh_token"} {
-		if _, ok := s.Grants[client.GrantType(g)]; ok {
-			grants = append(grants, g)
-		}
+	served := servedBy(s.Grants)
+	grants := make([]string, len(served))
+	for i, g := range served {
+		grants[i] = string(g)
 	}
 	iss := ts.issuer
 	m := metadata{
@@ -40,7 +38,6 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request, ts *ten
 		IntrospectionEndpoint:            iss + "/oauth2/introspect",
 		RevocationEndpoint:               iss + "/oauth2/revoke",
 		GrantTypesSupported:              grants,
-		ResponseTypesSupported:           []string{},
 		TokenEndpointAuthMethods:         []string{"client_secret_basic", "client_secret_post"},
 		IntrospectionEndpointAuthMethods: []string{"client_secret_basic", "client_secret_post"},
 		RevocationEndpointAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"},

@@ -63,7 +63,7 @@ func parseForm(body []byte) (url.Values, *oautherr.Error) {
 func checkValues(v url.Values) (url.Values, *oautherr.Error) {
 	for k, vals := range v {
 		if len(vals) > 1 {
-			return nil, oautherr.InvalidRequest("parameter %q is repeated", printable(k))
+			return nil, oautherr.InvalidRequest("parameter %s is repeated", oautherr.Quote(k))
 		}
 		if !utf8.ValidString(k) || !utf8.ValidString(vals[0]) {
 			return nil, oautherr.InvalidRequest("parameters must be valid UTF-8")
@@ -99,10 +99,10 @@ func parseJSON(body []byte) (url.Values, *oautherr.Error) {
 		}
 		s, ok := vt.(string)
 		if !ok {
-			return nil, oautherr.InvalidRequest("parameter %q must be a JSON string", printable(k))
+			return nil, oautherr.InvalidRequest("parameter %s must be a JSON string", oautherr.Quote(k))
 		}
 		if _, dup := v[k]; dup {
-			return nil, oautherr.InvalidRequest("parameter %q is repeated", printable(k))
+			return nil, oautherr.InvalidRequest("parameter %s is repeated", oautherr.Quote(k))
 		}
 		v[k] = []string{s}
 	}
@@ -115,10 +115,15 @@ func parseJSON(body []byte) (url.Values, *oautherr.Error) {
 	return checkValues(v)
 }
 
-// printable shortens a parameter name for an error message.
+// printable shortens a request value for a log attribute, on a rune
+// boundary. The log handler quotes and escapes it.
 func printable(s string) string {
-	if len(s) > 40 {
-		s = s[:40]
+	if len(s) <= 40 {
+		return s
 	}
-	return s
+	n := 40
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -75,9 +75,7 @@ func New(c Config) *Server {
 	}
 	s.limiter = newLimiter(s.FailureThreshold, s.FailureWindow)
 	if s.Grants == nil {
-		s.Grants = grant.NewRegistry(
-			&grant.ClientCredentials{Tokens: s.minter(), OwnerRoles: s.ownerRoles},
-		)
+		s.Grants = s.defaultGrants()
 	}
 	return s
 }

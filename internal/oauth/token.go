@@ -3,6 +3,8 @@ package oauth
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth/grant"
@@ -24,11 +26,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, ts *tenantS
 	}
 	h, ok := s.Grants[client.GrantType(gt)]
 	if !ok {
-		msg := "the grant type is not offered by this server"
-		if err := client.CheckGrantType(gt); err != nil {
-			msg = err.Error()
-		}
-		writeError(w, oautherr.UnsupportedGrantType("%s", msg))
+		writeError(w, s.unsupportedGrant(gt))
 		return
 	}
 	c, sec, oerr := s.authenticate(r.Context(), r, p, h.AllowsPublic(), ts.tenant.ID)
@@ -46,4 +44,28 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, ts *tenantS
 	default:
 		writeJSON(w, http.StatusOK, resp)
 	}
+}
+
+// unsupportedGrant words the refusal of a grant this server does not serve,
+// naming only the grants it does.
+func (s *Server) unsupportedGrant(gt string) *oautherr.Error {
+	if slices.Contains(grantOrder, client.GrantType(gt)) {
+		return oautherr.UnsupportedGrantType("the %s grant is not offered by this server", gt)
+	}
+	offers := "this server offers no grants"
+	if served := servedBy(s.Grants); len(served) > 0 {
+		names := make([]string, len(served))
+		for i, g := range served {
+			names[i] = string(g)
+		}
+		offers = "this server offers: " + strings.Join(names, ", ")
+	}
+	// The grants RFC 9700 retired are refused with the reason.
+	switch gt {
+	case "implicit", "token":
+		return oautherr.UnsupportedGrantType("the implicit grant is not supported: it exposes tokens in the browser (RFC 9700); %s", offers)
+	case "password":
+		return oautherr.UnsupportedGrantType("the password grant is not supported: the client would handle the user's password (RFC 9700); %s", offers)
+	}
+	return oautherr.UnsupportedGrantType("grant_type %s is not supported; %s", oautherr.Quote(gt), offers)
 }

@@ -33,11 +33,11 @@ func ResolveScopes(c *client.Client, requested string, held []authz.Permission) 
 		case s == "":
 			return nil, oautherr.InvalidRequest("scope must be scope tokens separated by single spaces")
 		case !client.ValidScope(s):
-			return nil, oautherr.InvalidScope("%q is not a valid scope", s)
+			return nil, oautherr.InvalidScope("%s is not a valid scope", oautherr.Quote(s))
 		case !wildcard && !slices.Contains(c.Scopes, s):
-			return nil, oautherr.InvalidScope("the scope %q is not allowed for this client", s)
+			return nil, oautherr.InvalidScope("the scope %s is not allowed for this client", oautherr.Quote(s))
 		case !permitted(s, held):
-			return nil, oautherr.InvalidScope("the scope %q needs a permission this client's roles or owner do not grant", s)
+			return nil, oautherr.InvalidScope("the scope %s needs a permission this client's roles or owner do not grant", oautherr.Quote(s))
 		}
 		if !slices.Contains(out, s) {
 			out = append(out, s)

@@ -117,4 +117,36 @@ func sanitize(s string) string {
 	return b.String()
 }
 
+// maxQuoted bounds how much of a value Quote shows.
+const maxQuoted = 64
+
+// Quote renders a request value for a description, between single quotes.
+// A description may hold neither a double quote nor a backslash (RFC 6749
+// §5.2), so each byte outside printable ASCII, and each of ' " \ and %, is
+// written as %XX, the form encoding the client sent it in: a NUL reads
+// '%00', a quote '%27', and a value can never seem to end early. A long
+// value is cut, marked by "..." after the closing quote.
+func Quote(v string) string {
+	cut := len(v) > maxQuoted
+	if cut {
+		v = v[:maxQuoted]
+	}
+	var b strings.Builder
+	b.WriteByte('\'')
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '\'' || c == '"' || c == '\\' || c == '%' || c < 0x20 || c > 0x7e:
+			fmt.Fprintf(&b, "%%%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	if cut {
+		b.WriteString("...")
+	}
+	return b.String()
+}
+
 func quote(s string) string { return `"` + s + `"` }
