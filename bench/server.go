@@ -18,8 +18,8 @@ import (
 	"time"
 )
 
-// issuer is Latchkey's default issuer, kept so the benchmarked server runs
-// as it would out of the box.
+// issuer is the floor server's issuer. Latchkey's own follows the address
+// it listens on, as it does out of the box.
 const issuer = "http://localhost:8080"
 
 // Limits on the steps of starting and stopping the server.
@@ -108,7 +108,6 @@ func startServer(ctx context.Context, bin, dir string) (*latchkeyServer, error) 
 		env: append(environWithout("LATCHKEY_"),
 			"LATCHKEY_DATABASE_URL="+filepath.Join(dir, "latchkey.db"),
 			"LATCHKEY_ADDR="+addr,
-			"LATCHKEY_ISSUER="+issuer,
 			// The benchmark authenticates tens of thousands of times a
 			// second from one address; no failure should throttle it.
 			"LATCHKEY_AUTH_FAILURE_LIMIT=0",
@@ -124,8 +123,8 @@ func startServer(ctx context.Context, bin, dir string) (*latchkeyServer, error) 
 	s.cmd = exec.Command(bin, "serve")
 	s.cmd.Dir = dir
 	s.cmd.Env = s.env
-	// First-start credentials go to stdout; they stay in the scratch
-	// directory, which is removed at the end.
+	// With no terminal attached, the first start prints no credentials;
+	// the log stays in the scratch directory, which is removed at the end.
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()

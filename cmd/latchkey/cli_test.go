@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -87,6 +88,12 @@ func TestCLIClientLifecycle(t *testing.T) {
 		t.Fatalf("rotate %+v", rotated)
 	}
 
+	// The grace period ends hours away: shown to the minute, not as a date.
+	out, _, _ := c.run("clients", "show", id)
+	if !regexp.MustCompile(`retiring, works until \d{4}-\d\d-\d\d \d\d:\d\d UTC`).MatchString(out) {
+		t.Errorf("show after a rotation with grace:\n%s", out)
+	}
+
 	var st clientJSON
 	c.json(&st, "clients", "deactivate", id)
 	if st.Status != "inactive" {
@@ -102,6 +109,11 @@ func TestCLIClientLifecycle(t *testing.T) {
 	}
 	if _, errOut, code := c.run("clients", "activate", id); code != 1 || !strings.Contains(errOut, "revoked client cannot be changed") {
 		t.Fatalf("activate revoked: %d %s", code, errOut)
+	}
+	out, _, _ = c.run("clients", "show", id)
+	if !regexp.MustCompile(`Secret expires:\s+none: the client is revoked`).MatchString(out) ||
+		regexp.MustCompile(`Secret expires:\s+Never`).MatchString(out) || strings.Contains(out, "revoked, expires") {
+		t.Errorf("show of a revoked client:\n%s", out)
 	}
 	var list struct {
 		Clients []clientJSON `json:"clients"`
@@ -209,10 +221,15 @@ func TestCLISuppliedSecret(t *testing.T) {
 	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A secret the admin chose is never printed back, in JSON or not.
 	var created clientJSON
 	c.json(&created, "clients", "create", "--name", "Supplied", "--grant-type", "client_credentials", "--secret-file", file)
-	if created.ClientSecret != secret {
-		t.Fatalf("created with %q", created.ClientSecret)
+	if created.ClientSecret != "" || created.ClientID == "" {
+		t.Fatalf("created %+v: the supplied secret was printed back", created)
+	}
+	if out, errOut, code := c.run("clients", "rotate-secret", created.ClientID, "--secret-file", file); code != 0 ||
+		strings.Contains(out+errOut, secret) || strings.Contains(out, "Client secret:") {
+		t.Fatalf("rotate with a supplied secret: %d %q %q", code, out, errOut)
 	}
 	if err := os.WriteFile(file, []byte("too-short"), 0o600); err != nil {
 		t.Fatal(err)

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,100 +13,74 @@ import (
 
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-// clientsCmd is one run of "latchkey clients ...": the shared flags, the
-// opened store and the service acting as the system in one tenant.
+// clientsCmd is one run of "latchkey clients ...": the tenant it acts in,
+// the opened store and the service acting as the operator.
 type clientsCmd struct {
-	cfg    config
+	a      *app
 	tenant string
 	json   bool
-	in     io.Reader // for --secret-file -
-	out    io.Writer
 	svc    *client.Service
 	actor  client.Actor
 }
 
-const clientsUsage = `usage: latchkey clients <command> [flags]
-
-  create          register a client; prints its secret once
-  list            list clients (--search, --status, --sort, --limit)
-  show ID         show a client and its secrets' metadata
-  update ID       change a client's fields
-  activate ID     let an inactive client obtain tokens again
-  deactivate ID   stop a client obtaining tokens until reactivated
-  rotate-secret ID  issue a new secret (--grace keeps the old one working)
-  revoke ID       end a client for good (it stays listed)
-  delete ID       remove a client
-`
-
-func clients(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, clientsUsage)
-		if len(args) == 0 {
-			return usageError{"a command is required"}
-		}
-		return nil
+func (a *app) clientsCmd() *cobra.Command {
+	cc := &clientsCmd{a: a}
+	cmd := &cobra.Command{
+		Use:   "clients",
+		Short: "Manage OAuth clients",
+		Long: `Manage the OAuth clients of a tenant (the default tenant unless --tenant
+names another). Changes reach running servers within a second.`,
+		Args: groupArgs,
+		RunE: groupRun,
 	}
-	cmd, args := args[0], args[1:]
-	cc := &clientsCmd{in: os.Stdin, out: stdout}
-	f := newFlags("clients "+cmd, e, stdout)
-	f.common(&cc.cfg)
-	f.str(&cc.tenant, "tenant", "LATCHKEY_TENANT", "", "tenant to act in, by ID or slug (default: the default tenant)")
-	f.BoolVar(&cc.json, "json", false, "print JSON for scripts")
-
-	switch cmd {
-	case "create":
-		return cc.create(ctx, f, args)
-	case "list":
-		return cc.list(ctx, f, args)
-	case "show":
-		return cc.show(ctx, f, args)
-	case "update":
-		return cc.update(ctx, f, args)
-	case "activate", "deactivate", "revoke":
-		return cc.setStatus(ctx, f, args, cmd)
-	case "rotate-secret":
-		return cc.rotate(ctx, f, args)
-	case "delete":
-		return cc.delete(ctx, f, args)
-	}
-	fmt.Fprint(stdout, clientsUsage)
-	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+	pf := cmd.PersistentFlags()
+	tenantFlag(pf, &cc.tenant, "tenant to act in")
+	pf.BoolVar(&cc.json, "json", false, "print JSON for scripts")
+	cmd.AddCommand(cc.createCmd(), cc.listCmd(), cc.showCmd(), cc.updateCmd(),
+		cc.statusCmd("activate", "Let an inactive client obtain tokens again", client.StatusActive),
+		cc.statusCmd("deactivate", "Stop a client obtaining tokens until it is activated", client.StatusInactive),
+		cc.statusCmd("revoke", "End a client for good (it stays listed)", client.StatusRevoked),
+		cc.rotateCmd(), cc.deleteCmd(), cc.tokenCmd())
+	return cmd
 }
 
-// open parses the command line, opens the store and sets up the service.
-// It returns the positional arguments and a function that closes the store.
-func (cc *clientsCmd) open(ctx context.Context, f *flags, args []string, npos int) ([]string, func(), error) {
-	pos, err := f.parseArgs(args)
+// open opens the store and sets up the service in the tenant named. It
+// returns a function that closes the store.
+func (cc *clientsCmd) open(ctx context.Context) (func(), error) {
+	st, err := openExisting(ctx, &cc.a.cfg)
 	if err != nil {
-		return nil, nil, err
-	}
-	if len(pos) != npos {
-		if npos == 1 {
-			return nil, nil, usageError{"expects one client ID"}
-		}
-		return nil, nil, usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
-	}
-	if err := cc.cfg.check(); err != nil {
-		return nil, nil, err
-	}
-	st, err := openExisting(ctx, &cc.cfg)
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	tenant, err := resolveTenant(ctx, st, cc.tenant)
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	cc.svc = &client.Service{Repo: st}
-	cc.actor = operator(tenant.ID, f.env)
-	return pos, func() { st.Close() }, nil
+	cc.actor = operator(tenant.ID, cc.a.env)
+	return func() { st.Close() }, nil
 }
 
-// clientFields registers the flags create and update share. Set reports
-// which were given, so update changes only those.
+// withClient is the RunE of a command on one client: it opens the store,
+// runs fn on the client ID given, and words fn's error for that client.
+func (cc *clientsCmd) withClient(fn func(ctx context.Context, cmd *cobra.Command, id string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		done, err := cc.open(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer done()
+		return clientErr(cmd, args[0], fn(cmd.Context(), cmd, args[0]))
+	}
+}
+
+// clientFields registers the flags create and update share. Update
+// changes only the fields whose flags were given.
 type clientFields struct {
 	name, description, owner, format string
 	grants, scopes, redirects, roles stringList
@@ -115,26 +88,75 @@ type clientFields struct {
 	consent                          bool
 }
 
-func (cf *clientFields) register(f *flags) {
-	f.StringVar(&cf.name, "name", "", "display name (required on create)")
-	f.StringVar(&cf.description, "description", "", "what the client is for")
-	f.Var(&cf.grants, "grant-type", "grant type: client_credentials, authorization_code, refresh_token (repeatable)")
-	f.Var(&cf.scopes, "scope", "scope the client may request (repeatable)")
-	f.Var(&cf.redirects, "redirect-uri", "redirect URI (repeatable)")
-	f.Var(&cf.roles, "role", "role for client_credentials: super_admin, oauth_admin, viewer, resource_server (repeatable)")
-	f.StringVar(&cf.owner, "owner", "", "user ID the client acts for")
-	f.StringVar(&cf.format, "token-format", "", "access token format: jwt or opaque")
-	f.Func("access-token-ttl", "access token lifetime, 300s to 48h (default 1h)", func(s string) error {
-		d, err := parseDuration(s)
-		cf.accessTTL = d
-		return err
-	})
-	f.Func("refresh-token-ttl", "refresh token lifetime (default 30d)", func(s string) error {
-		d, err := parseDuration(s)
-		cf.refreshTTL = d
-		return err
-	})
-	f.BoolVar(&cf.consent, "require-consent", false, "ask the end user before issuing tokens")
+// fieldFlags are the flags of clientFields, the ones update can change.
+var fieldFlags = []string{"name", "description", "grant-type", "scope", "redirect-uri", "role", "owner",
+	"token-format", "access-token-ttl", "refresh-token-ttl", "require-consent"}
+
+func (cf *clientFields) register(cmd *cobra.Command, update bool) {
+	fs := cmd.Flags()
+	// On update a flag replaces the field: its help names no default.
+	help := func(create, upd string) string {
+		if update {
+			return upd
+		}
+		return create
+	}
+	fs.StringVar(&cf.name, "name", "", help("display name (required)", "new display name"))
+	fs.StringVar(&cf.description, "description", "", help("what the client is for", "new description"))
+	fs.Var(&cf.grants, "grant-type", help("grant type, repeatable: "+grantHelp(),
+		"grant types, replacing the current ones (repeatable): "+grantHelp()))
+	fs.Var(&cf.scopes, "scope", help("scope the client may request (repeatable)", "scopes, replacing the current ones (repeatable)"))
+	fs.Var(&cf.redirects, "redirect-uri", help("redirect URI, for authorization_code (repeatable; matched exactly)",
+		"redirect URIs, replacing the current ones (repeatable; matched exactly)"))
+	fs.Var(&cf.roles, "role", help("role for client_credentials: super_admin, oauth_admin, viewer, resource_server (repeatable)",
+		"roles, replacing the current ones (repeatable): super_admin, oauth_admin, viewer, resource_server"))
+	fs.StringVar(&cf.owner, "owner", "", help("user ID the client acts for", "new owner user ID (empty: none)"))
+	fs.StringVar(&cf.format, "token-format", "", help("access token format: jwt or opaque (default jwt)", "new access token format: jwt or opaque"))
+	optionalDurationVar(fs, &cf.accessTTL, "access-token-ttl", help("access token lifetime, 300s to 48h (default 1h)", "new access token lifetime, 300s to 48h"))
+	optionalDurationVar(fs, &cf.refreshTTL, "refresh-token-ttl", help("refresh token lifetime (default 30d)", "new refresh token lifetime"))
+	fs.BoolVar(&cf.consent, "require-consent", false, help("ask the end user before issuing tokens", "ask the end user before issuing tokens (true or false)"))
+	completeValues(cmd, "grant-type", "client_credentials", "authorization_code", "refresh_token")
+	completeValues(cmd, "token-format", "jwt", "opaque")
+	completeValues(cmd, "role", "super_admin", "oauth_admin", "viewer", "resource_server")
+}
+
+// grantHelp lists the grant types a client may be registered with, and
+// says which of them the token endpoint does not serve yet.
+func grantHelp() string {
+	served := oauth.ServedGrants()
+	var on, off []string
+	for _, g := range []client.GrantType{client.GrantClientCredentials, client.GrantAuthorizationCode, client.GrantRefreshToken} {
+		if slices.Contains(served, g) {
+			on = append(on, string(g))
+		} else {
+			off = append(off, string(g))
+		}
+	}
+	s := strings.Join(on, ", ")
+	if len(off) > 0 {
+		s += " (registered, not yet served by the token endpoint: " + strings.Join(off, ", ") + ")"
+	}
+	return s
+}
+
+// warnUnserved tells the operator when a client holds a grant the token
+// endpoint does not serve, so that the CLI and discovery agree.
+func (cc *clientsCmd) warnUnserved(c *client.Client) {
+	served := oauth.ServedGrants()
+	for _, g := range c.GrantTypes {
+		if !slices.Contains(served, g) {
+			fmt.Fprintf(cc.a.stderr, "note: this server's token endpoint does not serve the %s grant yet; the client is registered with it, and tokens come only from the grants it serves (%s)\n",
+				g, joinGrants(served))
+		}
+	}
+}
+
+func joinGrants(gs []client.GrantType) string {
+	s := make([]string, len(gs))
+	for i, g := range gs {
+		s[i] = string(g)
+	}
+	return strings.Join(s, ", ")
 }
 
 func grantTypes(l stringList) []client.GrantType {
@@ -150,7 +172,7 @@ func grantTypes(l stringList) []client.GrantType {
 // secretFlags are the flags that shape a new secret, on create and rotate.
 type secretFlags struct{ expires, file string }
 
-func (sf *secretFlags) register(f *flags) {
+func (sf *secretFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&sf.expires, "secret-expires", "", `secret lifetime, like 90d, or "never" (default 180d)`)
 	f.StringVar(&sf.file, "secret-file", "", `read an admin-chosen secret (at least 32 characters) from this file, or "-" for standard input; default: generate one`)
 }
@@ -174,7 +196,7 @@ func parseSecretExpiry(s string) (time.Duration, error) {
 	}
 	d, err := parseDuration(s)
 	if err != nil || d <= 0 {
-		return 0, usageError{fmt.Sprintf("--secret-expires %q: use a lifetime like 90d, or \"never\"", s)}
+		return 0, usageError{msg: fmt.Sprintf("--secret-expires %q: use a lifetime like 90d, or \"never\"", s)}
 	}
 	return d, nil
 }
@@ -201,72 +223,112 @@ func readSecretFile(path string, stdin io.Reader) (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
-func (cc *clientsCmd) create(ctx context.Context, f *flags, args []string) error {
+func (cc *clientsCmd) createCmd() *cobra.Command {
 	var cf clientFields
-	cf.register(f)
 	var id string
 	var public, inactive bool
 	var sf secretFlags
-	f.StringVar(&id, "client-id", "", "client ID to use instead of a generated lkc_… one")
-	f.BoolVar(&public, "public", false, "a public client: no secret, PKCE required")
-	f.BoolVar(&inactive, "inactive", false, "create the client inactive")
-	sf.register(f)
-	_, done, err := cc.open(ctx, f, args, 0)
-	if err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "create --name NAME --grant-type GRANT [flags]",
+		Short: "Register a client; prints its generated secret once",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			lifetime, supplied, err := sf.resolve(cc.a.stdin)
+			if err != nil {
+				return err
+			}
+			done, err := cc.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			p := client.CreateParams{
+				ClientID: id, Name: cf.name, Description: cf.description, GrantTypes: grantTypes(cf.grants),
+				RedirectURIs: cf.redirects, Scopes: cf.scopes, Roles: cf.roles, OwnerUserID: cf.owner,
+				AccessTokenTTL: cf.accessTTL, RefreshTokenTTL: cf.refreshTTL, TokenFormat: client.TokenFormat(cf.format),
+				RequireConsent: cf.consent, SecretLifetime: lifetime, Secret: supplied,
+			}
+			if public {
+				p.Type = client.Public
+			}
+			if inactive {
+				p.Status = client.StatusInactive
+			}
+			c, sec, err := cc.svc.Create(ctx, cc.actor, p)
+			if err != nil {
+				return err
+			}
+			cc.warnUnserved(c)
+			var secrets []client.Secret
+			if sec != nil {
+				secrets = []client.Secret{sec.Secret}
+			}
+			return cc.print(withGenerated(admin.NewClient(c, secrets), sec, supplied != ""))
+		},
 	}
-	defer done()
-	lifetime, supplied, err := sf.resolve(cc.in)
-	if err != nil {
-		return err
-	}
-	p := client.CreateParams{
-		ClientID: id, Name: cf.name, Description: cf.description, GrantTypes: grantTypes(cf.grants),
-		RedirectURIs: cf.redirects, Scopes: cf.scopes, Roles: cf.roles, OwnerUserID: cf.owner,
-		AccessTokenTTL: cf.accessTTL, RefreshTokenTTL: cf.refreshTTL, TokenFormat: client.TokenFormat(cf.format),
-		RequireConsent: cf.consent, SecretLifetime: lifetime, Secret: supplied,
-	}
-	if public {
-		p.Type = client.Public
-	}
-	if inactive {
-		p.Status = client.StatusInactive
-	}
-	c, sec, err := cc.svc.Create(ctx, cc.actor, p)
-	if err != nil {
-		return err
-	}
-	var secrets []client.Secret
-	if sec != nil {
-		secrets = []client.Secret{sec.Secret}
-	}
-	return cc.print(admin.NewClient(c, secrets).WithSecret(sec))
+	cf.register(cmd, false)
+	fs := cmd.Flags()
+	fs.StringVar(&id, "client-id", "", "client ID to use instead of a generated lkc_… one")
+	fs.BoolVar(&public, "public", false, "a public client: no secret, PKCE required")
+	fs.BoolVar(&inactive, "inactive", false, "create the client inactive")
+	sf.register(fs)
+	return cmd
 }
 
-func (cc *clientsCmd) list(ctx context.Context, f *flags, args []string) error {
+// withGenerated adds a new secret to the view for its one showing, unless
+// the admin supplied it: a secret someone chose is never printed back.
+func withGenerated(v admin.Client, sec *client.IssuedSecret, supplied bool) admin.Client {
+	if supplied {
+		return v
+	}
+	return v.WithSecret(sec)
+}
+
+func (cc *clientsCmd) listCmd() *cobra.Command {
 	var q client.ListQuery
 	var status, sort, owner string
 	var all bool
-	f.StringVar(&q.Search, "search", "", "substring of the name or client ID")
-	f.StringVar(&status, "status", "", "active, inactive or revoked")
-	f.StringVar(&sort, "sort", "created_at", "name, client_id, created_at, last_used_at, secret_expires_at or status; prefix - for descending")
-	f.IntVar(&q.Limit, "limit", client.DefaultListLimit, "clients per page (1–1000)")
-	f.StringVar(&q.After, "after", "", "continue after this cursor (printed at the end of a page)")
-	f.StringVar(&owner, "owner", "", "only clients owned by this user ID")
-	f.BoolVar(&all, "all", false, "print every page")
-	_, done, err := cc.open(ctx, f, args, 0)
-	if err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "list [flags]",
+		Short: "List clients (--search, --status, --sort, --limit)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if q.Limit < 1 || q.Limit > client.MaxListLimit {
+				return usageError{msg: fmt.Sprintf("--limit %d: use 1 to %d", q.Limit, client.MaxListLimit)}
+			}
+			done, err := cc.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			q.Status, q.OwnerUserID = client.Status(status), owner
+			if s, ok := strings.CutPrefix(sort, "-"); ok {
+				q.Sort, q.Desc = client.SortField(s), true
+			} else {
+				q.Sort = client.SortField(sort)
+			}
+			return cc.list(cmd.Context(), q, all)
+		},
 	}
-	defer done()
-	q.Status, q.OwnerUserID = client.Status(status), owner
-	if s, ok := strings.CutPrefix(sort, "-"); ok {
-		q.Sort, q.Desc = client.SortField(s), true
-	} else {
-		q.Sort = client.SortField(sort)
-	}
+	fs := cmd.Flags()
+	fs.StringVar(&q.Search, "search", "", "substring of the name or client ID")
+	fs.StringVar(&status, "status", "", "active, inactive or revoked")
+	fs.StringVar(&sort, "sort", "created_at", "name, client_id, created_at, last_used_at, secret_expires_at or status; prefix - for descending")
+	fs.IntVar(&q.Limit, "limit", client.DefaultListLimit, fmt.Sprintf("clients per page (1 to %d)", client.MaxListLimit))
+	fs.StringVar(&q.After, "after", "", "continue after this cursor (printed at the end of a page)")
+	fs.StringVar(&owner, "owner", "", "only clients owned by this user ID")
+	fs.BoolVar(&all, "all", false, "print every page")
+	completeValues(cmd, "status", "active", "inactive", "revoked")
+	completeValues(cmd, "sort", "name", "-name", "client_id", "-client_id", "created_at", "-created_at",
+		"last_used_at", "-last_used_at", "secret_expires_at", "-secret_expires_at", "status", "-status")
+	return cmd
+}
+
+func (cc *clientsCmd) list(ctx context.Context, q client.ListQuery, all bool) error {
 	var rows []admin.Client
 	var page *client.ListPage
+	var err error
 	for {
 		if page, err = cc.svc.List(ctx, cc.actor, q); err != nil {
 			return err
@@ -279,6 +341,7 @@ func (cc *clientsCmd) list(ctx context.Context, f *flags, args []string) error {
 		}
 		q.After = page.Next
 	}
+	out := cc.a.stdout
 	if cc.json {
 		next := page.Next
 		if all {
@@ -292,22 +355,22 @@ func (cc *clientsCmd) list(ctx context.Context, f *flags, args []string) error {
 		}{nonNilRows(rows), page.Total, page.TotalCapped, next})
 	}
 	now := time.Now()
-	tw := tabwriter.NewWriter(cc.out, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tCLIENT ID\tSTATUS\tCREATED\tLAST USED\tEXPIRES")
 	for _, c := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(c.Name, 40), c.ClientID, c.Status,
-			c.CreatedAt.Format(time.DateOnly), lastUsed(c.LastUsedAt), expiresIn(c.SecretExpiresAt, c.Type, now))
+			c.CreatedAt.Format(time.DateOnly), lastUsed(c.LastUsedAt), expiresIn(c, now))
 	}
 	tw.Flush()
 	total := strconv.Itoa(page.Total)
 	if page.TotalCapped {
 		total += "+"
 	}
-	fmt.Fprintf(cc.out, "%d of %s client(s)", len(rows), total)
+	fmt.Fprintf(out, "%d of %s client(s)", len(rows), total)
 	if page.Next != "" && !all {
-		fmt.Fprintf(cc.out, "; next page: --after %s", page.Next)
+		fmt.Fprintf(out, "; next page: --after %s", page.Next)
 	}
-	fmt.Fprintln(cc.out)
+	fmt.Fprintln(out)
 	return nil
 }
 
@@ -318,147 +381,180 @@ func nonNilRows(r []admin.Client) []admin.Client {
 	return r
 }
 
-func (cc *clientsCmd) show(ctx context.Context, f *flags, args []string) error {
-	pos, done, err := cc.open(ctx, f, args, 1)
-	if err != nil {
-		return err
+func (cc *clientsCmd) showCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show CLIENT_ID",
+		Short: "Show a client and its secrets' metadata",
+		Args:  oneArg("client ID"),
+		RunE: cc.withClient(func(ctx context.Context, _ *cobra.Command, id string) error {
+			c, secrets, err := cc.svc.Get(ctx, cc.actor, id)
+			if err != nil {
+				return err
+			}
+			return cc.print(admin.NewClient(c, secrets))
+		}),
 	}
-	defer done()
-	c, secrets, err := cc.svc.Get(ctx, cc.actor, pos[0])
-	if err != nil {
-		return clientErr(pos[0], err)
-	}
-	return cc.print(admin.NewClient(c, secrets))
 }
 
-func (cc *clientsCmd) update(ctx context.Context, f *flags, args []string) error {
+func (cc *clientsCmd) updateCmd() *cobra.Command {
 	var cf clientFields
-	cf.register(f)
 	var confirm bool
-	f.BoolVar(&confirm, "confirm", false, "confirm changing a protected client")
-	pos, done, err := cc.open(ctx, f, args, 1)
-	if err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "update CLIENT_ID [flags]",
+		Short: "Change a client's fields (only those whose flags are given)",
+		Args:  oneArg("client ID"),
 	}
-	defer done()
-	p := client.UpdateParams{Confirm: confirm}
-	given := map[string]bool{}
-	f.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
-	if given["name"] {
+	cmd.RunE = cc.withClient(func(ctx context.Context, cmd *cobra.Command, id string) error {
+		p, err := cf.changes(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		p.Confirm = confirm
+		c, err := cc.svc.Update(ctx, cc.actor, id, p)
+		if err != nil {
+			return err
+		}
+		cc.warnUnserved(c)
+		return cc.print(admin.NewClient(c, nil))
+	})
+	cf.register(cmd, true)
+	cmd.Flags().BoolVar(&confirm, "confirm", false, "confirm changing a protected client")
+	return cmd
+}
+
+// changes turns the field flags given into an update; none given is a
+// usage error, since an update that changes nothing is a mistake.
+func (cf *clientFields) changes(fs *pflag.FlagSet) (client.UpdateParams, error) {
+	var p client.UpdateParams
+	given := func(name string) bool { return fs.Changed(name) }
+	if !slices.ContainsFunc(fieldFlags, given) {
+		return p, usageError{msg: "nothing to change: give at least one of --" + strings.Join(fieldFlags, ", --")}
+	}
+	if given("name") {
 		p.Name = &cf.name
 	}
-	if given["description"] {
+	if given("description") {
 		p.Description = &cf.description
 	}
-	if given["grant-type"] {
+	if given("grant-type") {
 		g := grantTypes(cf.grants)
 		p.GrantTypes = &g
 	}
-	if given["scope"] {
+	if given("scope") {
 		p.Scopes = (*[]string)(&cf.scopes)
 	}
-	if given["redirect-uri"] {
+	if given("redirect-uri") {
 		p.RedirectURIs = (*[]string)(&cf.redirects)
 	}
-	if given["role"] {
+	if given("role") {
 		p.Roles = (*[]string)(&cf.roles)
 	}
-	if given["owner"] {
+	if given("owner") {
 		p.OwnerUserID = &cf.owner
 	}
-	if given["token-format"] {
+	if given("token-format") {
 		tf := client.TokenFormat(cf.format)
 		p.TokenFormat = &tf
 	}
-	if given["access-token-ttl"] {
+	if given("access-token-ttl") {
 		p.AccessTokenTTL = &cf.accessTTL
 	}
-	if given["refresh-token-ttl"] {
+	if given("refresh-token-ttl") {
 		p.RefreshTokenTTL = &cf.refreshTTL
 	}
-	if given["require-consent"] {
+	if given("require-consent") {
 		p.RequireConsent = &cf.consent
 	}
-	c, err := cc.svc.Update(ctx, cc.actor, pos[0], p)
-	if err != nil {
-		return clientErr(pos[0], err)
-	}
-	return cc.print(admin.NewClient(c, nil))
+	return p, nil
 }
 
-func (cc *clientsCmd) setStatus(ctx context.Context, f *flags, args []string, cmd string) error {
+func (cc *clientsCmd) statusCmd(name, short string, to client.Status) *cobra.Command {
 	var confirm bool
-	if cmd != "revoke" {
-		f.BoolVar(&confirm, "confirm", false, "confirm changing a protected client")
+	cmd := &cobra.Command{
+		Use:   name + " CLIENT_ID",
+		Short: short,
+		Args:  oneArg("client ID"),
+		RunE: cc.withClient(func(ctx context.Context, _ *cobra.Command, id string) error {
+			c, err := cc.svc.SetStatus(ctx, cc.actor, id, to, confirm)
+			if err != nil {
+				return err
+			}
+			return cc.print(admin.NewClient(c, nil))
+		}),
 	}
-	pos, done, err := cc.open(ctx, f, args, 1)
-	if err != nil {
-		return err
+	// A protected client can be deactivated and activated when confirmed;
+	// it is never revoked, so revoke has nothing to confirm.
+	if to != client.StatusRevoked {
+		cmd.Flags().BoolVar(&confirm, "confirm", false, "confirm changing a protected client")
 	}
-	defer done()
-	st := map[string]client.Status{"activate": client.StatusActive, "deactivate": client.StatusInactive, "revoke": client.StatusRevoked}[cmd]
-	c, err := cc.svc.SetStatus(ctx, cc.actor, pos[0], st, confirm)
-	if err != nil {
-		return clientErr(pos[0], err)
-	}
-	return cc.print(admin.NewClient(c, nil))
+	return cmd
 }
 
-func (cc *clientsCmd) rotate(ctx context.Context, f *flags, args []string) error {
+func (cc *clientsCmd) rotateCmd() *cobra.Command {
 	var grace time.Duration
 	var confirm bool
 	var sf secretFlags
-	f.Func("grace", "keep the old secret working this long (e.g. 24h); default: stop it at once", func(s string) error {
-		d, err := parseDuration(s)
-		grace = d
-		return err
-	})
-	f.BoolVar(&confirm, "confirm", false, "confirm rotating a protected client's secret")
-	sf.register(f)
-	pos, done, err := cc.open(ctx, f, args, 1)
-	if err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "rotate-secret CLIENT_ID [flags]",
+		Short: "Issue a new secret (--grace keeps the old one working)",
+		Args:  oneArg("client ID"),
 	}
-	defer done()
-	lifetime, supplied, err := sf.resolve(cc.in)
-	if err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		lifetime, supplied, err := sf.resolve(cc.a.stdin)
+		if err != nil {
+			return err
+		}
+		return cc.withClient(func(ctx context.Context, _ *cobra.Command, id string) error {
+			sec, err := cc.svc.RotateSecret(ctx, cc.actor, id, client.RotateParams{Grace: grace, Lifetime: lifetime, Confirm: confirm, Secret: supplied})
+			if err != nil {
+				return err
+			}
+			c, secrets, err := cc.svc.Get(ctx, cc.actor, id)
+			if err != nil {
+				return err
+			}
+			return cc.print(withGenerated(admin.NewClient(c, secrets), sec, supplied != ""))
+		})(cmd, args)
 	}
-	sec, err := cc.svc.RotateSecret(ctx, cc.actor, pos[0], client.RotateParams{Grace: grace, Lifetime: lifetime, Confirm: confirm, Secret: supplied})
-	if err != nil {
-		return clientErr(pos[0], err)
-	}
-	c, secrets, err := cc.svc.Get(ctx, cc.actor, pos[0])
-	if err != nil {
-		return err
-	}
-	return cc.print(admin.NewClient(c, secrets).WithSecret(sec))
+	fs := cmd.Flags()
+	optionalDurationVar(fs, &grace, "grace", "keep the old secret working this long (e.g. 24h); default: stop it at once")
+	fs.BoolVar(&confirm, "confirm", false, "confirm rotating a protected client's secret")
+	sf.register(fs)
+	return cmd
 }
 
-func (cc *clientsCmd) delete(ctx context.Context, f *flags, args []string) error {
-	pos, done, err := cc.open(ctx, f, args, 1)
-	if err != nil {
-		return err
+func (cc *clientsCmd) deleteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete CLIENT_ID",
+		Short: "Remove a client",
+		Args:  oneArg("client ID"),
+		RunE: cc.withClient(func(ctx context.Context, _ *cobra.Command, id string) error {
+			if err := cc.svc.Delete(ctx, cc.actor, id); err != nil {
+				return err
+			}
+			if cc.json {
+				return cc.print(map[string]any{"client_id": id, "deleted": true})
+			}
+			fmt.Fprintf(cc.a.stdout, "Deleted client %s.\n", id)
+			return nil
+		}),
 	}
-	defer done()
-	if err := cc.svc.Delete(ctx, cc.actor, pos[0]); err != nil {
-		return clientErr(pos[0], err)
-	}
-	if cc.json {
-		return cc.print(map[string]any{"client_id": pos[0], "deleted": true})
-	}
-	fmt.Fprintf(cc.out, "Deleted client %s.\n", pos[0])
-	return nil
 }
 
 // clientErr words domain errors about one client for a person at a
-// terminal, by the code admin.Classify gives them.
-func clientErr(id string, err error) error {
+// terminal, by the code admin.Classify gives them. A protected client's
+// refusal names --confirm only on a command that has it.
+func clientErr(cmd *cobra.Command, id string, err error) error {
+	if err == nil {
+		return nil
+	}
 	switch p, _ := admin.Classify(err); p.Code {
 	case "not_found":
 		return fmt.Errorf("no client %q in this tenant", id)
 	case "protected":
-		return fmt.Errorf("%w (pass --confirm where allowed)", err)
+		if cmd.Flags().Lookup("confirm") != nil {
+			return fmt.Errorf("%w (pass --confirm to go ahead)", err)
+		}
 	}
 	return err
 }
@@ -466,16 +562,14 @@ func clientErr(id string, err error) error {
 // print writes v as JSON with --json, else as a readable summary.
 func (cc *clientsCmd) print(v any) error {
 	if cc.json {
-		enc := json.NewEncoder(cc.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return printJSON(cc.a.stdout, v)
 	}
 	c, ok := v.(admin.Client)
 	if !ok {
 		return fmt.Errorf("nothing to print")
 	}
 	now := time.Now()
-	tw := tabwriter.NewWriter(cc.out, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(cc.a.stdout, 0, 0, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	row("Client ID", c.ClientID)
 	row("Name", oneLine(c.Name, 200))
@@ -501,20 +595,20 @@ func (cc *clientsCmd) print(v any) error {
 	}
 	row("Created", c.CreatedAt.Format(time.RFC3339)+" by "+c.CreatedBy)
 	row("Last used", lastUsed(c.LastUsedAt))
-	row("Secret expires", expiresIn(c.SecretExpiresAt, c.Type, now))
+	if c.Status == string(client.StatusRevoked) {
+		row("Secret expires", "none: the client is revoked")
+	} else {
+		row("Secret expires", expiresIn(c, now))
+	}
 	for _, s := range c.Secrets {
-		exp := "never expires"
-		if s.ExpiresAt != nil {
-			exp = "expires " + s.ExpiresAt.Format(time.DateOnly)
-		}
-		row("Secret "+s.ID, fmt.Sprintf("…%s %s, %s", s.Hint, s.Status, exp))
+		row("Secret "+s.ID, fmt.Sprintf("…%s %s", s.Hint, secretExpiry(s)))
 	}
 	if c.ClientSecret != "" {
 		row("Client secret", c.ClientSecret)
 	}
 	tw.Flush()
 	if c.ClientSecret != "" {
-		fmt.Fprintln(cc.out, admin.SecretNotice)
+		fmt.Fprintln(cc.a.stdout, admin.SecretNotice)
 	}
 	return nil
 }
@@ -541,10 +635,31 @@ func lastUsed(t *time.Time) string {
 	return t.Format(time.DateOnly)
 }
 
-func expiresIn(t *time.Time, typ string, now time.Time) string {
+// secretExpiry says when one secret stops working: to the minute for a
+// secret in its grace period, whose end is hours away, else by date.
+func secretExpiry(s admin.Secret) string {
 	switch {
-	case typ == string(client.Public):
+	case s.Status == string(client.SecretRevoked):
+		if s.RevokedAt != nil {
+			return "revoked " + s.RevokedAt.Format(time.DateOnly)
+		}
+		return "revoked"
+	case s.ExpiresAt == nil:
+		return s.Status + ", never expires"
+	case s.Status == string(client.SecretRetiring):
+		return "retiring, works until " + s.ExpiresAt.UTC().Format("2006-01-02 15:04 MST")
+	}
+	return s.Status + ", expires " + s.ExpiresAt.Format(time.DateOnly)
+}
+
+// expiresIn says when the client's secret expires, as the list shows it.
+func expiresIn(c admin.Client, now time.Time) string {
+	t := c.SecretExpiresAt
+	switch {
+	case c.Type == string(client.Public):
 		return "no secret"
+	case c.Status == string(client.StatusRevoked):
+		return "revoked"
 	case t == nil:
 		return "Never"
 	case !t.After(now):

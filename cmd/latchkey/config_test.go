@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 func TestDurationFlags(t *testing.T) {
@@ -28,10 +30,10 @@ func TestDurationFlags(t *testing.T) {
 		{"soon", 0, "not a duration"},
 	}
 	for _, tt := range tests {
-		f := newFlags("t", env{}, &bytes.Buffer{})
+		f := pflag.NewFlagSet("t", pflag.ContinueOnError)
 		var d time.Duration
-		f.durationOrOff(&d, "ttl", "", time.Second, "ttl (0, off or negative: none)")
-		_, err := f.parseArgs([]string{"--ttl", tt.arg})
+		durationOrOffVar(f, &d, "ttl", time.Second, "ttl (0, off or negative: none)")
+		err := f.Parse([]string{"--ttl", tt.arg})
 		switch {
 		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 			t.Errorf("--ttl %s: error %v, want one saying %q", tt.arg, err, tt.wantErr)
@@ -40,10 +42,10 @@ func TestDurationFlags(t *testing.T) {
 		}
 	}
 	for _, arg := range []string{"0", "-1s", "1"} {
-		f := newFlags("t", env{}, &bytes.Buffer{})
+		f := pflag.NewFlagSet("t", pflag.ContinueOnError)
 		var d time.Duration
-		f.duration(&d, "every", "", time.Second, "how often")
-		if _, err := f.parseArgs([]string{"--every", arg}); err == nil {
+		durationVar(f, &d, "every", time.Second, "how often")
+		if err := f.Parse([]string{"--every", arg}); err == nil {
 			t.Errorf("--every %s accepted as %s; a positive duration is required", arg, d)
 		}
 	}
@@ -53,7 +55,7 @@ func TestServeFlagsAgreeWithTheirHelp(t *testing.T) {
 	dir := t.TempDir()
 	base := map[string]string{"LATCHKEY_DATABASE_URL": filepath.Join(dir, "latchkey.db")}
 	var out, help bytes.Buffer
-	if code := run(context.Background(), []string{"serve", "-h"}, testEnv(base), &out, &help, nil); code != 0 {
+	if code := run(context.Background(), []string{"serve", "-h"}, testEnv(base), &help, &out, nil); code != 0 {
 		t.Fatalf("serve -h: %d", code)
 	}
 	if !strings.Contains(help.String(), "0, off or negative: no cache") {

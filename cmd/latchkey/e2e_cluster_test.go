@@ -115,7 +115,9 @@ var kidPattern = regexp.MustCompile(`key ([A-Za-z0-9_-]{43})`)
 // log can make one learn what happened through the other.
 func TestTwoInstancesOnOnePostgres(t *testing.T) {
 	db := postgresDatabase(t)
-	kv := map[string]string{"LATCHKEY_CHANGE_POLL": "100ms", "LATCHKEY_CLIENT_CACHE_TTL": "1h"}
+	// Both behind one public URL, as behind a load balancer.
+	kv := map[string]string{"LATCHKEY_CHANGE_POLL": "100ms", "LATCHKEY_CLIENT_CACHE_TTL": "1h",
+		"LATCHKEY_ISSUER": "http://localhost:8080", "LATCHKEY_TRUSTED_PROXIES": "127.0.0.1"}
 	a := start(t, db, kv)
 	b := start(t, db, kv)
 	id, secret := a.createClient(t, "--name", "Shared", "--grant-type", "client_credentials")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"strings"
@@ -66,6 +67,13 @@ func start(t *testing.T, db database, kv map[string]string) *instance {
 		cancel()
 		t.Fatalf("serve exited with %d: %s", code, in.stderr)
 	}
+	// Unless given one, the server took its issuer from the port it
+	// listens on; the CLI is told it, as an operator would be.
+	cli := maps.Clone(kv)
+	if cli["LATCHKEY_ISSUER"] == "" {
+		cli["LATCHKEY_ISSUER"] = in.url
+	}
+	in.env = testEnv(cli)
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != 0 {
@@ -235,7 +243,7 @@ func verifyAgainstJWKS(t *testing.T, base, tok, clientID string) {
 	if err := parsed.Claims(keys[0].Key, &claims, &priv); err != nil {
 		t.Fatal(err)
 	}
-	if claims.Issuer != "http://localhost:8080" || claims.Subject != clientID || priv.ClientID != clientID {
+	if claims.Issuer != base || claims.Subject != clientID || priv.ClientID != clientID {
 		t.Errorf("claims %+v %+v", claims, priv)
 	}
 }

@@ -15,6 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -147,52 +150,55 @@ func signingKeys(ctx context.Context, c *config, e env, st store.Store, log *slo
 	return keys, k, nil
 }
 
-// keys runs "latchkey keys rotate|rewrap".
-func keys(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "rotate":
-			return keysRotate(ctx, args[1:], e, stdout, stderr)
-		case "rewrap":
-			return keysRewrap(ctx, args[1:], e, stdout, stderr)
-		}
+func (a *app) keysCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "Rotate signing keys; re-seal them under a new key-encryption key",
+		Args:  groupArgs,
+		RunE:  groupRun,
 	}
-	fmt.Fprintln(stdout, "usage: latchkey keys rotate [--now] [flags]\n       latchkey keys rewrap [--old-key-file PATH] [flags]")
-	return usageError{"expects: rotate or rewrap"}
+	cmd.AddCommand(a.keysRotateCmd(), a.keysRewrapCmd())
+	return cmd
 }
 
-// keysRotate publishes the next signing key, which running servers start
-// signing with once every JWKS cache has had time to fetch it; with
+// keysRotateCmd publishes the next signing key, which running servers
+// start signing with once every JWKS cache has had time to fetch it; with
 // --now, the next key signs at once.
-func keysRotate(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
-	var c config
+func (a *app) keysRotateCmd() *cobra.Command {
 	var now bool
 	var tenantName string
-	f := newFlags("keys rotate", e, stdout)
-	f.common(&c)
-	f.BoolVar(&now, "now", false, "sign with the new key at once (emergency: resource servers meet a kid they have not fetched)")
-	f.signingAlgorithm(&c)
-	f.str(&tenantName, "tenant", "LATCHKEY_TENANT", "", "tenant whose key to rotate, by ID or slug (default: the default tenant)")
-	if _, err := f.parseArgs(args); err != nil {
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Publish the next signing key (--now: sign with it at once)",
+		Long: `Publish the next signing key. Running servers start signing with it once
+JWKS caches have had it for 10 minutes; --now signs with it at once (an
+emergency: resource servers meet a kid they have not fetched).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.keysRotate(cmd.Context(), tenantName, now) },
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&now, "now", false, "sign with the new key at once (emergency: resource servers meet a kid they have not fetched)")
+	signingAlgorithm(fs, &a.cfg)
+	tenantFlag(fs, &tenantName, "tenant whose key to rotate")
+	completeValues(cmd, "signing-algorithm", token.ES256, token.EdDSA, token.RS256)
+	return cmd
+}
+
+func (a *app) keysRotate(ctx context.Context, tenantName string, now bool) error {
+	c, stdout := &a.cfg, a.stdout
+	if err := checkSigningAlgorithm(c.signingAlg); err != nil {
 		return err
 	}
-	log, err := c.setup(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openExisting(ctx, &c)
+	st, err := openExisting(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := checkSigningAlgorithm(c.signingAlg); err != nil {
-		return err
-	}
 	tenant, err := resolveTenant(ctx, st, tenantName)
 	if err != nil {
 		return err
 	}
-	keys, _, err := signingKeys(ctx, &c, e, st, log, 0)
+	keys, _, err := signingKeys(ctx, c, a.env, st, a.log, 0)
 	if err != nil {
 		return err
 	}
@@ -225,24 +231,30 @@ func keysRotate(ctx context.Context, args []string, e env, stdout, stderr io.Wri
 	return nil
 }
 
-// keysRewrap re-seals every stored signing key under the current
+// keysRewrapCmd re-seals every stored signing key under the current
 // key-encryption key (LATCHKEY_SECRET_KEY, or the key file), reading them
 // with the old one (LATCHKEY_OLD_SECRET_KEY, or --old-key-file).
-func keysRewrap(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
-	var c config
+func (a *app) keysRewrapCmd() *cobra.Command {
 	var oldFile string
-	f := newFlags("keys rewrap", e, stdout)
-	f.common(&c)
-	f.str(&oldFile, "old-key-file", "", "", "file holding the old key-encryption key (instead of LATCHKEY_OLD_SECRET_KEY)")
-	if _, err := f.parseArgs(args); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "rewrap",
+		Short: "Re-seal every signing key under a new LATCHKEY_SECRET_KEY",
+		Long: `Re-seal every stored signing key under the current key-encryption key
+(LATCHKEY_SECRET_KEY, or the key file beside an SQLite database), reading
+them with the old one (LATCHKEY_OLD_SECRET_KEY, or --old-key-file). One
+transaction: every key, or none.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.keysRewrap(cmd.Context(), oldFile) },
 	}
-	if err := c.check(); err != nil {
-		return err
-	}
+	cmd.Flags().StringVar(&oldFile, "old-key-file", "", "file holding the old key-encryption key (instead of LATCHKEY_OLD_SECRET_KEY)")
+	return cmd
+}
+
+func (a *app) keysRewrap(ctx context.Context, oldFile string) error {
+	c, stdout := &a.cfg, a.stdout
 	var oldKEK []byte
 	var err error
-	switch v := strings.TrimSpace(e.lookup("LATCHKEY_OLD_SECRET_KEY")); {
+	switch v := strings.TrimSpace(a.env.lookup("LATCHKEY_OLD_SECRET_KEY")); {
 	case oldFile != "":
 		b, err := os.ReadFile(oldFile)
 		if err != nil {
@@ -257,13 +269,13 @@ func keysRewrap(ctx context.Context, args []string, e env, stdout, stderr io.Wri
 			return fmt.Errorf("LATCHKEY_OLD_SECRET_KEY: %w", err)
 		}
 	default:
-		return usageError{"name the old key-encryption key: LATCHKEY_OLD_SECRET_KEY or --old-key-file"}
+		return usageError{msg: "name the old key-encryption key: LATCHKEY_OLD_SECRET_KEY or --old-key-file"}
 	}
-	newKEK, err := existingKEK(&c, e)
+	newKEK, err := existingKEK(c, a.env)
 	if err != nil {
 		return fmt.Errorf("the new key-encryption key: %w", err)
 	}
-	st, err := openExisting(ctx, &c)
+	st, err := openExisting(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -282,9 +294,10 @@ func keysRewrap(ctx context.Context, args []string, e env, stdout, stderr io.Wri
 
 // signingAlgorithm registers the flag that picks the JWS algorithm of new
 // signing keys: serve's and keys rotate's, which must agree.
-func (f *flags) signingAlgorithm(c *config) {
-	f.str(&c.signingAlg, "signing-algorithm", "LATCHKEY_SIGNING_ALGORITHM", token.ES256,
-		"JWS algorithm of new signing keys: ES256, EdDSA or RS256 (a change takes over at the next rotation, published ahead)")
+func signingAlgorithm(fs *pflag.FlagSet, c *config) {
+	choiceSetting(fs, &c.signingAlg, "signing-algorithm", "LATCHKEY_SIGNING_ALGORITHM", token.ES256,
+		"JWS algorithm of new signing keys: ES256, EdDSA or RS256 (a change takes over at the next rotation, published ahead)",
+		token.ES256, token.EdDSA, token.RS256)
 }
 
 // checkSigningAlgorithm refuses an algorithm Keys would refuse at start.
@@ -293,5 +306,5 @@ func checkSigningAlgorithm(alg string) error {
 	case token.ES256, token.EdDSA, token.RS256:
 		return nil
 	}
-	return usageError{fmt.Sprintf("--signing-algorithm %q: use ES256, EdDSA or RS256", alg)}
+	return usageError{msg: fmt.Sprintf("--signing-algorithm %q: use ES256, EdDSA or RS256", alg)}
 }

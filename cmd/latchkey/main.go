@@ -1,25 +1,24 @@
 // Command latchkey is the Latchkey OAuth 2.0 authorization server and its
-// command-line administration tool, in one binary.
+// command-line administration tool, in one binary. "latchkey --help" lists
+// the commands; every setting is a flag, a LATCHKEY_* variable and a key
+// of the configuration file.
 //
-//	latchkey serve                 run the server (the default)
-//	latchkey migrate               apply database migrations and exit
-//	latchkey clients <command>     manage OAuth clients
-//	latchkey keys rotate|rewrap    rotate signing keys; re-seal them under a new key
-//	latchkey tenants <command>     add and list tenants
-//
-// Every flag has a LATCHKEY_* environment equivalent; flags win.
+// Exit status: 0 success, 1 the operation failed, 2 a usage error.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/latchkey/latchkey/internal/admin"
 )
@@ -27,7 +26,8 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], env{os.Getenv}, os.Stdout, os.Stderr, nil))
+	a := &app{env: env{os.Getenv}, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, terminal: isTerminal}
+	os.Exit(a.run(ctx, os.Args[1:]))
 }
 
 // env reads the process environment; tests substitute their own.
@@ -40,43 +40,61 @@ func (e env) lookup(k string) string {
 	return e.get(k)
 }
 
-// run executes one command line and returns the exit status: 0 success, 1
-// failure, 2 usage error. ready, when not nil, receives the address the
-// server listens on.
-func run(ctx context.Context, args []string, e env, stdout, stderr io.Writer, ready chan<- string) int {
-	cmd, rest := "serve", args
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		cmd, rest = args[0], args[1:]
-	}
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(ctx, rest, e, stdout, stderr, ready)
-	case "migrate":
-		err = migrate(ctx, rest, e, stdout)
-	case "clients":
-		err = clients(ctx, rest, e, stdout, stderr)
-	case "keys":
-		err = keys(ctx, rest, e, stdout, stderr)
-	case "tenants":
-		err = tenants(ctx, rest, e, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+// isTerminal reports whether f is an interactive terminal.
+func isTerminal(f any) bool {
+	o, ok := f.(*os.File)
+	return ok && term.IsTerminal(int(o.Fd()))
+}
+
+// app is one run of the command line: where it reads and writes, and the
+// settings its commands share.
+type app struct {
+	env    env
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	// terminal reports whether a stream is an interactive terminal:
+	// credentials generated at first start are printed only to one.
+	terminal func(any) bool
+	// ready, when not nil, receives the address the server listens on.
+	ready chan<- string
+
+	cfg        config
+	configPath string
+	file       *configFile
+	// issuerDefaulted is set when no --issuer was given anywhere, so serve
+	// may derive it from the address it listens on.
+	issuerDefaulted bool
+	log             *slog.Logger
+}
+
+// run executes one command line and returns the exit status: 0 success,
+// 1 the operation failed, 2 a usage error.
+func (a *app) run(ctx context.Context, args []string) int {
+	root := a.root()
+	root.SetArgs(args)
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
 		return 0
-	default:
-		fmt.Fprintf(stderr, "latchkey: unknown command %q\n\n%s", cmd, usage)
+	}
+	name := "latchkey"
+	if cmd != nil {
+		name = cmd.CommandPath()
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintf(a.stderr, "%s: %v\n", name, err)
+		if u.help != "" {
+			fmt.Fprint(a.stderr, "\n"+u.help)
+		} else {
+			fmt.Fprintf(a.stderr, "Run \"%s --help\" for usage.\n", name)
+		}
 		return 2
 	}
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, new(usageError)):
-		fmt.Fprintf(stderr, "latchkey %s: %v\n", cmd, err)
-		return 2
-	}
-	fmt.Fprintf(stderr, "latchkey %s: %s\n", cmd, describe(err))
+	fmt.Fprintf(a.stderr, "%s: %s\n", name, describe(err))
 	return 1
 }
 
@@ -95,22 +113,196 @@ func describe(err error) string {
 	return b.String()
 }
 
-const usage = `Latchkey: an OAuth 2.0 authorization server.
-
-Usage:
-  latchkey [serve] [flags]          run the server
-  latchkey migrate [flags]          apply database migrations
-  latchkey clients <command>        manage OAuth clients:
-      create | list | show | update | activate | deactivate |
-      rotate-secret | revoke | delete
-  latchkey keys rotate [--now]      publish the next signing key (--now: sign with it at once)
-  latchkey keys rewrap              re-seal the signing keys under a new LATCHKEY_SECRET_KEY
-  latchkey tenants create|list      add a tenant (served at {issuer}/t/{slug}), list them
-
-Run "latchkey <command> -h" for a command's flags.
-`
-
-// usageError is a mistake on the command line (exit status 2).
-type usageError struct{ msg string }
+// usageError is a mistake on the command line (exit status 2). help, when
+// set, is printed after it instead of the pointer to --help.
+type usageError struct {
+	msg  string
+	help string
+}
 
 func (u usageError) Error() string { return u.msg }
+
+const rootLong = `Latchkey: an OAuth 2.0 and OpenID Connect authorization server, and the
+tool that manages it, in one binary.
+
+Settings come from flags, then LATCHKEY_* variables, then the configuration
+file (--config), then the defaults shown.
+
+Exit status: 0 success, 1 the operation failed, 2 a usage error.`
+
+// root builds the command tree.
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "latchkey",
+		Short:         "An OAuth 2.0 authorization server",
+		Long:          rootLong,
+		Version:       versionString(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          groupArgs,
+		RunE:          groupRun,
+		CompletionOptions: cobra.CompletionOptions{
+			HiddenDefaultCmd: false,
+		},
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	// A command group runs only to refuse a missing or unknown command:
+	// its usage shows the commands, not a line of its own.
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}",
+		"{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
+	pf := root.PersistentFlags()
+	stringSetting(pf, &a.configPath, "config", "LATCHKEY_CONFIG", "", "TOML file of settings, keys named like the flags")
+	globalSettings(pf, &a.cfg)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{msg: err.Error()}
+	})
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return a.prepare(root, cmd) }
+	root.AddGroup(&cobra.Group{ID: "server", Title: "Running the server:"},
+		&cobra.Group{ID: "manage", Title: "Managing it:"})
+	for _, c := range []*cobra.Command{a.serveCmd(), a.migrateCmd(), a.healthCmd()} {
+		c.GroupID = "server"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{a.clientsCmd(), a.tenantsCmd(), a.keysCmd()} {
+		c.GroupID = "manage"
+		root.AddCommand(c)
+	}
+	root.AddCommand(versionCmd())
+	root.SetHelpCommandGroupID("")
+	root.SetHelpCommand(helpCmd())
+	root.InitDefaultCompletionCmd()
+	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
+		// An unknown shell is a usage error, not a help page.
+		c.Args, c.RunE = groupArgs, groupRun
+		c.PersistentPreRunE = func(*cobra.Command, []string) error { return nil }
+	}
+	argsAreUsage(root)
+	return root
+}
+
+// helpCmd is "latchkey help [COMMAND...]": the help of that command, on
+// standard output; an unknown command is a usage error.
+func helpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND]",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		// Help needs no settings, database or configuration file.
+		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
+		ValidArgsFunction: func(c *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			target, _, err := c.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []cobra.Completion
+			for _, sub := range target.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usageError{msg: fmt.Sprintf("no help for %q: no such command", strings.Join(args, " "))}
+			}
+			return target.Help()
+		},
+	}
+}
+
+// argsAreUsage makes every refusal of positional arguments a usage error,
+// the library's own commands' (help, completion) included.
+func argsAreUsage(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			err := check(cmd, args)
+			if err != nil && !errors.As(err, new(usageError)) {
+				return usageError{msg: err.Error()}
+			}
+			return err
+		}
+	}
+	for _, sub := range c.Commands() {
+		argsAreUsage(sub)
+	}
+}
+
+// prepare applies the settings of the command about to run: the
+// configuration file, the environment, the issuer's default; and checks
+// the shared ones.
+func (a *app) prepare(root, cmd *cobra.Command) error {
+	if cmd.Name() == cobra.ShellCompRequestCmd || cmd.Name() == cobra.ShellCompNoDescRequestCmd {
+		return nil
+	}
+	if !cmd.Flags().Changed("config") {
+		a.configPath = a.env.lookup("LATCHKEY_CONFIG")
+	}
+	file, err := loadConfigFile(a.configPath, settingNames(root))
+	if err != nil {
+		return err
+	}
+	a.file = file
+	if err := applySettings(cmd, a.env, file); err != nil {
+		return err
+	}
+	if a.cfg.issuer == "" {
+		addr := a.env.lookup("LATCHKEY_ADDR")
+		if addr == "" {
+			addr = file.values["addr"]
+		}
+		if addr == "" {
+			addr = defaultAddr
+		}
+		a.cfg.issuer, a.issuerDefaulted = defaultIssuer(addr), true
+	}
+	if err := a.cfg.check(); err != nil {
+		return err
+	}
+	log, err := a.cfg.logger(a.stderr)
+	if err != nil {
+		return err
+	}
+	a.log = log
+	return nil
+}
+
+// groupArgs accepts a command group's arguments for groupRun to judge,
+// so that an unknown command is a usage error, not a help page.
+func groupArgs(*cobra.Command, []string) error { return nil }
+
+// groupRun runs when a command group is named without one of its
+// commands, or with one it does not have.
+func groupRun(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return usageError{msg: "a command is required", help: cmd.UsageString()}
+	}
+	msg := fmt.Sprintf("unknown command %q", args[0])
+	cmd.SuggestionsMinimumDistance = 2
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+	}
+	return usageError{msg: msg}
+}
+
+// noArgs refuses positional arguments on a command that takes none.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{msg: fmt.Sprintf("unexpected argument %q: %q takes none", args[0], cmd.CommandPath())}
+	}
+	return nil
+}
+
+// oneArg requires exactly one positional argument, described by what.
+func oneArg(what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 0:
+			return usageError{msg: "expects one " + what}
+		case len(args) > 1:
+			return usageError{msg: fmt.Sprintf("expects one %s; unexpected argument %q", what, args[1])}
+		}
+		return nil
+	}
+}

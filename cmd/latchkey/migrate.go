@@ -3,32 +3,34 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-func migrate(ctx context.Context, args []string, e env, stdout io.Writer) error {
-	var c config
-	f := newFlags("migrate", e, stdout)
-	f.common(&c)
-	if _, err := f.parseArgs(args); err != nil {
-		return err
+func (a *app) migrateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations, provision an empty database, and exit",
+		Long: `Apply the embedded database migrations and exit. Like a first start of
+serve, an empty database is provisioned, so the other commands have a
+tenant to act in; generated credentials are printed once, to a terminal only.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.migrate(cmd.Context()) },
 	}
-	log, err := c.setup(io.Discard)
+}
+
+func (a *app) migrate(ctx context.Context) error {
+	n, err := store.Migrate(ctx, a.cfg.database)
 	if err != nil {
 		return err
 	}
-	n, err := store.Migrate(ctx, c.database)
+	fmt.Fprintf(a.stdout, "applied %d migration(s)\n", n)
+	st, res, err := openStore(ctx, &a.cfg, a.env)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
-	// Like a first start of serve, an empty database is provisioned, so
-	// the other commands have a tenant to act in.
-	st, err := openStore(ctx, &c, e, stdout, log)
-	if err != nil {
-		return err
-	}
+	a.firstStart(res, "")
 	return st.Close()
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os/user"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/store"
@@ -53,4 +56,14 @@ func operator(tenantID string, e env) authz.Actor {
 		name = e.lookup("USER")
 	}
 	return authz.OperatorActor(tenantID, name)
+}
+
+// tenantFlag registers --tenant, a setting: the tenant a command acts in.
+func tenantFlag(fs *pflag.FlagSet, p *string, usage string) {
+	stringSetting(fs, p, "tenant", "LATCHKEY_TENANT", "", usage+", by ID or slug (default: the default tenant)")
+}
+
+// completeValues offers a flag's fixed values to shell completion.
+func completeValues(cmd *cobra.Command, flag string, values ...string) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 }

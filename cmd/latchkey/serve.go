@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -45,49 +47,80 @@ func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocation
 	}
 }
 
-func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, ready chan<- string) error {
-	var c config
-	var addr string
-	var shutdownTimeout, keyRotation, usageFlush, cacheTTL, changePoll time.Duration
-	var failLimit int
-	var proxies string
-	f := newFlags("serve", e, stderr)
-	f.common(&c)
-	f.str(&addr, "addr", "LATCHKEY_ADDR", ":8080", "address to listen on")
-	f.duration(&shutdownTimeout, "shutdown-timeout", "LATCHKEY_SHUTDOWN_TIMEOUT", 15*time.Second, "how long to drain requests on SIGTERM")
-	f.duration(&keyRotation, "key-rotation", "LATCHKEY_KEY_ROTATION", 30*24*time.Hour, "how often to start signing with a new key")
-	f.signingAlgorithm(&c)
-	f.duration(&usageFlush, "usage-flush", "LATCHKEY_USAGE_FLUSH", 30*time.Second, "how often last-used times are written")
-	f.durationOrOff(&cacheTTL, "client-cache-ttl", "LATCHKEY_CLIENT_CACHE_TTL", 5*time.Second, "how long a change made by another process may take to reach this one's client cache (0, off or negative: no cache)")
-	f.duration(&changePoll, "change-poll", "LATCHKEY_CHANGE_POLL", time.Second, "how often to check whether another process changed clients or revoked tokens")
-	f.integer(&failLimit, "auth-failure-limit", "LATCHKEY_AUTH_FAILURE_LIMIT", 20, "failed client authentications per client ID or address per minute before 429 (0: no limit)")
-	f.str(&proxies, "trusted-proxies", "LATCHKEY_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed")
-	if _, err := f.parseArgs(args); err != nil {
-		return err
+// serveOptions are serve's own settings.
+type serveOptions struct {
+	addr                                                     string
+	shutdownTimeout, keyRotation, usageFlush, cacheTTL, poll time.Duration
+	failLimit                                                int
+	proxies                                                  string
+}
+
+func (a *app) serveCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server",
+		Long: `Run the authorization server. On a new database it first applies the
+migrations and provisions a default tenant, a super admin and the admin API
+client; generated credentials are printed once, to a terminal only.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context(), o) },
 	}
+	fs := cmd.Flags()
+	stringSetting(fs, &o.addr, "addr", "LATCHKEY_ADDR", defaultAddr, "address to listen on")
+	durationSetting(fs, &o.shutdownTimeout, "shutdown-timeout", "LATCHKEY_SHUTDOWN_TIMEOUT", 15*time.Second, "how long to drain requests on SIGTERM")
+	durationSetting(fs, &o.keyRotation, "key-rotation", "LATCHKEY_KEY_ROTATION", 30*24*time.Hour, "how often to start signing with a new key")
+	signingAlgorithm(fs, &a.cfg)
+	durationSetting(fs, &o.usageFlush, "usage-flush", "LATCHKEY_USAGE_FLUSH", 30*time.Second, "how often last-used times are written")
+	durationOrOffSetting(fs, &o.cacheTTL, "client-cache-ttl", "LATCHKEY_CLIENT_CACHE_TTL", 5*time.Second, "how long a change made by another process may take to reach this one's client cache (0, off or negative: no cache)")
+	durationSetting(fs, &o.poll, "change-poll", "LATCHKEY_CHANGE_POLL", time.Second, "how often to check whether another process changed clients or revoked tokens")
+	fs.IntVar(&o.failLimit, "auth-failure-limit", 20, "failed client authentications per client ID or address per minute before 429 (0: no limit)")
+	setting(fs, "auth-failure-limit", "LATCHKEY_AUTH_FAILURE_LIMIT")
+	stringSetting(fs, &o.proxies, "trusted-proxies", "LATCHKEY_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed")
+	completeValues(cmd, "signing-algorithm", token.ES256, token.EdDSA, token.RS256)
+	return cmd
+}
+
+func (a *app) serve(ctx context.Context, o serveOptions) error {
+	c, log := &a.cfg, a.log
 	if err := checkSigningAlgorithm(c.signingAlg); err != nil {
 		return err
 	}
-	trusted, err := parsePrefixes(proxies)
+	if o.failLimit < 0 {
+		return usageError{msg: fmt.Sprintf("--auth-failure-limit %d: use 0 (no limit) or more", o.failLimit)}
+	}
+	trusted, err := parsePrefixes(o.proxies)
 	if err != nil {
 		return err
 	}
-	log, err := c.setup(stderr)
+	// Listen first: an issuer that was not given follows the port the
+	// server really listens on (":0" included).
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("listen: %w", err)
 	}
-	st, err := openStore(ctx, &c, e, stdout, log)
+	defer ln.Close()
+	listening := ln.Addr().String()
+	if a.issuerDefaulted {
+		c.issuer = defaultIssuer(listening)
+	}
+	if _, port, _ := net.SplitHostPort(listening); issuerPort(c.issuer) != port && len(trusted) == 0 {
+		log.Warn("the issuer's port is not the port this server listens on, and no --trusted-proxies are set: "+
+			"clients are told to connect where nothing may answer; set --issuer to the URL clients use",
+			"issuer", c.issuer, "addr", listening)
+	}
+	st, res, err := openStore(ctx, c, a.env)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	// Take the change log's position before loading what it keeps up to
 	// date, so that no change committed during the loads is missed.
-	feed := &changes.Poller{Log: st, Interval: changePoll, Logger: log}
+	feed := &changes.Poller{Log: st, Interval: o.poll, Logger: log}
 	if err := feed.Start(ctx); err != nil {
 		return err
 	}
-	keys, _, err := signingKeys(ctx, &c, e, st, log, keyRotation)
+	keys, _, err := signingKeys(ctx, c, a.env, st, log, o.keyRotation)
 	if err != nil {
 		return err
 	}
@@ -96,14 +129,14 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 		return err
 	}
 	usage := &client.UsageRecorder{Repo: st}
-	auth := &client.Authenticator{Repo: st, TTL: cacheTTL}
+	auth := &client.Authenticator{Repo: st, TTL: o.cacheTTL}
 	// Failed authentications are padded to argon2id's time from the
 	// first request on, so none can tell unknown client IDs apart.
 	auth.Calibrate()
 	log.Debug("timed argon2id", "pad", auth.Pad())
 	proto := oauth.New(oauth.Config{
 		Issuer: c.issuer, Auth: auth, Usage: usage, Keys: keys,
-		Tokens: st, Revoked: revoked, Accounts: st, Logger: log, FailureThreshold: failLimit, TrustedProxies: trusted,
+		Tokens: st, Revoked: revoked, Accounts: st, Logger: log, FailureThreshold: o.failLimit, TrustedProxies: trusted,
 	})
 	handler := server.New(server.Config{DB: st, Logger: log, Mount: []func(*http.ServeMux){proto.Mount}})
 
@@ -118,15 +151,11 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	// Keys are refreshed every minute, so that a next key is promoted
 	// soon after it has been published long enough.
 	wg.Go(func() { keys.Run(bg, time.Minute) })
-	wg.Go(func() { usage.Run(bg, usageFlush, onErr("flush last-used times")) })
+	wg.Go(func() { usage.Run(bg, o.usageFlush, onErr("flush last-used times")) })
 	caches := &changes.Caches{Clients: auth, Revocations: revoked, Tokens: st,
 		ReloadKeys: keys.Reload}
 	wg.Go(func() { feed.Run(bg, caches, onErr("follow changes")) })
 	wg.Go(func() { pruneExpired(bg, st, revoked, time.Hour, time.Now, onErr("prune expired tokens")) })
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -136,9 +165,10 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "issuer", c.issuer)
-	if ready != nil {
-		ready <- ln.Addr().String()
+	log.Info("listening", "addr", listening, "issuer", c.issuer)
+	a.firstStart(res, c.issuer)
+	if a.ready != nil {
+		a.ready <- listening
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -148,7 +178,7 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -160,12 +190,12 @@ func serve(ctx context.Context, args []string, e env, stdout, stderr io.Writer, 
 }
 
 // openStore opens the database, migrates it and provisions the defaults of
-// a first start, printing any generated credentials once to stdout (never to
-// the log).
-func openStore(ctx context.Context, c *config, e env, stdout io.Writer, log *slog.Logger) (store.Store, error) {
+// a first start. The result says what was provisioned, with any generated
+// credentials, for firstStart to show.
+func openStore(ctx context.Context, c *config, e env) (store.Store, *provision.Result, error) {
 	st, err := store.Open(ctx, c.database)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res, err := provision.Run(ctx, st, provision.Params{
 		Issuer:            c.issuer,
@@ -175,16 +205,48 @@ func openStore(ctx context.Context, c *config, e env, stdout io.Writer, log *slo
 	})
 	if err != nil {
 		st.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	if res.CreatedTenant || res.CreatedAdmin || res.AdminClient || res.ConsoleClient {
-		log.Info("first start: provisioned defaults", "tenant", res.Tenant.ID, "admin", res.Admin.Email)
-		printProvisioned(stdout, res)
-	}
-	return st, nil
+	return st, res, nil
 }
 
-func printProvisioned(w io.Writer, r *provision.Result) {
+// provisioned reports whether a first start made anything.
+func provisioned(r *provision.Result) bool {
+	return r.CreatedTenant || r.CreatedAdmin || r.AdminClient || r.ConsoleClient
+}
+
+// firstStart tells the operator what a first start made and what to do
+// next. The banner goes to an interactive terminal only (standard output,
+// else standard error), never into a log: it may hold generated
+// credentials, and a log stream is often collected and kept. With no
+// terminal, one log record says what was made and how to get credentials.
+func (a *app) firstStart(r *provision.Result, baseURL string) {
+	if !provisioned(r) {
+		return
+	}
+	var w io.Writer
+	switch {
+	case a.terminal(a.stdout):
+		w = a.stdout
+	case a.terminal(a.stderr):
+		w = a.stderr
+	}
+	if w == nil {
+		generated := r.AdminPassword != "" || r.AdminClientSecret != ""
+		a.log.Info("first start: provisioned defaults", "tenant", r.Tenant.ID, "admin", r.Admin.Email,
+			"credentials_shown", false)
+		if generated {
+			a.log.Warn("first start: generated credentials are printed only to a terminal, and none is attached; " +
+				"set LATCHKEY_ADMIN_PASSWORD and LATCHKEY_ADMIN_CLIENT_SECRET before a first start to choose them, " +
+				"or issue a new admin API secret with: latchkey clients rotate-secret " + provision.AdminClientID + " --confirm")
+		}
+		return
+	}
+	a.log.Info("first start: provisioned defaults", "tenant", r.Tenant.ID, "admin", r.Admin.Email)
+	printProvisioned(w, r, baseURL, a.cfg.database != "latchkey.db")
+}
+
+func printProvisioned(w io.Writer, r *provision.Result, baseURL string, otherDatabase bool) {
 	fmt.Fprintf(w, "Latchkey first start: provisioned tenant %q.\n", r.Tenant.Name)
 	if r.CreatedAdmin {
 		fmt.Fprintf(w, "  Super admin:        %s\n", r.Admin.Email)
@@ -203,5 +265,14 @@ func printProvisioned(w io.Writer, r *provision.Result) {
 	}
 	if r.AdminPassword != "" || r.AdminClientSecret != "" {
 		fmt.Fprintln(w, "These credentials are shown once and are stored only as hashes: save them now.")
+	}
+	fmt.Fprintln(w, "\nNext:")
+	if baseURL != "" {
+		fmt.Fprintf(w, "  Discovery:          %s/.well-known/oauth-authorization-server\n", baseURL)
+	}
+	fmt.Fprintln(w, `  Create a client:    latchkey clients create --name "My service" --grant-type client_credentials`)
+	fmt.Fprintln(w, "  Get a token:        latchkey clients token CLIENT_ID   (the secret on standard input)")
+	if otherDatabase {
+		fmt.Fprintln(w, "  Give those commands this server's --database (or LATCHKEY_DATABASE_URL).")
 	}
 }

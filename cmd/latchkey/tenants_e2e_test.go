@@ -28,7 +28,7 @@ func TestTwoTenantsEndToEnd(t *testing.T) {
 
 func twoTenantsEndToEnd(t *testing.T, in *instance) {
 	ctx := context.Background()
-	const issuer = "http://localhost:8080" // the default --issuer
+	issuer := in.url // the issuer follows the listen address
 
 	out, code := in.cli(t, "tenants", "create", "--name", "Beta Corp", "--json")
 	if code != 0 {
