@@ -455,13 +455,14 @@ func TestBinaryFirstHour(t *testing.T) {
 		t.Fatalf("clients create printed %q: %v", r.stdout, err)
 	}
 	r = s.run(c.ClientSecret+"\n", "clients", "token", c.ClientID, iss, "--scope", "read")
-	r.expect(t, "clients token", 0, "Access token: ey", `"iss": "`+srv.issuer+`"`, `"sub": "`+c.ClientID+`"`, "Scope:        read")
+	r.expect(t, "clients token", 0, "Access token: ey", `"iss": "`+srv.issuer+`"`, `"sub": "`+c.ClientID+`"`, "Scope:        read", "Expires in:   ")
 	if strings.Contains(r.stdout+r.stderr, c.ClientSecret) {
 		t.Error("clients token printed the secret")
 	}
 	var tok tokenOutput
 	r = s.run(c.ClientSecret, "clients", "token", c.ClientID, iss, "--json")
-	if err := json.Unmarshal([]byte(r.stdout), &tok); err != nil || tok.Claims["client_id"] != c.ClientID || tok.TokenType != "Bearer" {
+	if err := json.Unmarshal([]byte(r.stdout), &tok); err != nil || tok.Claims["client_id"] != c.ClientID || tok.TokenType != "Bearer" ||
+		tok.ExpiresIn < 3500 || tok.ExpiresIn > 3600 {
 		t.Errorf("clients token --json: %v %s %s", err, r.stdout, r.stderr)
 	}
 	s.run("lks_wrong\n", "clients", "token", c.ClientID, iss).expect(t, "a wrong secret", 1, "invalid_client")

@@ -271,7 +271,11 @@ func printProvisioned(w io.Writer, r *provision.Result, baseURL string, otherDat
 		fmt.Fprintf(w, "  Discovery:          %s/.well-known/oauth-authorization-server\n", baseURL)
 	}
 	fmt.Fprintln(w, `  Create a client:    latchkey clients create --name "My service" --grant-type client_credentials`)
-	fmt.Fprintln(w, "  Get a token:        latchkey clients token CLIENT_ID   (the secret on standard input)")
+	token := "latchkey clients token CLIENT_ID"
+	if baseURL != "" && baseURL != defaultIssuer(defaultAddr) {
+		token += " --issuer " + baseURL
+	}
+	fmt.Fprintf(w, "  Get a token:        %s   (the secret on standard input)\n", token)
 	if otherDatabase {
 		fmt.Fprintln(w, "  Give those commands this server's --database (or LATCHKEY_DATABASE_URL).")
 	}

@@ -163,7 +163,11 @@ func (cc *clientsCmd) token(ctx context.Context, issuer, id, secret string, scop
 	if err != nil {
 		return err
 	}
-	out := tokenOutput{AccessToken: tok.AccessToken, TokenType: tok.TokenType, ExpiresIn: tok.ExpiresIn}
+	out := tokenOutput{AccessToken: tok.AccessToken, TokenType: tok.TokenType}
+	if !tok.Expiry.IsZero() {
+		// The library turns expires_in into a time; turn it back.
+		out.ExpiresIn = int64(time.Until(tok.Expiry).Round(time.Second) / time.Second)
+	}
 	if s, ok := tok.Extra("scope").(string); ok {
 		out.Scope = s
 	}
