@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Each setting is taken from the flag, else the environment, else the
@@ -123,4 +127,39 @@ func get(t *testing.T, u string) (int, string) {
 		t.Fatal(err)
 	}
 	return res.StatusCode, string(b)
+}
+
+// The README's configuration table names every setting's flag and
+// variable, so none goes undocumented.
+func TestReadmeListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	root := (&app{env: env{}}).root()
+	var walk func(*cobra.Command)
+	seen := 0
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
+			fs.VisitAll(func(fl *pflag.Flag) {
+				envName := fl.Annotations[envAnnotation]
+				if len(envName) == 0 {
+					return
+				}
+				seen++
+				row := fmt.Sprintf("| `--%s` | `%s` |", fl.Name, envName[0])
+				if !strings.Contains(readme, row) {
+					t.Errorf("the README's configuration table has no row %s", row)
+				}
+			})
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	if seen < 15 {
+		t.Fatalf("found only %d settings", seen)
+	}
 }
