@@ -341,8 +341,20 @@ func TestBinaryUsageMistakes(t *testing.T) {
 	s.run("", "clients", "list", "--limit", "1001").expect(t, "--limit 1001", 2, "use 1 to 1000")
 	s.run("", "clients", "list", "--limit", "many").expect(t, "--limit many", 2, "--limit")
 	s.run("", "serve", "--addr", "127.0.0.1:0", "--auth-failure-limit", "-1").expect(t, "negative limit", 2, "auth-failure-limit")
+	// An empty secret is refused, never replaced by a generated one.
+	empty := filepath.Join(s.dir, "empty.secret")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.run("", "clients", "create", "--name", "x", "--grant-type", "client_credentials", "--secret-file", "-").expect(t,
+		"create with an empty standard input", 2, "--secret-file: no secret in standard input")
+	s.run("", "clients", "rotate-secret", "latchkey-admin", "--confirm", "--secret-file", empty).expect(t,
+		"rotate with an empty file", 2, "no secret in "+empty)
+	s.run("", "health", "--addr", "nonsense").expect(t, "health --addr nonsense", 2, "--addr")
 	s.env = append(s.env, "LATCHKEY_LOG_FORMAT=yaml")
 	s.run("", "clients", "list").expect(t, "bad LATCHKEY_LOG_FORMAT", 2, "LATCHKEY_LOG_FORMAT")
+	s.env = append(s.env[:len(s.env)-1], "LATCHKEY_ISSUER=http://example.com")
+	s.run("", "clients", "list").expect(t, "bad LATCHKEY_ISSUER", 2, "LATCHKEY_ISSUER", "must use https")
 }
 
 func TestBinaryCompletion(t *testing.T) {
@@ -352,6 +364,8 @@ func TestBinaryCompletion(t *testing.T) {
 	}
 	r := s.run("", "__complete", "clients", "list", "--status", "")
 	r.expect(t, "complete --status", 0, "active", "inactive", "revoked")
+	r = s.run("", "__complete", "clients", "list", "--log-format", "")
+	r.expect(t, "complete --log-format", 0, "text", "json")
 	r = s.run("", "__complete", "cli")
 	r.expect(t, "complete a command", 0, "clients")
 	if f := s.files(); len(f) != 0 {
@@ -466,7 +480,7 @@ func TestBinaryFirstHour(t *testing.T) {
 		t.Errorf("clients token --json: %v %s %s", err, r.stdout, r.stderr)
 	}
 	s.run("lks_wrong\n", "clients", "token", c.ClientID, iss).expect(t, "a wrong secret", 1, "invalid_client")
-	s.run("", "clients", "token", c.ClientID, iss).expect(t, "no secret", 2, "no client secret")
+	s.run("", "clients", "token", c.ClientID, iss).expect(t, "no secret", 2, "--secret-file: no secret in standard input")
 	s.run("x\n", "clients", "token", c.ClientID, "--issuer", "http://127.0.0.1:1").expect(t, "no server", 1, "no server answers")
 	s.run("", "health", "--addr", srv.addr).expect(t, "health", 0, "ready")
 	s.run("", "health", "--addr", "127.0.0.1:1").expect(t, "health of nothing", 1, "not ready")
@@ -527,4 +541,27 @@ func TestBinaryOptionsTheServerCannotServe(t *testing.T) {
 	if !strings.Contains(help, "not yet served by the token endpoint: authorization_code, refresh_token") {
 		t.Errorf("clients create --help does not say which grants are served:\n%s", help)
 	}
+}
+
+// A database whose signing keys are sealed under a key file that has gone
+// missing is not given a new key file: that would stand in the way of the
+// right key when it is restored.
+func TestBinaryMissingKeyFileIsNotReplaced(t *testing.T) {
+	s := newSandbox(t)
+	srv := startBinary(t, s)
+	srv.stop(t)
+	key := filepath.Join(s.dir, "latchkey.key")
+	if err := os.Rename(key, key+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"keys", "rotate"}, {"serve", "--addr", "127.0.0.1:0"}} {
+		s.run("", args...).expect(t, strings.Join(args, " "), 1, "no key file at", key, "LATCHKEY_SECRET_KEY")
+		if _, err := os.Stat(key); !os.IsNotExist(err) {
+			t.Fatalf("%v made a new key file", args)
+		}
+	}
+	if err := os.Rename(key+".moved", key); err != nil {
+		t.Fatal(err)
+	}
+	s.run("", "keys", "rotate").expect(t, "keys rotate with the key restored", 0, "Published the next signing key")
 }

@@ -167,7 +167,7 @@ func TestCLIBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"clients", "create", "--grant-type", "client_credentials"}, 1, "name: is required"},
+		{[]string{"clients", "create", "--grant-type", "client_credentials"}, 1, "name (--name): is required"},
 		{[]string{"clients", "create", "--name", strings.Repeat("x", 10240), "--grant-type", "client_credentials"}, 1, "at most 200"},
 		{[]string{"clients", "create", "--name", "a\x00b", "--grant-type", "client_credentials"}, 1, "control characters"},
 		{[]string{"clients", "create", "--name", "a\xffb", "--grant-type", "client_credentials"}, 1, "UTF-8"},

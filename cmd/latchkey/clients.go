@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,8 +86,8 @@ type clientFields struct {
 	consent                          bool
 }
 
-// fieldFlags are the flags of clientFields, the ones update can change.
-var fieldFlags = []string{"name", "description", "grant-type", "scope", "redirect-uri", "role", "owner",
+// updateFlags are the flags of clientFields, the ones update can change.
+var updateFlags = []string{"name", "description", "grant-type", "scope", "redirect-uri", "role", "owner",
 	"token-format", "access-token-ttl", "refresh-token-ttl", "require-consent"}
 
 func (cf *clientFields) register(cmd *cobra.Command, update bool) {
@@ -178,12 +176,12 @@ func (sf *secretFlags) register(f *pflag.FlagSet) {
 }
 
 // resolve returns the secret's lifetime and the admin-chosen secret, if any.
-func (sf *secretFlags) resolve(stdin io.Reader) (time.Duration, string, error) {
+func (sf *secretFlags) resolve(a *app) (time.Duration, string, error) {
 	lifetime, err := parseSecretExpiry(sf.expires)
-	if err != nil {
-		return 0, "", err
+	if err != nil || sf.file == "" {
+		return lifetime, "", err
 	}
-	supplied, err := readSecretFile(sf.file, stdin)
+	supplied, err := a.readSecret(sf.file, "New client secret: ", client.MaxSuppliedSecretLen+2)
 	return lifetime, supplied, err
 }
 
@@ -201,28 +199,6 @@ func parseSecretExpiry(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// readSecretFile reads an admin-chosen secret from a file ("-" for standard
-// input), so it never appears in the process list or shell history.
-func readSecretFile(path string, stdin io.Reader) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	r := stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return "", fmt.Errorf("--secret-file: %w", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	b, err := io.ReadAll(io.LimitReader(r, client.MaxSuppliedSecretLen+2))
-	if err != nil {
-		return "", fmt.Errorf("--secret-file: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
-}
-
 func (cc *clientsCmd) createCmd() *cobra.Command {
 	var cf clientFields
 	var id string
@@ -234,7 +210,7 @@ func (cc *clientsCmd) createCmd() *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			lifetime, supplied, err := sf.resolve(cc.a.stdin)
+			lifetime, supplied, err := sf.resolve(cc.a)
 			if err != nil {
 				return err
 			}
@@ -427,8 +403,8 @@ func (cc *clientsCmd) updateCmd() *cobra.Command {
 func (cf *clientFields) changes(fs *pflag.FlagSet) (client.UpdateParams, error) {
 	var p client.UpdateParams
 	given := func(name string) bool { return fs.Changed(name) }
-	if !slices.ContainsFunc(fieldFlags, given) {
-		return p, usageError{msg: "nothing to change: give at least one of --" + strings.Join(fieldFlags, ", --")}
+	if !slices.ContainsFunc(updateFlags, given) {
+		return p, usageError{msg: "nothing to change: give at least one of --" + strings.Join(updateFlags, ", --")}
 	}
 	if given("name") {
 		p.Name = &cf.name
@@ -500,7 +476,7 @@ func (cc *clientsCmd) rotateCmd() *cobra.Command {
 		Args:  oneArg("client ID"),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		lifetime, supplied, err := sf.resolve(cc.a.stdin)
+		lifetime, supplied, err := sf.resolve(cc.a)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,7 +23,12 @@ func (a *app) healthCmd() *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if target == "" {
-				target = readyURL(addr)
+				var err error
+				if target, err = readyURL(addr); err != nil {
+					return err
+				}
+			} else if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return usageError{msg: fmt.Sprintf("--url %q: give an absolute http(s) URL", target)}
 			}
 			return checkReady(cmd.Context(), target, timeout, a)
 		},
@@ -36,15 +42,15 @@ func (a *app) healthCmd() *cobra.Command {
 
 // readyURL is the readiness endpoint of a server listening on addr, asked
 // over loopback.
-func readyURL(addr string) string {
+func readyURL(addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || port == "" {
-		host, port = "", "8080"
+		return "", usageError{msg: fmt.Sprintf("--addr %q (or LATCHKEY_ADDR) is not host:port", addr)}
 	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/readyz"
+	return "http://" + net.JoinHostPort(host, port) + "/readyz", nil
 }
 
 func checkReady(ctx context.Context, target string, timeout time.Duration, a *app) error {
@@ -52,7 +58,7 @@ func checkReady(ctx context.Context, target string, timeout time.Duration, a *ap
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return usageError{msg: fmt.Sprintf("--url %q: %v", target, err)}
+		return usageError{msg: fmt.Sprintf("%q is not a URL to ask: %v", target, err)}
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -30,7 +30,11 @@ const kekSize = 32
 // (32 bytes as base64 or hex), or, on the embedded SQLite default, a key
 // generated once into a 0600 file beside the database. Several instances
 // share a PostgreSQL database, so there the variable is required.
-func loadKEK(c *config, e env, log *slog.Logger) ([]byte, error) {
+//
+// A key file is made only when mayCreate is set: on a database that holds
+// no signing key yet. Otherwise a missing file is an error,
+// never a new key that would leave the stored keys unreadable.
+func loadKEK(c *config, e env, log *slog.Logger, mayCreate bool) ([]byte, error) {
 	if v := strings.TrimSpace(e.lookup("LATCHKEY_SECRET_KEY")); v != "" {
 		return decodeKEK(v)
 	}
@@ -44,6 +48,11 @@ func loadKEK(c *config, e env, log *slog.Logger) ([]byte, error) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	if !mayCreate {
+		abs, _ := filepath.Abs(path)
+		return nil, fmt.Errorf("no key file at %q and no LATCHKEY_SECRET_KEY: the key that seals this database's signing keys "+
+			"is needed; set LATCHKEY_SECRET_KEY or restore the key file (it is made only while the database holds no signing key)", abs)
 	}
 	key := make([]byte, kekSize)
 	if _, err := io.ReadFull(rand.Reader, key); err != nil {
@@ -65,7 +74,7 @@ func loadKEK(c *config, e env, log *slog.Logger) ([]byte, error) {
 		return nil, fmt.Errorf("write key file: %w", werr)
 	}
 	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
-		return loadKEK(c, e, log)
+		return loadKEK(c, e, log, false)
 	} else if err != nil {
 		return nil, fmt.Errorf("create key file: %w", err)
 	}
@@ -128,9 +137,21 @@ func sqlitePath(db string) string {
 // key on a new database), so a wrong key-encryption key fails at once.
 // Other tenants' keys load on their first use. A zero rotateEvery takes
 // the default.
+//
+// The key file is made only while the database holds no signing key: one
+// made later could not open the stored keys, and would stand in the way
+// of the right one.
 func signingKeys(ctx context.Context, c *config, e env, st store.Store, log *slog.Logger, rotateEvery time.Duration) (*token.TenantKeys, *token.Keys, error) {
 	alg := c.signingAlg
-	kek, err := loadKEK(c, e, log)
+	def, err := st.DefaultTenant(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("default tenant: %w", err)
+	}
+	stored, err := st.SigningKeys(ctx, def.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	kek, err := loadKEK(c, e, log, len(stored) == 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -139,10 +160,6 @@ func signingKeys(ctx context.Context, c *config, e env, st store.Store, log *slo
 		return &token.Keys{Tenant: tenant, Store: st, KEK: kek, Logger: log, RotateEvery: rotateEvery, Algorithm: alg,
 			Retain: client.MaxAccessTokenTTL + keyRetainMargin, PublishAhead: token.DefaultPublishAhead}
 	}}
-	def, err := st.DefaultTenant(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("default tenant: %w", err)
-	}
 	k, err := keys.Get(ctx, def.ID)
 	if err != nil {
 		return nil, nil, err

@@ -108,9 +108,25 @@ func describe(err error) string {
 	var b strings.Builder
 	b.WriteString(p.Message)
 	for _, f := range p.Fields {
-		fmt.Fprintf(&b, "\n  %s: %s", f.Field, f.Message)
+		name := f.Field
+		base, _, _ := strings.Cut(name, "[")
+		if fl, ok := fieldFlags[base]; ok {
+			name += " (" + fl + ")"
+		}
+		fmt.Fprintf(&b, "\n  %s: %s", name, f.Message)
 	}
 	return b.String()
+}
+
+// fieldFlags names the flag that sets each field the domain may refuse, so
+// a refusal at the terminal points at what to change.
+var fieldFlags = map[string]string{
+	"client_id": "--client-id", "name": "--name", "description": "--description",
+	"grant_types": "--grant-type", "scopes": "--scope", "redirect_uris": "--redirect-uri",
+	"roles": "--role", "owner_user_id": "--owner", "token_format": "--token-format",
+	"access_token_ttl": "--access-token-ttl", "refresh_token_ttl": "--refresh-token-ttl",
+	"client_secret": "--secret-file", "secret_expires": "--secret-expires", "grace": "--grace", "search": "--search", "type": "--public",
+	"status": "--status", "sort": "--sort", "after": "--after", "limit": "--limit", "slug": "--slug",
 }
 
 // usageError is a mistake on the command line (exit status 2). help, when
@@ -122,8 +138,8 @@ type usageError struct {
 
 func (u usageError) Error() string { return u.msg }
 
-const rootLong = `Latchkey: an OAuth 2.0 and OpenID Connect authorization server, and the
-tool that manages it, in one binary.
+const rootLong = `Latchkey: an OAuth 2.0 authorization server, and the tool that manages
+it, in one binary.
 
 Settings come from flags, then LATCHKEY_* variables, then the configuration
 file (--config), then the defaults shown.
@@ -153,6 +169,8 @@ func (a *app) root() *cobra.Command {
 	pf := root.PersistentFlags()
 	stringSetting(pf, &a.configPath, "config", "LATCHKEY_CONFIG", "", "TOML file of settings, keys named like the flags")
 	globalSettings(pf, &a.cfg)
+	completeValues(root, "log-level", "debug", "info", "warn", "error")
+	completeValues(root, "log-format", "text", "json")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{msg: err.Error()}
 	})

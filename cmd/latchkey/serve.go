@@ -87,7 +87,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	if o.failLimit < 0 {
-		return usageError{msg: fmt.Sprintf("--auth-failure-limit %d: use 0 (no limit) or more", o.failLimit)}
+		return usageError{msg: fmt.Sprintf("the auth failure limit %d (--auth-failure-limit or LATCHKEY_AUTH_FAILURE_LIMIT): use 0 (no limit) or more", o.failLimit)}
 	}
 	trusted, err := parsePrefixes(o.proxies)
 	if err != nil {

@@ -99,7 +99,7 @@ func settingNames(root *cobra.Command) []string {
 	walk = func(c *cobra.Command) {
 		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
 			fs.VisitAll(func(fl *pflag.Flag) {
-				if len(fl.Annotations[envAnnotation]) > 0 && !slices.Contains(names, fl.Name) {
+				if len(fl.Annotations[envAnnotation]) > 0 && fl.Name != "config" && !slices.Contains(names, fl.Name) {
 					names = append(names, fl.Name)
 				}
 			})
@@ -121,8 +121,8 @@ type configFile struct {
 
 // loadConfigFile reads a TOML file of settings. Keys are the flags' names
 // ("database", "addr", "log-format"); a key that is no setting of any
-// command is refused, so a typo cannot pass for a default. The "config"
-// key is refused too: a file cannot name another.
+// command is refused, so a typo cannot pass for a default. known never
+// holds "config": a file cannot name another.
 func loadConfigFile(path string, known []string) (*configFile, error) {
 	cf := &configFile{path: path, values: map[string]string{}}
 	if path == "" {
@@ -142,7 +142,7 @@ func loadConfigFile(path string, known []string) (*configFile, error) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if k == "config" || !slices.Contains(known, k) {
+		if !slices.Contains(known, k) {
 			return nil, usageError{msg: fmt.Sprintf("%s: %q is not a setting; the settings are: %s", path, k, strings.Join(known, ", "))}
 		}
 		v, err := settingValue(raw[k])
@@ -372,12 +372,12 @@ func issuerPort(issuer string) string {
 func (c *config) check() error {
 	u, err := url.Parse(c.issuer)
 	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return usageError{msg: fmt.Sprintf("--issuer %q must be an absolute URL without query or fragment", c.issuer)}
+		return usageError{msg: fmt.Sprintf("the issuer %q (--issuer, LATCHKEY_ISSUER or the file's issuer) must be an absolute URL without query or fragment", c.issuer)}
 	}
 	host := u.Hostname()
 	loopback := host == "localhost" || host == "127.0.0.1" || host == "::1"
 	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
-		return usageError{msg: fmt.Sprintf("--issuer %q must use https (http only on localhost)", c.issuer)}
+		return usageError{msg: fmt.Sprintf("the issuer %q (--issuer, LATCHKEY_ISSUER or the file's issuer) must use https (http only on localhost)", c.issuer)}
 	}
 	c.issuer = strings.TrimSuffix(c.issuer, "/")
 	return nil
@@ -411,7 +411,7 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		} else if a, err := netip.ParseAddr(f); err == nil {
 			out = append(out, netip.PrefixFrom(a, a.BitLen()))
 		} else {
-			return nil, usageError{msg: fmt.Sprintf("--trusted-proxies: %q is not an IP address or CIDR", f)}
+			return nil, usageError{msg: fmt.Sprintf("trusted proxies (--trusted-proxies or LATCHKEY_TRUSTED_PROXIES): %q is not an IP address or CIDR", f)}
 		}
 	}
 	return out, nil

@@ -77,7 +77,7 @@ trusted-proxies = ["10.0.0.0/8", "192.168.0.1"]
 	for _, tt := range refused {
 		writeFile(t, file, tt.text+"\n")
 		_, errOut, code := (&cliAt{t: t, env: testEnv(map[string]string{"LATCHKEY_DATABASE_URL": db, "LATCHKEY_CONFIG": file})}).run("clients", "list")
-		if code != 2 || !strings.Contains(errOut, tt.want) || !strings.Contains(errOut, file) {
+		if code != 2 || !strings.Contains(errOut, tt.want) || !strings.Contains(errOut, file) || strings.Contains(errOut, " config,") {
 			t.Errorf("%s: exit %d %q, want 2 naming %s and %q", tt.name, code, errOut, file, tt.want)
 		}
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -37,7 +36,7 @@ claims. The secret is read from --secret-file, or from standard input
 			if err != nil {
 				return err
 			}
-			secret, err := cc.readClientSecret(secretFile, args[0])
+			secret, err := cc.a.readSecret(secretFile, "Client secret of "+args[0]+": ", 4096)
 			if err != nil {
 				return err
 			}
@@ -72,39 +71,39 @@ func (cc *clientsCmd) issuer(ctx context.Context) (string, error) {
 	return cc.a.cfg.issuer + "/t/" + t.Slug, nil
 }
 
-// readClientSecret reads the secret from a file, or from standard input:
-// asked for without echo on a terminal, else its first line.
-func (cc *clientsCmd) readClientSecret(path, id string) (string, error) {
-	if path != "-" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", fmt.Errorf("--secret-file: %w", err)
+// readSecret reads a secret from a file, or, for "-", from standard
+// input: asked for without echo on a terminal. A trailing line break is
+// dropped; an empty secret is a usage error, never a silent default. It
+// reads at most limit bytes.
+func (a *app) readSecret(path, prompt string, limit int64) (string, error) {
+	var b []byte
+	var err error
+	switch f, ok := a.stdin.(*os.File); {
+	case path != "-":
+		var file *os.File
+		if file, err = os.Open(path); err == nil {
+			b, err = io.ReadAll(io.LimitReader(file, limit))
+			file.Close()
 		}
-		return firstLine(string(b))
+	case ok && term.IsTerminal(int(f.Fd())):
+		fmt.Fprint(a.stderr, prompt)
+		b, err = term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(a.stderr)
+	default:
+		b, err = io.ReadAll(io.LimitReader(a.stdin, limit))
 	}
-	if f, ok := cc.a.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprintf(cc.a.stderr, "Client secret of %s: ", id)
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(cc.a.stderr)
-		if err != nil {
-			return "", fmt.Errorf("read the secret: %w", err)
+	if err != nil {
+		return "", fmt.Errorf("--secret-file %s: %w", path, err)
+	}
+	secret := strings.TrimRight(string(b), "\r\n")
+	if secret == "" {
+		where := path
+		if path == "-" {
+			where = "standard input"
 		}
-		return firstLine(string(b))
+		return "", usageError{msg: fmt.Sprintf("--secret-file: no secret in %s", where)}
 	}
-	line, err := bufio.NewReader(io.LimitReader(cc.a.stdin, 4096)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read the secret from standard input: %w", err)
-	}
-	return firstLine(line)
-}
-
-func firstLine(s string) (string, error) {
-	s, _, _ = strings.Cut(s, "\n")
-	s = strings.TrimRight(s, "\r")
-	if s == "" {
-		return "", usageError{msg: "no client secret given: pipe it on standard input or name a --secret-file"}
-	}
-	return s, nil
+	return secret, nil
 }
 
 // tokenEndpoint reads the token endpoint from the issuer's RFC 8414

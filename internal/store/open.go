@@ -38,6 +38,26 @@ func sqlitePath(url string) (path string, ok bool) {
 	return path, true
 }
 
+// sqliteFile is the file an SQLite setting names, a "file:" URI's
+// included; ok is false for PostgreSQL and in-memory databases.
+func sqliteFile(url string) (path string, ok bool) {
+	path, ok = sqlitePath(url)
+	if !ok || strings.Contains(path, ":memory:") || strings.Contains(path, "mode=memory") {
+		return "", false
+	}
+	if p, isURI := strings.CutPrefix(path, "file:"); isURI {
+		p, _, _ = strings.Cut(p, "?")
+		if rest, ok := strings.CutPrefix(p, "//"); ok {
+			p = rest // file:///abs/path: an empty authority
+			if !strings.HasPrefix(p, "/") {
+				return "", false // a host in the URI: not a local file
+			}
+		}
+		path = p
+	}
+	return path, path != ""
+}
+
 // open returns the backend url names, not yet migrated.
 //
 // A "postgres://" or "postgresql://" URL selects PostgreSQL. Anything else
@@ -90,7 +110,10 @@ func Migrate(ctx context.Context, url string) (applied int, err error) {
 // returns an error wrapping ErrNoDatabase when there is no SQLite file at
 // the path, or when the schema lacks migrations this binary has.
 func OpenExisting(ctx context.Context, url string) (Store, error) {
-	if path, ok := sqlitePath(url); ok && !strings.HasPrefix(path, "file:") && !strings.Contains(path, ":memory:") {
+	if url == "" {
+		return nil, fmt.Errorf("%w: no database named", ErrNoDatabase)
+	}
+	if path, ok := sqliteFile(url); ok {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			if abs, err := filepath.Abs(path); err == nil {
 				path = abs // say where it looked, wherever the command ran

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,5 +93,32 @@ func TestOpenErrors(t *testing.T) {
 			s.Close()
 			t.Errorf("Open(%q) succeeded", url)
 		}
+	}
+}
+
+// OpenExisting never creates a database, whichever way the SQLite file is
+// named, and names where it looked.
+func TestOpenExistingCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	for _, url := range []string{
+		filepath.Join(dir, "plain.db"),
+		"sqlite:" + filepath.Join(dir, "prefixed.db"),
+		"file:" + filepath.Join(dir, "uri.db"),
+		"file:" + filepath.Join(dir, "query.db") + "?_pragma=busy_timeout(5000)",
+		"file://" + filepath.Join(dir, "authority.db"),
+	} {
+		s, err := store.OpenExisting(t.Context(), url)
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: opened a database that does not exist", url)
+		} else if !errors.Is(err, store.ErrNoDatabase) || !strings.Contains(err.Error(), dir) {
+			t.Errorf("%s: %v, want ErrNoDatabase naming the path", url, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("OpenExisting wrote %v", entries)
+	}
+	if _, err := store.OpenExisting(t.Context(), ""); !errors.Is(err, store.ErrNoDatabase) {
+		t.Errorf("an empty setting: %v", err)
 	}
 }
