@@ -33,7 +33,7 @@ func (a *app) clientsCmd() *cobra.Command {
 		Short: "Manage OAuth clients",
 		Long: `Manage the OAuth clients of a tenant (the default tenant unless --tenant
 names another). Changes reach running servers within a second.`,
-		Args: groupArgs,
+		Args: cobra.ArbitraryArgs,
 		RunE: groupRun,
 	}
 	pf := cmd.PersistentFlags()

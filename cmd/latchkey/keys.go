@@ -38,7 +38,7 @@ func loadKEK(c *config, e env, log *slog.Logger, mayCreate bool) ([]byte, error)
 	if v := strings.TrimSpace(e.lookup("LATCHKEY_SECRET_KEY")); v != "" {
 		return decodeKEK(v)
 	}
-	if isPostgres(c.database) {
+	if store.IsPostgres(c.database) {
 		return nil, errors.New("LATCHKEY_SECRET_KEY is required with PostgreSQL (32 random bytes, base64): every instance must seal signing keys with the same key")
 	}
 	path := kekPath(c)
@@ -85,23 +85,11 @@ func loadKEK(c *config, e env, log *slog.Logger, mayCreate bool) ([]byte, error)
 // kekPath is where the SQLite default keeps the key-encryption key: a
 // file beside the database.
 func kekPath(c *config) string {
-	return filepath.Join(filepath.Dir(sqlitePath(c.database)), "latchkey.key")
-}
-
-// existingKEK returns the key-encryption key LATCHKEY_SECRET_KEY or the
-// key file holds, and never makes one.
-func existingKEK(c *config, e env) ([]byte, error) {
-	if v := strings.TrimSpace(e.lookup("LATCHKEY_SECRET_KEY")); v != "" {
-		return decodeKEK(v)
+	dir := "." // an in-memory database: the working directory
+	if p, ok := store.SQLiteFile(c.database); ok {
+		dir = filepath.Dir(p)
 	}
-	if isPostgres(c.database) {
-		return nil, errors.New("LATCHKEY_SECRET_KEY is required with PostgreSQL")
-	}
-	b, err := os.ReadFile(kekPath(c))
-	if err != nil {
-		return nil, fmt.Errorf("read key file: %w", err)
-	}
-	return decodeKEK(string(b))
+	return filepath.Join(dir, "latchkey.key")
 }
 
 func decodeKEK(v string) ([]byte, error) {
@@ -115,21 +103,6 @@ func decodeKEK(v string) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("the secret key must be %d bytes, base64- or hex-encoded (e.g. openssl rand -base64 32)", kekSize)
-}
-
-func isPostgres(url string) bool {
-	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
-}
-
-// sqlitePath is the file path within an SQLite database setting.
-func sqlitePath(db string) string {
-	for _, p := range []string{"sqlite://", "sqlite:", "file:"} {
-		db = strings.TrimPrefix(db, p)
-	}
-	if i := strings.IndexByte(db, '?'); i >= 0 {
-		db = db[:i]
-	}
-	return db
 }
 
 // signingKeys returns every tenant's signing keys, unsealed with the
@@ -171,7 +144,7 @@ func (a *app) keysCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Rotate signing keys; re-seal them under a new key-encryption key",
-		Args:  groupArgs,
+		Args:  cobra.ArbitraryArgs,
 		RunE:  groupRun,
 	}
 	cmd.AddCommand(a.keysRotateCmd(), a.keysRewrapCmd())
@@ -288,7 +261,7 @@ func (a *app) keysRewrap(ctx context.Context, oldFile string) error {
 	default:
 		return usageError{msg: "name the old key-encryption key: LATCHKEY_OLD_SECRET_KEY or --old-key-file"}
 	}
-	newKEK, err := existingKEK(c, a.env)
+	newKEK, err := loadKEK(c, a.env, a.log, false)
 	if err != nil {
 		return fmt.Errorf("the new key-encryption key: %w", err)
 	}

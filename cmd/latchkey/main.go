@@ -155,7 +155,7 @@ func (a *app) root() *cobra.Command {
 		Version:       versionString(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Args:          groupArgs,
+		Args:          cobra.ArbitraryArgs,
 		RunE:          groupRun,
 		CompletionOptions: cobra.CompletionOptions{
 			HiddenDefaultCmd: false,
@@ -191,7 +191,7 @@ func (a *app) root() *cobra.Command {
 	root.InitDefaultCompletionCmd()
 	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
 		// An unknown shell is a usage error, not a help page.
-		c.Args, c.RunE = groupArgs, groupRun
+		c.Args, c.RunE = cobra.ArbitraryArgs, groupRun
 		c.PersistentPreRunE = func(*cobra.Command, []string) error { return nil }
 	}
 	argsAreUsage(root)
@@ -286,12 +286,10 @@ func (a *app) prepare(root, cmd *cobra.Command) error {
 	return nil
 }
 
-// groupArgs accepts a command group's arguments for groupRun to judge,
-// so that an unknown command is a usage error, not a help page.
-func groupArgs(*cobra.Command, []string) error { return nil }
-
 // groupRun runs when a command group is named without one of its
-// commands, or with one it does not have.
+// commands, or with one it does not have: a group takes any arguments
+// (cobra.ArbitraryArgs) so that an unknown command reaches groupRun and is
+// a usage error, not a help page.
 func groupRun(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return usageError{msg: "a command is required", help: cmd.UsageString()}

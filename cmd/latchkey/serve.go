@@ -243,7 +243,7 @@ func (a *app) firstStart(r *provision.Result, baseURL string) {
 		return
 	}
 	a.log.Info("first start: provisioned defaults", "tenant", r.Tenant.ID, "admin", r.Admin.Email)
-	printProvisioned(w, r, baseURL, a.cfg.database != "latchkey.db")
+	printProvisioned(w, r, baseURL, a.cfg.database != defaultDatabase)
 }
 
 func printProvisioned(w io.Writer, r *provision.Result, baseURL string, otherDatabase bool) {

@@ -91,24 +91,30 @@ func cause(err error) error {
 	return err
 }
 
+// visitSettings calls fn with each setting of every command under root,
+// and the variable it is read from.
+func visitSettings(root *cobra.Command, fn func(fl *pflag.Flag, envName string)) {
+	for _, fs := range []*pflag.FlagSet{root.LocalFlags(), root.PersistentFlags()} {
+		fs.VisitAll(func(fl *pflag.Flag) {
+			if e := fl.Annotations[envAnnotation]; len(e) > 0 {
+				fn(fl, e[0])
+			}
+		})
+	}
+	for _, c := range root.Commands() {
+		visitSettings(c, fn)
+	}
+}
+
 // settingNames lists every setting of every command under root, by flag
-// name: the keys a configuration file may hold.
+// name: the keys a configuration file may hold ("config" is not one).
 func settingNames(root *cobra.Command) []string {
 	var names []string
-	var walk func(*cobra.Command)
-	walk = func(c *cobra.Command) {
-		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
-			fs.VisitAll(func(fl *pflag.Flag) {
-				if len(fl.Annotations[envAnnotation]) > 0 && fl.Name != "config" && !slices.Contains(names, fl.Name) {
-					names = append(names, fl.Name)
-				}
-			})
+	visitSettings(root, func(fl *pflag.Flag, _ string) {
+		if fl.Name != "config" && !slices.Contains(names, fl.Name) {
+			names = append(names, fl.Name)
 		}
-		for _, s := range c.Commands() {
-			walk(s)
-		}
-	}
-	walk(root)
+	})
 	slices.Sort(names)
 	return names
 }
@@ -331,14 +337,18 @@ func (l *stringList) Type() string       { return "string" }
 // globalSettings registers the flags every command shares, on root, so
 // they work before or after the command's name.
 func globalSettings(fs *pflag.FlagSet, c *config) {
-	stringSetting(fs, &c.database, "database", "LATCHKEY_DATABASE_URL", "latchkey.db", "SQLite file path, or a postgres:// URL")
+	stringSetting(fs, &c.database, "database", "LATCHKEY_DATABASE_URL", defaultDatabase, "SQLite file path, or a postgres:// URL")
 	stringSetting(fs, &c.issuer, "issuer", "LATCHKEY_ISSUER", "", "public base URL of this server, the tokens' iss (default: http://localhost and the listen port)")
 	choiceSetting(fs, &c.logLevel, "log-level", "LATCHKEY_LOG_LEVEL", "info", "debug, info, warn or error", "debug", "info", "warn", "error")
 	choiceSetting(fs, &c.logFormat, "log-format", "LATCHKEY_LOG_FORMAT", "text", "text or json", "text", "json")
 }
 
-// defaultAddr is where serve listens unless told otherwise.
-const defaultAddr = ":8080"
+// defaultAddr is where serve listens unless told otherwise, and
+// defaultDatabase the embedded database it keeps its data in.
+const (
+	defaultAddr     = ":8080"
+	defaultDatabase = "latchkey.db"
+)
 
 // defaultIssuer is the issuer of a server listening on addr that was not
 // told its public URL: the loopback host it listens on, or localhost, with

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
@@ -137,28 +136,14 @@ func TestReadmeListsEverySetting(t *testing.T) {
 		t.Fatal(err)
 	}
 	readme := string(b)
-	root := (&app{env: env{}}).root()
-	var walk func(*cobra.Command)
 	seen := 0
-	walk = func(c *cobra.Command) {
-		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
-			fs.VisitAll(func(fl *pflag.Flag) {
-				envName := fl.Annotations[envAnnotation]
-				if len(envName) == 0 {
-					return
-				}
-				seen++
-				row := fmt.Sprintf("| `--%s` | `%s` |", fl.Name, envName[0])
-				if !strings.Contains(readme, row) {
-					t.Errorf("the README's configuration table has no row %s", row)
-				}
-			})
+	visitSettings((&app{env: env{}}).root(), func(fl *pflag.Flag, envName string) {
+		seen++
+		row := fmt.Sprintf("| `--%s` | `%s` |", fl.Name, envName)
+		if !strings.Contains(readme, row) {
+			t.Errorf("the README's configuration table has no row %s", row)
 		}
-		for _, sub := range c.Commands() {
-			walk(sub)
-		}
-	}
-	walk(root)
+	})
 	if seen < 15 {
 		t.Fatalf("found only %d settings", seen)
 	}

@@ -32,7 +32,7 @@ func (a *app) tenantsCmd() *cobra.Command {
 		Short: "Add and list tenants",
 		Long: `Add and list tenants. Each tenant is served at {issuer}/t/{slug} with its
 own signing keys; the default tenant at the issuer itself.`,
-		Args: groupArgs,
+		Args: cobra.ArbitraryArgs,
 		RunE: groupRun,
 	}
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON for scripts")

@@ -23,10 +23,15 @@ type backend interface {
 // or one whose schema this binary does not know yet.
 var ErrNoDatabase = errors.New("store: no Latchkey database")
 
+// IsPostgres reports whether a database setting names PostgreSQL.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
 // sqlitePath returns the SQLite path url names, or ok false for
 // PostgreSQL.
 func sqlitePath(url string) (path string, ok bool) {
-	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+	if IsPostgres(url) {
 		return "", false
 	}
 	path = url
@@ -38,9 +43,9 @@ func sqlitePath(url string) (path string, ok bool) {
 	return path, true
 }
 
-// sqliteFile is the file an SQLite setting names, a "file:" URI's
+// SQLiteFile is the file an SQLite setting names, a "file:" URI's
 // included; ok is false for PostgreSQL and in-memory databases.
-func sqliteFile(url string) (path string, ok bool) {
+func SQLiteFile(url string) (path string, ok bool) {
 	path, ok = sqlitePath(url)
 	if !ok || strings.Contains(path, ":memory:") || strings.Contains(path, "mode=memory") {
 		return "", false
@@ -113,7 +118,7 @@ func OpenExisting(ctx context.Context, url string) (Store, error) {
 	if url == "" {
 		return nil, fmt.Errorf("%w: no database named", ErrNoDatabase)
 	}
-	if path, ok := sqliteFile(url); ok {
+	if path, ok := SQLiteFile(url); ok {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			if abs, err := filepath.Abs(path); err == nil {
 				path = abs // say where it looked, wherever the command ran
