@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -454,7 +456,9 @@ func (srv *process) stop(t *testing.T) {
 // credential in it, and "clients token" gets a token.
 func TestBinaryFirstHour(t *testing.T) {
 	s := newSandbox(t)
-	srv := startBinary(t, s)
+	// No client cache: a change the CLI makes is seen by the next request,
+	// not within the second the change log takes (tested elsewhere).
+	srv := startBinary(t, s, "--client-cache-ttl", "off")
 	if want := "http://" + srv.addr; srv.issuer != want {
 		t.Errorf("issuer %q, want %q: it follows the listen address", srv.issuer, want)
 	}
@@ -485,6 +489,42 @@ func TestBinaryFirstHour(t *testing.T) {
 	s.run("", "health", "--addr", srv.addr).expect(t, "health", 0, "ready")
 	s.run("", "health", "--addr", "127.0.0.1:1").expect(t, "health of nothing", 1, "not ready")
 
+	// A NUL or a quote in a request value cannot seem to end it early.
+	res, err := http.PostForm(srv.issuer+"/oauth2/token", url.Values{"grant_type": {"a\x00\"b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oerr struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	json.NewDecoder(res.Body).Decode(&oerr)
+	res.Body.Close()
+	if oerr.Error != "unsupported_grant_type" || !strings.Contains(oerr.Description, "'a%00%22b'") {
+		t.Errorf("a NUL and a quote in grant_type: %+v", oerr)
+	}
+
+	// A rotation with a grace period shows its end to the minute; the
+	// admin-chosen secret is not printed back.
+	chosen := filepath.Join(s.dir, "chosen.secret")
+	const chosenSecret = "an-admin-chosen-secret-of-enough-length"
+	if err := os.WriteFile(chosen, []byte(chosenSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = s.run("", "clients", "rotate-secret", c.ClientID, "--grace", "24h", "--secret-file", chosen)
+	r.expect(t, "rotate with grace and a chosen secret", 0)
+	if !regexp.MustCompile(`retiring, works until \d{4}-\d\d-\d\d \d\d:\d\d UTC`).MatchString(r.stdout) ||
+		strings.Contains(r.stdout+r.stderr, chosenSecret) {
+		t.Errorf("rotate-secret --grace --secret-file printed:\n%s%s", r.stdout, r.stderr)
+	}
+	// A revoked client: no expiry shown, and its failures logged as such.
+	s.run("", "clients", "revoke", c.ClientID).expect(t, "revoke", 0)
+	r = s.run("", "clients", "show", c.ClientID)
+	if !regexp.MustCompile(`Secret expires:\s+none: the client is revoked`).MatchString(r.stdout) {
+		t.Errorf("show of a revoked client:\n%s", r.stdout)
+	}
+	s.run(chosenSecret+"\n", "clients", "token", c.ClientID, iss).expect(t, "token of a revoked client", 1, "invalid_client")
+
 	srv.stop(t)
 	if srv.stdout.Len() != 0 {
 		t.Errorf("with no terminal, serve printed to stdout:\n%s", srv.stdout)
@@ -501,8 +541,11 @@ func TestBinaryFirstHour(t *testing.T) {
 	for _, secret := range regexp.MustCompile(`lks_[0-9A-Za-z]{20,}`).FindAllString(logs, -1) {
 		t.Errorf("a secret reached the log: %s", secret)
 	}
-	if strings.Contains(logs, c.ClientSecret) {
-		t.Error("the client secret reached the log")
+	if strings.Contains(logs, c.ClientSecret) || strings.Contains(logs, chosenSecret) {
+		t.Error("a client secret reached the log")
+	}
+	if !strings.Contains(logs, `"reason":"client_revoked"`) {
+		t.Errorf("the revoked client's failure is not logged as client_revoked:\n%s", logs)
 	}
 	// A second start provisions nothing and says nothing of it.
 	srv2 := startBinary(t, s)
