@@ -1,4 +1,4 @@
-package oauth
+package ratelimit
 
 import (
 	"strconv"
@@ -8,73 +8,73 @@ import (
 )
 
 func TestLimiter(t *testing.T) {
-	l := newLimiter(3, secs(60))
+	l := New(3, secs(60))
 	at := func(s int) time.Time { return epoch.Add(secs(s)) }
 	for range 3 {
-		if w := l.attempt(at(0), "client:a", "addr:1"); w != 0 {
+		if w := l.Attempt(at(0), "client:a", "addr:1"); w != 0 {
 			t.Fatalf("blocked too early: %d", w)
 		}
 	}
-	if got := l.attempt(at(0), "client:a"); got != 60 {
+	if got := l.Attempt(at(0), "client:a"); got != 60 {
 		t.Fatalf("Retry-After = %d, want 60", got)
 	}
-	if l.attempt(at(0), "client:b") != 0 {
+	if l.Attempt(at(0), "client:b") != 0 {
 		t.Fatal("an unrelated key is blocked")
 	}
-	if got := l.attempt(at(59), "client:c", "addr:1"); got != 1 {
+	if got := l.Attempt(at(59), "client:c", "addr:1"); got != 1 {
 		t.Fatalf("addr key: Retry-After = %d, want 1", got)
 	}
-	if l.attempt(at(60), "client:a") != 0 {
+	if l.Attempt(at(60), "client:a") != 0 {
 		t.Fatal("still blocked after the window")
 	}
 	// Successes give their attempt back.
 	for range 5 {
-		l.attempt(at(61), "client:d")
-		l.refund(at(61), "client:d")
+		l.Attempt(at(61), "client:d")
+		l.Refund(at(61), "client:d")
 	}
-	if l.attempt(at(61), "client:d") != 0 {
+	if l.Attempt(at(61), "client:d") != 0 {
 		t.Fatal("refunded attempts still counted")
 	}
 	// A refused attempt counts nothing, not even against its other keys.
-	l.attempt(at(61), "client:e")
+	l.Attempt(at(61), "client:e")
 	for range 2 { // client:a's window began at 60 with one failure
-		if l.attempt(at(61), "client:a", "addr:9") != 0 {
+		if l.Attempt(at(61), "client:a", "addr:9") != 0 {
 			t.Fatal("client:a refused early in its new window")
 		}
 	}
 	for range 5 {
-		if l.attempt(at(61), "client:a", "client:e") == 0 {
+		if l.Attempt(at(61), "client:a", "client:e") == 0 {
 			t.Fatal("client:a is over the limit")
 		}
 	}
 	for range 2 { // client:e holds one failure, not six
-		if l.attempt(at(61), "client:e") != 0 {
+		if l.Attempt(at(61), "client:e") != 0 {
 			t.Fatal("refused attempts were counted against client:e")
 		}
 	}
-	if l.attempt(at(61), "client:e") == 0 {
+	if l.Attempt(at(61), "client:e") == 0 {
 		t.Fatal("client:e is over the limit")
 	}
 }
 
 func TestLimiterZeroThresholdLimitsNothing(t *testing.T) {
-	l := newLimiter(0, secs(60))
+	l := New(0, secs(60))
 	for range 100 {
-		if l.attempt(epoch, "client:a") != 0 {
+		if l.Attempt(epoch, "client:a") != 0 {
 			t.Fatal("a limiter with no threshold refused")
 		}
 	}
 }
 
 func TestLimiterFloodKeepsLockouts(t *testing.T) {
-	l := newSizedLimiter(3, secs(60), 1024)
+	l := NewSized(3, secs(60), 1024)
 	for range 3 {
-		l.attempt(epoch, "client:victim")
+		l.Attempt(epoch, "client:victim")
 	}
-	for i := range 50 * l.capacity() { // a flood of fresh addresses
-		l.attempt(epoch.Add(time.Duration(i)), "addr:"+strconv.Itoa(i))
+	for i := range 50 * l.Capacity() { // a flood of fresh addresses
+		l.Attempt(epoch.Add(time.Duration(i)), "addr:"+strconv.Itoa(i))
 	}
-	if l.attempt(epoch, "client:victim") != 60 {
+	if l.Attempt(epoch, "client:victim") != 60 {
 		t.Fatal("a flood of new keys lifted a lockout")
 	}
 	used := 0
@@ -85,15 +85,15 @@ func TestLimiterFloodKeepsLockouts(t *testing.T) {
 			}
 		}
 	}
-	if used > l.capacity() || l.capacity() > 1024 {
-		t.Fatalf("%d keys held, capacity %d", used, l.capacity())
+	if used > l.Capacity() || l.Capacity() > 1024 {
+		t.Fatalf("%d keys held, capacity %d", used, l.Capacity())
 	}
 }
 
 func TestLimiterFullOfLockoutsFailsClosed(t *testing.T) {
 	// One shard's set, filled with lockouts, refuses a new key of that set
 	// until the first lockout ends, rather than let it go uncounted.
-	l := newSizedLimiter(1, secs(60), 1) // one set of limiterWays per shard
+	l := NewSized(1, secs(60), 1) // one set of limiterWays per shard
 	newKey := "client:new"
 	target := l.locate(newKey).shard
 	filled := 0
@@ -102,25 +102,25 @@ func TestLimiterFullOfLockoutsFailsClosed(t *testing.T) {
 		if l.locate(k).shard != target {
 			continue
 		}
-		if l.attempt(epoch.Add(secs(filled)), k) != 0 {
+		if l.Attempt(epoch.Add(secs(filled)), k) != 0 {
 			t.Fatalf("key %d refused on its first failure", filled)
 		}
 		filled++
 	}
-	if got := l.attempt(epoch.Add(secs(10)), newKey); got != 50 {
+	if got := l.Attempt(epoch.Add(secs(10)), newKey); got != 50 {
 		t.Fatalf("new key in a set of lockouts: Retry-After %d, want 50", got)
 	}
-	if got := l.attempt(epoch.Add(secs(60)), newKey); got != 0 {
+	if got := l.Attempt(epoch.Add(secs(60)), newKey); got != 0 {
 		t.Fatalf("after the first lockout ended: Retry-After %d, want 0", got)
 	}
 	// And the new key now counts: its next failure is refused.
-	if got := l.attempt(epoch.Add(secs(60)), newKey); got != 60 {
+	if got := l.Attempt(epoch.Add(secs(60)), newKey); got != 60 {
 		t.Fatalf("the new key was not counted: Retry-After %d", got)
 	}
 }
 
 func TestLimiterEvictsTheOldestCounter(t *testing.T) {
-	l := newSizedLimiter(3, secs(60), 1)
+	l := NewSized(3, secs(60), 1)
 	target := l.locate("client:x").shard
 	var keys []string
 	for i := 0; len(keys) < limiterWays+1; i++ {
@@ -129,15 +129,15 @@ func TestLimiterEvictsTheOldestCounter(t *testing.T) {
 		}
 	}
 	for i, k := range keys[:limiterWays] {
-		l.attempt(epoch.Add(secs(i)), k)
-		l.attempt(epoch.Add(secs(i)), k)
+		l.Attempt(epoch.Add(secs(i)), k)
+		l.Attempt(epoch.Add(secs(i)), k)
 	}
-	l.attempt(epoch.Add(secs(20)), keys[limiterWays]) // evicts keys[0], the oldest
-	l.attempt(epoch.Add(secs(20)), keys[0])           // a fresh count, evicting keys[1]
-	if l.attempt(epoch.Add(secs(20)), keys[0]) != 0 {
+	l.Attempt(epoch.Add(secs(20)), keys[limiterWays]) // evicts keys[0], the oldest
+	l.Attempt(epoch.Add(secs(20)), keys[0])           // a fresh count, evicting keys[1]
+	if l.Attempt(epoch.Add(secs(20)), keys[0]) != 0 {
 		t.Fatal("an evicted key kept its old count")
 	}
-	if l.attempt(epoch.Add(secs(20)), keys[2]) != 0 || l.attempt(epoch.Add(secs(20)), keys[2]) == 0 {
+	if l.Attempt(epoch.Add(secs(20)), keys[2]) != 0 || l.Attempt(epoch.Add(secs(20)), keys[2]) == 0 {
 		t.Fatal("a key that was not evicted lost its count")
 	}
 }
@@ -145,14 +145,14 @@ func TestLimiterEvictsTheOldestCounter(t *testing.T) {
 func TestLimiterConcurrentAttemptsAcrossShards(t *testing.T) {
 	// Many goroutines guess one client from many addresses: the client's
 	// count, taken under its shard's lock, admits exactly the threshold.
-	l := newLimiter(10, secs(60))
+	l := New(10, secs(60))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	admitted := 0
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 50 {
-				if l.attempt(epoch, "addr:"+strconv.Itoa(g*100+i), "client:victim") == 0 {
+				if l.Attempt(epoch, "addr:"+strconv.Itoa(g*100+i), "client:victim") == 0 {
 					mu.Lock()
 					admitted++
 					mu.Unlock()
@@ -177,8 +177,8 @@ func TestSourceKey(t *testing.T) {
 		{"not-an-ip", "addr:not-an-ip"},
 	}
 	for _, tt := range tests {
-		if got := sourceKey(tt.addr); got != tt.want {
-			t.Errorf("sourceKey(%q) = %q, want %q", tt.addr, got, tt.want)
+		if got := SourceKey(tt.addr); got != tt.want {
+			t.Errorf("SourceKey(%q) = %q, want %q", tt.addr, got, tt.want)
 		}
 	}
 }
@@ -196,20 +196,20 @@ func BenchmarkLimiterAttempt(b *testing.B) {
 		fill      int // failures per filling key; 0 leaves the table empty
 	}{{"empty", many, 0}, {"full-of-counters", many, 1}, {"full-of-lockouts", 3, 3}} {
 		b.Run(tc.name, func(b *testing.B) {
-			l := newLimiter(tc.threshold, time.Minute)
+			l := New(tc.threshold, time.Minute)
 			if tc.fill > 0 {
 				// Twice the capacity, so every set is full.
-				for i := range 2 * l.capacity() {
+				for i := range 2 * l.Capacity() {
 					k := "fill:" + strconv.Itoa(i)
 					for range tc.fill {
-						l.attempt(epoch, k)
+						l.Attempt(epoch, k)
 					}
 				}
 			}
 			addrs, clients := benchKeys("addr:", 1<<16), benchKeys("client:lkc_", 1<<16)
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				l.attempt(epoch, addrs[i%len(addrs)], clients[i%len(clients)])
+				l.Attempt(epoch, addrs[i%len(addrs)], clients[i%len(clients)])
 			}
 		})
 	}
@@ -218,9 +218,9 @@ func BenchmarkLimiterAttempt(b *testing.B) {
 // BenchmarkLimiterAttemptParallel is the full table of counters under
 // attempts from every CPU at once, where the shards' locks matter.
 func BenchmarkLimiterAttemptParallel(b *testing.B) {
-	l := newLimiter(1<<30, time.Minute)
-	for i := range 2 * l.capacity() {
-		l.attempt(epoch, "fill:"+strconv.Itoa(i))
+	l := New(1<<30, time.Minute)
+	for i := range 2 * l.Capacity() {
+		l.Attempt(epoch, "fill:"+strconv.Itoa(i))
 	}
 	addrs, clients := benchKeys("addr:", 1<<16), benchKeys("client:lkc_", 1<<16)
 	var mu sync.Mutex
@@ -232,7 +232,7 @@ func BenchmarkLimiterAttemptParallel(b *testing.B) {
 		next++
 		mu.Unlock()
 		for ; pb.Next(); i++ {
-			l.attempt(epoch, addrs[i%len(addrs)], clients[i%len(clients)])
+			l.Attempt(epoch, addrs[i%len(addrs)], clients[i%len(clients)])
 		}
 	})
 }
@@ -244,3 +244,7 @@ func benchKeys(prefix string, n int) []string {
 	}
 	return keys
 }
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func secs(s int) time.Duration { return time.Duration(s) * time.Second }

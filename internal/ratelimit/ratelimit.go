@@ -1,13 +1,19 @@
-package oauth
+// Package ratelimit counts failures per key in fixed-memory windows: the
+// failed client authentications of the token endpoint and the failed
+// logins of the account pages are both limited by it.
+package ratelimit
 
 import (
 	"hash/maphash"
+	"net"
+	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
 
-// limiter counts failed client authentications per key (a client ID, a
+// Limiter counts failures per key (a client ID, a
 // source address) in windows that start at a key's first failure. Once a
 // key reaches the threshold within its window it is refused until the
 // window ends; other keys are unaffected.
@@ -21,7 +27,7 @@ import (
 // flood of new keys cannot lift a lockout. Should every slot of a set hold
 // a live lockout, a new key of that set is refused until the first of them
 // ends: failing open there would let a flood switch the limit off.
-type limiter struct {
+type Limiter struct {
 	threshold int
 	window    int64 // nanoseconds
 	seed      maphash.Seed
@@ -55,22 +61,22 @@ type slot struct {
 	failures int
 }
 
-// newLimiter returns a limiter of defaultLimiterSlots keys; a threshold of
+// New returns a limiter of defaultLimiterSlots keys; a threshold of
 // 0 or less limits nothing.
-func newLimiter(threshold int, window time.Duration) *limiter {
-	return newSizedLimiter(threshold, window, defaultLimiterSlots)
+func New(threshold int, window time.Duration) *Limiter {
+	return NewSized(threshold, window, defaultLimiterSlots)
 }
 
-// newSizedLimiter returns a limiter for about capacity keys, rounded down
+// NewSized returns a limiter for about capacity keys, rounded down
 // to whole sets of every shard (at least one each).
-func newSizedLimiter(threshold int, window time.Duration, capacity int) *limiter {
+func NewSized(threshold int, window time.Duration, capacity int) *Limiter {
 	sets := max(1, capacity/(limiterShards*limiterWays))
-	return &limiter{threshold: threshold, window: int64(window), seed: maphash.MakeSeed(),
+	return &Limiter{threshold: threshold, window: int64(window), seed: maphash.MakeSeed(),
 		shards: make([]limiterShard, limiterShards), sets: uint64(sets)}
 }
 
-// capacity is the number of keys the table holds.
-func (l *limiter) capacity() int { return len(l.shards) * int(l.sets) * limiterWays }
+// Capacity is the number of keys the table holds.
+func (l *Limiter) Capacity() int { return len(l.shards) * int(l.sets) * limiterWays }
 
 // maxAttemptKeys bounds the keys of one attempt (a source address and a
 // client ID today), so their locations need no allocation.
@@ -84,17 +90,17 @@ type located struct {
 	set   []slot
 }
 
-func (l *limiter) locate(key string) located {
+func (l *Limiter) locate(key string) located {
 	h := maphash.String(l.seed, key)
 	return located{key: key, hash: h, shard: int(h % limiterShards)}
 }
 
-// attempt counts one attempt against every key, unless one of them is
+// Attempt counts one attempt against every key, unless one of them is
 // already over the threshold: then it counts nothing and returns the whole
 // seconds to wait. Checking and counting happen under the locks of every
 // shard involved, taken in a fixed order, so concurrent attempts cannot all
 // pass a threshold they jointly exceed.
-func (l *limiter) attempt(now time.Time, keys ...string) int {
+func (l *Limiter) Attempt(now time.Time, keys ...string) int {
 	if l.threshold <= 0 || len(keys) == 0 {
 		return 0
 	}
@@ -134,7 +140,7 @@ func (l *limiter) attempt(now time.Time, keys ...string) int {
 // lockKeys finds, in buf, the sets of up to maxAttemptKeys keys and locks
 // their shards, in a fixed order; the caller must call unlock. buf is the
 // caller's, so the hot path allocates nothing for it.
-func (l *limiter) lockKeys(buf *[maxAttemptKeys]located, keys []string) (locs []located, unlock func()) {
+func (l *Limiter) lockKeys(buf *[maxAttemptKeys]located, keys []string) (locs []located, unlock func()) {
 	if len(keys) > maxAttemptKeys {
 		keys = keys[:maxAttemptKeys]
 	}
@@ -149,8 +155,8 @@ func (l *limiter) lockKeys(buf *[maxAttemptKeys]located, keys []string) (locs []
 	return locs, unlock
 }
 
-// refund takes back an attempt that succeeded.
-func (l *limiter) refund(now time.Time, keys ...string) {
+// Refund takes back an attempt that succeeded.
+func (l *Limiter) Refund(now time.Time, keys ...string) {
 	if l.threshold <= 0 || len(keys) == 0 {
 		return
 	}
@@ -168,7 +174,7 @@ func (l *limiter) refund(now time.Time, keys ...string) {
 
 // lock takes the locks of the shards of locs once each, in shard order,
 // and returns their release.
-func (l *limiter) lock(locs []located) func() {
+func (l *Limiter) lock(locs []located) func() {
 	var held [maxAttemptKeys]int
 	n := 0
 	for _, lc := range locs {
@@ -196,7 +202,7 @@ func (l *limiter) lock(locs []located) func() {
 }
 
 // set returns the slots lc's key may occupy. The shard's lock is held.
-func (l *limiter) set(lc *located) []slot {
+func (l *Limiter) set(lc *located) []slot {
 	sh := &l.shards[lc.shard]
 	if sh.slots == nil {
 		sh.slots = make([]slot, int(l.sets)*limiterWays)
@@ -206,7 +212,7 @@ func (l *limiter) set(lc *located) []slot {
 }
 
 // find returns the live slot of lc's key, or nil.
-func (l *limiter) find(lc *located, t int64) *slot {
+func (l *Limiter) find(lc *located, t int64) *slot {
 	for i := range lc.set {
 		s := &lc.set[i]
 		if s.hash == lc.hash && s.key == lc.key && s.key != "" && t-s.start < l.window {
@@ -218,7 +224,7 @@ func (l *limiter) find(lc *located, t int64) *slot {
 
 // victim returns the slot a new key takes: a free or expired one, else the
 // oldest that refuses nothing; nil when every slot holds a live lockout.
-func (l *limiter) victim(set []slot, t int64) *slot {
+func (l *Limiter) victim(set []slot, t int64) *slot {
 	var oldest *slot
 	for i := range set {
 		s := &set[i]
@@ -234,7 +240,7 @@ func (l *limiter) victim(set []slot, t int64) *slot {
 
 // roomless returns how long until set has room for a new key, 0 when it
 // has room now.
-func (l *limiter) roomless(set []slot, t int64) int64 {
+func (l *Limiter) roomless(set []slot, t int64) int64 {
 	if l.victim(set, t) != nil {
 		return 0
 	}
@@ -247,11 +253,11 @@ func (l *limiter) roomless(set []slot, t int64) int64 {
 	return first
 }
 
-// sourceKey is the limiter key of a source address: IPv4 addresses (and
+// SourceKey is the limiter key of a source address: IPv4 addresses (and
 // IPv4-mapped IPv6 ones) count alone, IPv6 addresses by their /64, the
 // smallest block a single subscriber is usually given; anything that is not
 // an IP address counts as itself.
-func sourceKey(addr string) string {
+func SourceKey(addr string) string {
 	ip, err := netip.ParseAddr(addr)
 	if err != nil {
 		return "addr:" + addr
@@ -262,4 +268,44 @@ func sourceKey(addr string) string {
 	}
 	p, _ := ip.Prefix(64)
 	return "addr:" + p.String()
+}
+
+// SourceAddr is the address a request's failures are counted against: the
+// peer's IP, or, when the peer is one of the trusted reverse proxies, the
+// nearest address in X-Forwarded-For that is not one (a client can
+// prepend anything to that header, so it is read from the right and only
+// past trusted hops). A malformed hop counts against the proxy.
+func SourceAddr(r *http.Request, trusted []netip.Prefix) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
+	}
+	ip, err := netip.ParseAddr(peer)
+	if err != nil || !isTrusted(trusted, ip) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return peer
+			}
+			if !isTrusted(trusted, hop) {
+				return hop.Unmap().String()
+			}
+		}
+	}
+	return peer
+}
+
+func isTrusted(trusted []netip.Prefix, ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
