@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/errs"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 // Sentinel errors: the shared ones of package errs under this package's
@@ -35,10 +36,22 @@ type Tenant struct {
 	CreatedAt time.Time
 }
 
+// UserStatus says whether a user may sign in.
+type UserStatus string
+
+const (
+	UserActive UserStatus = "active"
+	// UserDisabled users cannot sign in; disabling ends their sessions
+	// and their applications' refresh and access tokens.
+	UserDisabled UserStatus = "disabled"
+)
+
 // User is a person with a password login.
 type User struct {
 	ID       string
 	TenantID string
+	// Status is UserActive or UserDisabled; empty reads as UserActive.
+	Status UserStatus
 	// Email is unique within a tenant, compared case-insensitively (stored
 	// lower-cased).
 	Email string
@@ -51,6 +64,39 @@ type User struct {
 	Locale    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Active reports whether the user may sign in.
+func (u *User) Active() bool { return u.Status != UserDisabled }
+
+// Session is a signed-in browser: the ID its cookie carries is a random
+// value stored only as its hash.
+type Session struct {
+	// ID is a public identifier, for the records (the code's sid).
+	ID string
+	// Hash is the SHA-256 of the cookie value, base64url.
+	Hash     string
+	TenantID string
+	UserID   string
+	// AuthTime is when the user entered their password.
+	AuthTime  time.Time
+	CreatedAt time.Time
+	// ExpiresAt ends the session however active it is.
+	ExpiresAt time.Time
+}
+
+// Consent is what a user approved for an application: remembered per
+// user, client and scope set, listed on the "Authorized applications"
+// page, and forgotten when revoked.
+type Consent struct {
+	TenantID string
+	UserID   string
+	ClientID string
+	// Scopes are every scope approved so far, sorted.
+	Scopes []string
+	// FirstAt is the first approval; LastAt the latest authorization.
+	FirstAt time.Time
+	LastAt  time.Time
 }
 
 // Repository is the persistence of tenants and users.
@@ -73,6 +119,16 @@ type Repository interface {
 	UpdateUser(ctx context.Context, u *User) error
 	// Users returns a tenant's users ordered by email.
 	Users(ctx context.Context, tenantID string) ([]User, error)
+	// SessionByHash returns the session whose cookie value has this hash,
+	// expired or not, or ErrNotFound.
+	SessionByHash(ctx context.Context, hash string) (*Session, error)
+	// Consent returns what the user approved for the client, or
+	// ErrNotFound.
+	Consent(ctx context.Context, userID, clientID string) (*Consent, error)
+	// Consents returns a user's consents, latest authorization first.
+	Consents(ctx context.Context, userID string) ([]Consent, error)
+	// PruneSessions deletes sessions that expired before t.
+	PruneSessions(ctx context.Context, t time.Time) error
 	// InAccountTx runs fn in one transaction, committed when fn returns
 	// nil and rolled back otherwise.
 	InAccountTx(ctx context.Context, fn func(Tx) error) error
@@ -83,5 +139,25 @@ type Repository interface {
 // commit with an account change (its audit event).
 type Tx interface {
 	audit.Appender
+	// Revoker ends the refresh tokens and access tokens of a user
+	// disabled or of an application whose consent is revoked, in the
+	// same transaction.
+	token.Revoker
 	CreateTenant(ctx context.Context, t *Tenant) error
+	CreateUser(ctx context.Context, u *User) error
+	// LockUser returns the user and holds it until the transaction ends,
+	// or ErrNotFound.
+	LockUser(ctx context.Context, id string) (*User, error)
+	UpdateUser(ctx context.Context, u *User) error
+	CreateSession(ctx context.Context, s *Session) error
+	// DeleteSession deletes the session with this hash; a missing one is
+	// not an error.
+	DeleteSession(ctx context.Context, hash string) error
+	// DeleteUserSessions deletes every session of the user.
+	DeleteUserSessions(ctx context.Context, userID string) error
+	// PutConsent stores c, replacing the user's consent for the client.
+	PutConsent(ctx context.Context, c *Consent) error
+	// DeleteConsent forgets the user's consent for the client; a missing
+	// one is not an error.
+	DeleteConsent(ctx context.Context, userID, clientID string) error
 }

@@ -42,6 +42,7 @@ type Store interface {
 	account.Repository
 	token.KeyStore
 	token.Store
+	token.Grants
 	// Log is the change log that triggers write with every committed
 	// change to clients and their secrets (not last-used times), to the
 	// revocation list and to the signing keys, so a process learns what in

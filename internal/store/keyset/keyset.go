@@ -84,6 +84,12 @@ func Build(d *Dialect, q client.ListQuery) (*Queries, error) {
 	if q.Status != "" {
 		where = append(where, "status = "+arg(string(q.Status)))
 	}
+	if q.LastGrant != "" {
+		where = append(where, "last_token_grant = "+arg(string(q.LastGrant)))
+	}
+	if q.AuthorizedBy != "" {
+		where = append(where, "last_authorized_user = "+arg(q.AuthorizedBy))
+	}
 	if q.Search != "" {
 		where = append(where, d.Search(q.Search, arg))
 	}

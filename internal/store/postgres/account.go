@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/latchkey/latchkey/internal/account"
 )
+
+var _ account.Tx = (*tx)(nil)
 
 // CreateTenant stores a new tenant. It returns account.ErrConflict when
 // its ID or slug is taken, or when it is the default and another tenant
@@ -108,14 +112,14 @@ func (db *DB) Tenants(ctx context.Context) ([]account.Tenant, error) {
 	return out, nil
 }
 
-const userColumns = `id, tenant_id, email, name, password_hash, roles, locale, created_at, updated_at`
+const userColumns = `id, tenant_id, status, email, name, password_hash, roles, locale, created_at, updated_at`
 
 func scanUser(row scanner) (*account.User, error) {
 	var (
 		u     account.User
 		roles []string
 	)
-	if err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.PasswordHash, &roles, &u.Locale,
+	if err := row.Scan(&u.ID, &u.TenantID, &u.Status, &u.Email, &u.Name, &u.PasswordHash, &roles, &u.Locale,
 		&u.CreatedAt, &u.UpdatedAt); err != nil {
 		return nil, err
 	}
@@ -124,12 +128,30 @@ func scanUser(row scanner) (*account.User, error) {
 	return &u, nil
 }
 
-// CreateUser stores a new user with its email lower-cased. It returns
-// account.ErrConflict when the ID, or the email within the tenant, is
-// taken.
+// userStatus is the status stored for u: an empty one is active.
+func userStatus(u *account.User) string {
+	if u.Status == "" {
+		return string(account.UserActive)
+	}
+	return string(u.Status)
+}
+
+// CreateUser stores a new user with its email lower-cased (and an empty
+// status as active). It returns account.ErrConflict when the ID, or the
+// email within the tenant, is taken.
 func (db *DB) CreateUser(ctx context.Context, u *account.User) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.ID, u.TenantID, strings.ToLower(u.Email), u.Name, u.PasswordHash, textArray(u.Roles), u.Locale,
+	return createUser(ctx, db.pool, u)
+}
+
+// CreateUser stores a new user inside the transaction, as DB.CreateUser
+// does.
+func (t *tx) CreateUser(ctx context.Context, u *account.User) error {
+	return createUser(ctx, t.tx, u)
+}
+
+func createUser(ctx context.Context, q querier, u *account.User) error {
+	_, err := q.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		u.ID, u.TenantID, userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, textArray(u.Roles), u.Locale,
 		ts(u.CreatedAt), ts(u.UpdatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("postgres: create user: %w", account.ErrConflict)
@@ -142,14 +164,30 @@ func (db *DB) CreateUser(ctx context.Context, u *account.User) error {
 
 // User returns a user in any tenant, or account.ErrNotFound.
 func (db *DB) User(ctx context.Context, id string) (*account.User, error) {
-	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
-	if isNoRows(err) {
-		err = account.ErrNotFound
-	}
+	u, err := getUser(ctx, db.pool, id, "")
 	if err != nil {
 		return nil, fmt.Errorf("postgres: user: %w", err)
 	}
 	return u, nil
+}
+
+// LockUser returns the user and holds its row lock (FOR UPDATE) until the
+// transaction ends, or returns account.ErrNotFound.
+func (t *tx) LockUser(ctx context.Context, id string) (*account.User, error) {
+	u, err := getUser(ctx, t.tx, id, " FOR UPDATE")
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lock user: %w", err)
+	}
+	return u, nil
+}
+
+// getUser reads one user; lock is "" or a locking clause.
+func getUser(ctx context.Context, q querier, id, lock string) (*account.User, error) {
+	u, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+lock, id))
+	if isNoRows(err) {
+		return nil, account.ErrNotFound
+	}
+	return u, err
 }
 
 // UserByEmail returns the tenant's user with this email, compared
@@ -166,13 +204,24 @@ func (db *DB) UserByEmail(ctx context.Context, tenantID, email string) (*account
 	return u, nil
 }
 
-// UpdateUser writes a user's email (lower-cased), name, password hash,
-// roles, locale and UpdatedAt. It returns account.ErrNotFound for an
-// unknown user and account.ErrConflict when the new email is taken.
+// UpdateUser writes a user's status (empty as active), email
+// (lower-cased), name, password hash, roles, locale and UpdatedAt. It
+// returns account.ErrNotFound for an unknown user and account.ErrConflict
+// when the new email is taken.
 func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
-	tag, err := db.pool.Exec(ctx, `UPDATE users SET email = $1, name = $2, password_hash = $3, roles = $4,
-		locale = $5, updated_at = $6 WHERE id = $7`,
-		strings.ToLower(u.Email), u.Name, u.PasswordHash, textArray(u.Roles), u.Locale, ts(u.UpdatedAt), u.ID)
+	return updateUser(ctx, db.pool, u)
+}
+
+// UpdateUser writes a user inside the transaction, as DB.UpdateUser does.
+func (t *tx) UpdateUser(ctx context.Context, u *account.User) error {
+	return updateUser(ctx, t.tx, u)
+}
+
+func updateUser(ctx context.Context, q querier, u *account.User) error {
+	tag, err := q.Exec(ctx, `UPDATE users SET status = $1, email = $2, name = $3, password_hash = $4, roles = $5,
+		locale = $6, updated_at = $7 WHERE id = $8`,
+		userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, textArray(u.Roles), u.Locale,
+		ts(u.UpdatedAt), u.ID)
 	if isUnique(err) {
 		return fmt.Errorf("postgres: update user: %w", account.ErrConflict)
 	}
@@ -202,6 +251,136 @@ func (db *DB) Users(ctx context.Context, tenantID string) ([]account.User, error
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: users: %w", err)
+	}
+	return out, nil
+}
+
+// CreateSession stores a new session, or returns account.ErrConflict when
+// its ID or hash is taken.
+func (t *tx) CreateSession(ctx context.Context, s *account.Session) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO sessions (id, hash, tenant_id, user_id, auth_time, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.ID, s.Hash, s.TenantID, s.UserID, ts(s.AuthTime),
+		ts(s.CreatedAt), ts(s.ExpiresAt))
+	if isUnique(err) {
+		return fmt.Errorf("postgres: create session: %w", account.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: create session: %w", err)
+	}
+	return nil
+}
+
+// SessionByHash returns the session whose cookie value has this hash,
+// expired or not, or account.ErrNotFound.
+func (db *DB) SessionByHash(ctx context.Context, hash string) (*account.Session, error) {
+	var s account.Session
+	err := db.pool.QueryRow(ctx, `SELECT id, hash, tenant_id, user_id, auth_time, created_at, expires_at
+		FROM sessions WHERE hash = $1`, hash).Scan(&s.ID, &s.Hash, &s.TenantID, &s.UserID, &s.AuthTime,
+		&s.CreatedAt, &s.ExpiresAt)
+	if isNoRows(err) {
+		err = account.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: session by hash: %w", err)
+	}
+	s.AuthTime, s.CreatedAt, s.ExpiresAt = utc(s.AuthTime), utc(s.CreatedAt), utc(s.ExpiresAt)
+	return &s, nil
+}
+
+// DeleteSession deletes the session with this hash, if there is one.
+func (t *tx) DeleteSession(ctx context.Context, hash string) error {
+	if _, err := t.tx.Exec(ctx, `DELETE FROM sessions WHERE hash = $1`, hash); err != nil {
+		return fmt.Errorf("postgres: delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteUserSessions deletes every session of the user.
+func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
+	if _, err := t.tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
+		return fmt.Errorf("postgres: delete user sessions: %w", err)
+	}
+	return nil
+}
+
+// PruneSessions deletes sessions that expired before t.
+func (db *DB) PruneSessions(ctx context.Context, t time.Time) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1`, ts(t)); err != nil {
+		return fmt.Errorf("postgres: prune sessions: %w", err)
+	}
+	return nil
+}
+
+// PutConsent stores c, replacing the user's consent for the client
+// whole.
+func (t *tx) PutConsent(ctx context.Context, c *account.Consent) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO consents (user_id, client_id, tenant_id, scopes, first_at, last_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (user_id, client_id) DO UPDATE SET tenant_id = excluded.tenant_id, scopes = excluded.scopes,
+			first_at = excluded.first_at, last_at = excluded.last_at`,
+		c.UserID, c.ClientID, c.TenantID, textArray(c.Scopes), ts(c.FirstAt), ts(c.LastAt))
+	if err != nil {
+		return fmt.Errorf("postgres: put consent: %w", err)
+	}
+	return nil
+}
+
+// DeleteConsent forgets the user's consent for the client, if any.
+func (t *tx) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	if _, err := t.tx.Exec(ctx, `DELETE FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID); err != nil {
+		return fmt.Errorf("postgres: delete consent: %w", err)
+	}
+	return nil
+}
+
+const consentColumns = `tenant_id, user_id, client_id, scopes, first_at, last_at`
+
+func scanConsent(row scanner) (*account.Consent, error) {
+	var (
+		c      account.Consent
+		scopes []string
+	)
+	if err := row.Scan(&c.TenantID, &c.UserID, &c.ClientID, &scopes, &c.FirstAt, &c.LastAt); err != nil {
+		return nil, err
+	}
+	c.Scopes = fromArray[string](scopes)
+	c.FirstAt, c.LastAt = utc(c.FirstAt), utc(c.LastAt)
+	return &c, nil
+}
+
+// Consent returns what the user approved for the client, or
+// account.ErrNotFound.
+func (db *DB) Consent(ctx context.Context, userID, clientID string) (*account.Consent, error) {
+	c, err := scanConsent(db.pool.QueryRow(ctx, `SELECT `+consentColumns+` FROM consents
+		WHERE user_id = $1 AND client_id = $2`, userID, clientID))
+	if isNoRows(err) {
+		err = account.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: consent: %w", err)
+	}
+	return c, nil
+}
+
+// Consents returns a user's consents, latest authorization first (ties by
+// client ID).
+func (db *DB) Consents(ctx context.Context, userID string) ([]account.Consent, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+consentColumns+` FROM consents WHERE user_id = $1
+		ORDER BY last_at DESC, client_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: consents: %w", err)
+	}
+	defer rows.Close()
+	var out []account.Consent
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: consents: %w", err)
+		}
+		out = append(out, *c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: consents: %w", err)
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -15,7 +16,9 @@ import (
 // clientColumns are read by scanClient, in its order.
 const clientColumns = `id, tenant_id, name, description, type, grant_types, redirect_uris, scopes, roles,
 	owner_user_id, access_token_ttl, refresh_token_ttl, token_format, require_consent, status, protected,
-	created_at, created_by, updated_at, last_used_at, secret_expires_at`
+	created_at, created_by, updated_at, last_used_at, secret_expires_at,
+	token_endpoint_auth_method, id_token_alg, post_logout_redirect_uris,
+	last_authorized_at, last_authorized_user, last_authorized_redirect_uri, last_token_at, last_token_grant`
 
 // scanner is a pgx.Row or pgx.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -28,19 +31,25 @@ func scanClient(row scanner, extra ...any) (*client.Client, error) {
 		grants, redirects, scopes, roles []string
 		accessTTL, refreshTTL            int64
 		lastUsed, secretExpires          *time.Time
+		postLogout                       []string
+		lastAuthorized, lastToken        *time.Time
 	)
 	dest := []any{&c.ID, &c.TenantID, &c.Name, &c.Description, &c.Type, &grants, &redirects, &scopes, &roles,
 		&c.OwnerUserID, &accessTTL, &refreshTTL, &c.TokenFormat, &c.RequireConsent, &c.Status, &c.Protected,
-		&c.CreatedAt, &c.CreatedBy, &c.UpdatedAt, &lastUsed, &secretExpires}
+		&c.CreatedAt, &c.CreatedBy, &c.UpdatedAt, &lastUsed, &secretExpires,
+		&c.TokenEndpointAuthMethod, &c.IDTokenAlg, &postLogout,
+		&lastAuthorized, &c.LastAuthorization.UserID, &c.LastAuthorization.RedirectURI, &lastToken, &c.LastToken.Grant}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	c.GrantTypes = fromArray[client.GrantType](grants)
 	c.RedirectURIs, c.Scopes, c.Roles = fromArray[string](redirects), fromArray[string](scopes), fromArray[string](roles)
+	c.PostLogoutRedirectURIs = fromArray[string](postLogout)
 	c.AccessTokenTTL = time.Duration(accessTTL) * time.Second
 	c.RefreshTokenTTL = time.Duration(refreshTTL) * time.Second
 	c.CreatedAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.UpdatedAt)
 	c.LastUsedAt, c.SecretExpiresAt = nullTime(lastUsed), nullTime(secretExpires)
+	c.LastAuthorization.At, c.LastToken.At = nullTime(lastAuthorized), nullTime(lastToken)
 	return &c, nil
 }
 
@@ -149,8 +158,57 @@ func (db *DB) RecordUse(ctx context.Context, uses []client.Use) error {
 	return nil
 }
 
-// tx is the write side of the repository inside InTx.
+// RecordActivity stores clients' latest authorizations and tokens, each
+// part only when later than the stored one, in one transaction. Activity
+// of unknown clients is ignored. The batch is coalesced and applied in
+// client ID order, as RecordUse's is, so instances never deadlock.
+func (db *DB) RecordActivity(ctx context.Context, acts []client.Activity) error {
+	type latest struct {
+		auth  *client.Authorization
+		token *client.Issue
+	}
+	byClient := map[string]*latest{}
+	for _, a := range acts {
+		l := byClient[a.ClientID]
+		if l == nil {
+			l = &latest{}
+			byClient[a.ClientID] = l
+		}
+		if au := a.Authorization; au != nil && !au.At.IsZero() && (l.auth == nil || au.At.After(l.auth.At)) {
+			l.auth = au
+		}
+		if tk := a.Token; tk != nil && !tk.At.IsZero() && (l.token == nil || tk.At.After(l.token.At)) {
+			l.token = tk
+		}
+	}
+	b := &pgx.Batch{}
+	for _, id := range slices.Sorted(maps.Keys(byClient)) {
+		if au := byClient[id].auth; au != nil {
+			b.Queue(`UPDATE clients SET last_authorized_at = $1, last_authorized_user = $2, last_authorized_redirect_uri = $3
+				WHERE id = $4 AND (last_authorized_at IS NULL OR last_authorized_at < $1)`,
+				ts(au.At), au.UserID, au.RedirectURI, id)
+		}
+		if tk := byClient[id].token; tk != nil {
+			b.Queue(`UPDATE clients SET last_token_at = $1, last_token_grant = $2
+				WHERE id = $3 AND (last_token_at IS NULL OR last_token_at < $1)`, ts(tk.At), string(tk.Grant), id)
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	err := db.inTx(ctx, pgx.TxOptions{}, func(t pgx.Tx) error { return t.SendBatch(ctx, b).Close() })
+	if err != nil {
+		return fmt.Errorf("postgres: record activity: %w", err)
+	}
+	return nil
+}
+
+// tx is the store's one transaction, seen by each domain through its own
+// Tx interface: client.Tx inside InTx, account.Tx inside InAccountTx,
+// token.GrantTx inside InGrantTx.
 type tx struct{ tx pgx.Tx }
+
+var _ client.Tx = (*tx)(nil)
 
 // LockClient returns the client and holds its row lock (FOR UPDATE) until
 // the transaction ends.
@@ -184,11 +242,15 @@ func (t *tx) UserInTenant(ctx context.Context, tenantID, userID string) (bool, e
 // ID is taken.
 func (t *tx) CreateClient(ctx context.Context, c *client.Client) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+			$22, $23, $24, $25, $26, $27, $28, $29)`,
 		c.ID, c.TenantID, c.Name, c.Description, c.Type, textArray(c.GrantTypes), textArray(c.RedirectURIs),
 		textArray(c.Scopes), textArray(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second),
 		int64(c.RefreshTokenTTL/time.Second), c.TokenFormat, c.RequireConsent, c.Status, c.Protected,
-		ts(c.CreatedAt), c.CreatedBy, ts(c.UpdatedAt), tsOrNull(c.LastUsedAt), tsOrNull(c.SecretExpiresAt))
+		ts(c.CreatedAt), c.CreatedBy, ts(c.UpdatedAt), tsOrNull(c.LastUsedAt), tsOrNull(c.SecretExpiresAt),
+		c.TokenEndpointAuthMethod, c.IDTokenAlg, textArray(c.PostLogoutRedirectURIs),
+		tsOrNull(c.LastAuthorization.At), c.LastAuthorization.UserID, c.LastAuthorization.RedirectURI,
+		tsOrNull(c.LastToken.At), c.LastToken.Grant)
 	if isUnique(err) {
 		return fmt.Errorf("postgres: create client %q: %w", c.ID, client.ErrConflict)
 	}
@@ -199,17 +261,20 @@ func (t *tx) CreateClient(ctx context.Context, c *client.Client) error {
 }
 
 // UpdateClient writes every field of c except those that never change
-// (ID, TenantID, CreatedAt, CreatedBy) and LastUsedAt, which RecordUse
-// owns so that an update made from an older copy cannot move it back.
+// (ID, TenantID, CreatedAt, CreatedBy) and LastUsedAt, LastAuthorization
+// and LastToken, which RecordUse and RecordActivity own so that an update
+// made from an older copy cannot move them back.
 func (t *tx) UpdateClient(ctx context.Context, c *client.Client) error {
 	tag, err := t.tx.Exec(ctx, `UPDATE clients SET name = $1, description = $2, type = $3,
 		grant_types = $4, redirect_uris = $5, scopes = $6, roles = $7, owner_user_id = $8, access_token_ttl = $9,
 		refresh_token_ttl = $10, token_format = $11, require_consent = $12, status = $13, protected = $14,
-		updated_at = $15, secret_expires_at = $16
-		WHERE id = $17`,
+		updated_at = $15, secret_expires_at = $16, token_endpoint_auth_method = $17, id_token_alg = $18,
+		post_logout_redirect_uris = $19
+		WHERE id = $20`,
 		c.Name, c.Description, c.Type, textArray(c.GrantTypes), textArray(c.RedirectURIs), textArray(c.Scopes),
 		textArray(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second), int64(c.RefreshTokenTTL/time.Second),
-		c.TokenFormat, c.RequireConsent, c.Status, c.Protected, ts(c.UpdatedAt), tsOrNull(c.SecretExpiresAt), c.ID)
+		c.TokenFormat, c.RequireConsent, c.Status, c.Protected, ts(c.UpdatedAt), tsOrNull(c.SecretExpiresAt),
+		c.TokenEndpointAuthMethod, c.IDTokenAlg, textArray(c.PostLogoutRedirectURIs), c.ID)
 	if err == nil {
 		err = affected(tag, client.ErrNotFound)
 	}
@@ -219,15 +284,30 @@ func (t *tx) UpdateClient(ctx context.Context, c *client.Client) error {
 	return nil
 }
 
-// DeleteClient removes the client; its secrets go with it (ON DELETE
-// CASCADE).
+// DeleteClient removes the client with its secrets (ON DELETE CASCADE),
+// and the consents, codes and refresh tokens issued to it.
 func (t *tx) DeleteClient(ctx context.Context, id string) error {
 	tag, err := t.tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 	if err == nil {
 		err = affected(tag, client.ErrNotFound)
 	}
+	if err == nil {
+		err = deleteIssuedTo(ctx, t.tx, id)
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: delete client: %w", err)
+	}
+	return nil
+}
+
+// deleteIssuedTo deletes the consents, codes and refresh tokens of a
+// client. They name it without a foreign key: a grant outlives nothing, and
+// deleting them here is all a cascade would do.
+func deleteIssuedTo(ctx context.Context, q querier, clientID string) error {
+	for _, table := range []string{"consents", "auth_codes", "refresh_tokens"} {
+		if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE client_id = $1`, clientID); err != nil {
+			return err
+		}
 	}
 	return nil
 }

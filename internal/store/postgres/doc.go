@@ -3,9 +3,10 @@
 //
 // DB implements the storage interface of package store (the package does not
 // import it, because store opens this package). Transactions run at READ
-// COMMITTED; LockClient takes the client's row with SELECT ... FOR UPDATE,
-// which is what makes concurrent changes to one client serialize across
-// instances.
+// COMMITTED; LockClient, LockUser, UseCode and UseRefreshToken take their
+// row with SELECT ... FOR UPDATE, which is what makes concurrent changes to
+// one client or user, and exchanges of one code or refresh token,
+// serialize across instances.
 //
 // The schema lives in migrations/, numbered files embedded in the binary and
 // applied by Migrate under an advisory lock, so instances starting together

@@ -13,8 +13,8 @@ import (
 )
 
 // listDialect is PostgreSQL's text for the client list. Column expressions
-// match the indexes of 0001_init.sql exactly; text columns have the "C"
-// collation, so order is bytewise.
+// match the indexes of 0001_init.sql and 0006_authorization_code.sql
+// exactly; text columns have the "C" collation, so order is bytewise.
 var listDialect = &keyset.Dialect{
 	Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
 	Select:      clientColumns,
@@ -25,6 +25,8 @@ var listDialect = &keyset.Dialect{
 		client.SortLastUsedAt:      {Expr: "COALESCE(last_used_at, TIMESTAMPTZ 'epoch')", IsTime: true},
 		client.SortSecretExpiresAt: {Expr: "COALESCE(secret_expires_at, TIMESTAMPTZ 'epoch')", IsTime: true},
 		client.SortStatus:          {Expr: "status"},
+		client.SortLastAuthorized:  {Expr: "COALESCE(last_authorized_at, TIMESTAMPTZ 'epoch')", IsTime: true},
+		client.SortLastToken:       {Expr: "COALESCE(last_token_at, TIMESTAMPTZ 'epoch')", IsTime: true},
 	},
 	Search: func(search string, arg func(any) string) string {
 		// The trigram indexes on lower(name) and lower(id) answer this

@@ -276,3 +276,27 @@ func TestAuditAppendOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestLoggedColumns: the change-log triggers watch a client's
+// configuration columns and a revocation's expiry and cut-off, not its
+// usage and activity columns.
+func TestLoggedColumns(t *testing.T) {
+	dbURL := freshSchema(t)
+	db, err := postgres.Open(t.Context(), dbURL)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	storetest.CheckLoggedColumns(t, db, func(ctx context.Context, query string) error {
+		_, err := conn.Exec(ctx, query)
+		return err
+	})
+}

@@ -10,9 +10,10 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// SigningKeys returns every stored key of the tenant, newest first.
+// SigningKeys returns every stored key of the tenant, of every use, newest
+// first.
 func (db *DB) SigningKeys(ctx context.Context, tenantID string) ([]token.SigningKey, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, algorithm, public_key, sealed_private_key, state, created_at,
+	rows, err := db.pool.Query(ctx, `SELECT id, algorithm, use, public_key, sealed_private_key, state, created_at,
 		activated_at, retired_at, publish_until FROM signing_keys WHERE tenant_id = $1
 		ORDER BY created_at DESC, id DESC`, tenantID)
 	if err != nil {
@@ -25,7 +26,7 @@ func (db *DB) SigningKeys(ctx context.Context, tenantID string) ([]token.Signing
 			k                                token.SigningKey
 			activated, retired, publishUntil *time.Time
 		)
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PublicKey, &k.SealedPrivateKey, &k.State, &k.CreatedAt,
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Use, &k.PublicKey, &k.SealedPrivateKey, &k.State, &k.CreatedAt,
 			&activated, &retired, &publishUntil); err != nil {
 			return nil, fmt.Errorf("postgres: signing keys: %w", err)
 		}
@@ -39,19 +40,28 @@ func (db *DB) SigningKeys(ctx context.Context, tenantID string) ([]token.Signing
 	return out, nil
 }
 
-// AddSigningKey stores k as the tenant's next key, or as the current key
-// of a tenant that has none, or returns token.ErrConflict when another key
-// of the tenant is in that state (a unique index allows one of each) or
-// k.ID is taken.
+// keyUse is the use stored for k: an empty one is token.UseAccess.
+func keyUse(k *token.SigningKey) string {
+	if k.Use == "" {
+		return string(token.UseAccess)
+	}
+	return string(k.Use)
+}
+
+// AddSigningKey stores k as the next key of its use in the tenant, or as
+// the current key of a use that has none, or returns token.ErrConflict
+// when another key of the tenant and use is in that state (a unique index
+// allows one of each) or k.ID is taken. An empty k.Use is stored as
+// token.UseAccess.
 func (db *DB) AddSigningKey(ctx context.Context, tenantID string, k *token.SigningKey) error {
 	if k.State != token.KeyNext && k.State != token.KeyCurrent {
 		return fmt.Errorf("postgres: add signing key: state %q is neither next nor current", k.State)
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO signing_keys (id, tenant_id, algorithm, public_key, sealed_private_key,
-		state, created_at, activated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, k.ID, tenantID, k.Algorithm,
-		k.PublicKey, k.SealedPrivateKey, string(k.State), ts(k.CreatedAt), tsOrNull(k.ActivatedAt))
+	_, err := db.pool.Exec(ctx, `INSERT INTO signing_keys (id, tenant_id, algorithm, use, public_key, sealed_private_key,
+		state, created_at, activated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, k.ID, tenantID, k.Algorithm,
+		keyUse(k), k.PublicKey, k.SealedPrivateKey, string(k.State), ts(k.CreatedAt), tsOrNull(k.ActivatedAt))
 	if isUnique(err) {
-		return fmt.Errorf("postgres: add signing key %q (%s): %w", k.ID, k.State, token.ErrConflict)
+		return fmt.Errorf("postgres: add signing key %q (%s %s): %w", k.ID, keyUse(k), k.State, token.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: add signing key: %w", err)
@@ -59,37 +69,32 @@ func (db *DB) AddSigningKey(ctx context.Context, tenantID string, k *token.Signi
 	return nil
 }
 
-// PromoteSigningKey makes next current and retires expectCurrent, if they
-// are the tenant's next and current keys; otherwise it changes nothing and
-// returns token.ErrConflict. The two rows are locked, so instances racing
-// to promote make one current key.
+// PromoteSigningKey makes next current and retires expectCurrent, if next
+// is a next key of the tenant and expectCurrent the current key of its
+// use; otherwise it changes nothing and returns token.ErrConflict. Both
+// rows are locked, next first, so instances racing to promote make one
+// current key: the losers find next no longer next.
 func (db *DB) PromoteSigningKey(ctx context.Context, tenantID, next, expectCurrent string, at, publishUntil time.Time) error {
 	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, state FROM signing_keys
-			WHERE tenant_id = $1 AND state IN ('next', 'current') FOR UPDATE`, tenantID)
+		var use string
+		err := tx.QueryRow(ctx, `SELECT use FROM signing_keys WHERE id = $1 AND tenant_id = $2 AND state = 'next'
+			FOR UPDATE`, next, tenantID).Scan(&use)
+		if isNoRows(err) {
+			return fmt.Errorf("key %q is not next: %w", next, token.ErrConflict)
+		}
 		if err != nil {
 			return err
 		}
-		var current, nextID string
-		for rows.Next() {
-			var id, state string
-			if err := rows.Scan(&id, &state); err != nil {
-				rows.Close()
-				return err
-			}
-			if state == string(token.KeyCurrent) {
-				current = id
-			} else {
-				nextID = id
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		var current string
+		err = tx.QueryRow(ctx, `SELECT id FROM signing_keys WHERE tenant_id = $1 AND use = $2 AND state = 'current'
+			FOR UPDATE`, tenantID, use).Scan(&current)
+		if err != nil && !isNoRows(err) {
 			return err
 		}
-		if current != expectCurrent || nextID != next {
-			return fmt.Errorf("current key is %q, next %q; not %q and %q: %w", current, nextID, expectCurrent, next, token.ErrConflict)
+		if current != expectCurrent {
+			return fmt.Errorf("current %s key is %q, not %q: %w", use, current, expectCurrent, token.ErrConflict)
 		}
+		// Retire first: the unique index allows one current key per use.
 		if current != "" {
 			if _, err := tx.Exec(ctx, `UPDATE signing_keys SET state = 'retired', retired_at = $1, publish_until = $2
 				WHERE id = $3`, ts(at), tsOrNull(publishUntil), current); err != nil {
@@ -112,14 +117,14 @@ func (db *DB) ResealSigningKeys(ctx context.Context, reseal func(token.SigningKe
 	n := 0
 	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		n = 0
-		rows, err := tx.Query(ctx, `SELECT id, algorithm, sealed_private_key, state FROM signing_keys ORDER BY id FOR UPDATE`)
+		rows, err := tx.Query(ctx, `SELECT id, algorithm, use, sealed_private_key, state FROM signing_keys ORDER BY id FOR UPDATE`)
 		if err != nil {
 			return err
 		}
 		var ks []token.SigningKey
 		for rows.Next() {
 			var k token.SigningKey
-			if err := rows.Scan(&k.ID, &k.Algorithm, &k.SealedPrivateKey, &k.State); err != nil {
+			if err := rows.Scan(&k.ID, &k.Algorithm, &k.Use, &k.SealedPrivateKey, &k.State); err != nil {
 				rows.Close()
 				return err
 			}
@@ -196,24 +201,40 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (*token.Record, erro
 	return &r, nil
 }
 
-// Revoke adds the token ID to the revocation list (keeping the later
-// expiry if it is already there) and deletes the opaque token with that
-// ID, in one transaction.
+// Revoke adds the token ID to the revocation list and deletes the opaque
+// token with that ID, in one transaction. A revocation already listed
+// keeps the later expiry and the later cut-off.
 func (db *DB) Revoke(ctx context.Context, r token.Revocation) error {
-	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO revocations (token_id, client_id, expires_at) VALUES ($1, $2, $3)
-			ON CONFLICT (token_id) DO UPDATE SET expires_at = GREATEST(revocations.expires_at, excluded.expires_at)`,
-			r.TokenID, r.ClientID, ts(r.ExpiresAt))
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM access_tokens WHERE id = $1`, r.TokenID)
-		return err
-	})
-	if err != nil {
+	if err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error { return revoke(ctx, tx, r) }); err != nil {
 		return fmt.Errorf("postgres: revoke: %w", err)
 	}
 	return nil
+}
+
+// AddRevocation stores a revocation inside the transaction, as DB.Revoke
+// does.
+func (t *tx) AddRevocation(ctx context.Context, r token.Revocation) error {
+	if err := revoke(ctx, t.tx, r); err != nil {
+		return fmt.Errorf("postgres: add revocation: %w", err)
+	}
+	return nil
+}
+
+// revoke upserts r. A row whose expiry and cut-off would not move is left
+// alone, so the change log records only revocations that changed.
+// (GREATEST ignores NULLs: a cut-off, once set, is only moved later.)
+func revoke(ctx context.Context, q querier, r token.Revocation) error {
+	_, err := q.Exec(ctx, `INSERT INTO revocations (token_id, client_id, expires_at, issued_before) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (token_id) DO UPDATE SET expires_at = GREATEST(revocations.expires_at, excluded.expires_at),
+			issued_before = GREATEST(revocations.issued_before, excluded.issued_before)
+		WHERE excluded.expires_at > revocations.expires_at
+			OR excluded.issued_before > COALESCE(revocations.issued_before, '-infinity')`,
+		r.TokenID, r.ClientID, ts(r.ExpiresAt), tsOrNull(r.IssuedBefore))
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `DELETE FROM access_tokens WHERE id = $1`, r.TokenID)
+	return err
 }
 
 // Revocations returns every revocation that expires after t, soonest
@@ -238,18 +259,21 @@ func (db *DB) RevocationsByID(ctx context.Context, ids []string) ([]token.Revoca
 // revocations reads the revocations that where (a fixed SQL clause)
 // selects.
 func (db *DB) revocations(ctx context.Context, where string, args ...any) ([]token.Revocation, error) {
-	rows, err := db.pool.Query(ctx, `SELECT token_id, client_id, expires_at FROM revocations `+where, args...)
+	rows, err := db.pool.Query(ctx, `SELECT token_id, client_id, expires_at, issued_before FROM revocations `+where, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []token.Revocation
 	for rows.Next() {
-		var r token.Revocation
-		if err := rows.Scan(&r.TokenID, &r.ClientID, &r.ExpiresAt); err != nil {
+		var (
+			r            token.Revocation
+			issuedBefore *time.Time
+		)
+		if err := rows.Scan(&r.TokenID, &r.ClientID, &r.ExpiresAt, &issuedBefore); err != nil {
 			return nil, err
 		}
-		r.ExpiresAt = utc(r.ExpiresAt)
+		r.ExpiresAt, r.IssuedBefore = utc(r.ExpiresAt), nullTime(issuedBefore)
 		out = append(out, r)
 	}
 	return out, rows.Err()

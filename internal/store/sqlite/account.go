@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
 )
+
+var _ account.Tx = (*tx)(nil)
 
 // CreateTenant stores a new tenant. It returns account.ErrConflict when
 // its ID or slug is taken, or when it is the default and another tenant
@@ -112,7 +115,7 @@ func (db *DB) Tenants(ctx context.Context) ([]account.Tenant, error) {
 	return out, nil
 }
 
-const userColumns = `id, tenant_id, email, name, password_hash, roles, locale, created_at, updated_at`
+const userColumns = `id, tenant_id, status, email, name, password_hash, roles, locale, created_at, updated_at`
 
 func scanUser(row scanner) (*account.User, error) {
 	var (
@@ -120,7 +123,7 @@ func scanUser(row scanner) (*account.User, error) {
 		roles            string
 		created, updated int64
 	)
-	if err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.PasswordHash, &roles, &u.Locale,
+	if err := row.Scan(&u.ID, &u.TenantID, &u.Status, &u.Email, &u.Name, &u.PasswordHash, &roles, &u.Locale,
 		&created, &updated); err != nil {
 		return nil, err
 	}
@@ -132,12 +135,30 @@ func scanUser(row scanner) (*account.User, error) {
 	return &u, nil
 }
 
-// CreateUser stores a new user with its email lower-cased. It returns
-// account.ErrConflict when the ID, or the email within the tenant, is
-// taken.
+// userStatus is the status stored for u: an empty one is active.
+func userStatus(u *account.User) account.UserStatus {
+	if u.Status == "" {
+		return account.UserActive
+	}
+	return u.Status
+}
+
+// CreateUser stores a new user with its email lower-cased (and an empty
+// status as active). It returns account.ErrConflict when the ID, or the
+// email within the tenant, is taken.
 func (db *DB) CreateUser(ctx context.Context, u *account.User) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.TenantID, strings.ToLower(u.Email), u.Name, u.PasswordHash, jsonList(u.Roles), u.Locale,
+	return createUser(ctx, db.write, u)
+}
+
+// CreateUser stores a new user inside the transaction, as DB.CreateUser
+// does.
+func (t *tx) CreateUser(ctx context.Context, u *account.User) error {
+	return createUser(ctx, t.tx, u)
+}
+
+func createUser(ctx context.Context, q querier, u *account.User) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.TenantID, userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, jsonList(u.Roles), u.Locale,
 		u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro())
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create user: %w", account.ErrConflict)
@@ -150,14 +171,29 @@ func (db *DB) CreateUser(ctx context.Context, u *account.User) error {
 
 // User returns a user in any tenant, or account.ErrNotFound.
 func (db *DB) User(ctx context.Context, id string) (*account.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		err = account.ErrNotFound
-	}
+	u, err := getUser(ctx, db.read, id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: user: %w", err)
 	}
 	return u, nil
+}
+
+// LockUser returns the user. The transaction already holds the database's
+// write lock, so nothing else can change it until it ends.
+func (t *tx) LockUser(ctx context.Context, id string) (*account.User, error) {
+	u, err := getUser(ctx, t.tx, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: lock user: %w", err)
+	}
+	return u, nil
+}
+
+func getUser(ctx context.Context, q querier, id string) (*account.User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, account.ErrNotFound
+	}
+	return u, err
 }
 
 // UserByEmail returns the tenant's user with this email, compared
@@ -174,13 +210,24 @@ func (db *DB) UserByEmail(ctx context.Context, tenantID, email string) (*account
 	return u, nil
 }
 
-// UpdateUser writes a user's email (lower-cased), name, password hash,
-// roles, locale and UpdatedAt. It returns account.ErrNotFound for an
-// unknown user and account.ErrConflict when the new email is taken.
+// UpdateUser writes a user's status (empty as active), email
+// (lower-cased), name, password hash, roles, locale and UpdatedAt. It
+// returns account.ErrNotFound for an unknown user and account.ErrConflict
+// when the new email is taken.
 func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
-	res, err := db.write.ExecContext(ctx, `UPDATE users SET email = ?, name = ?, password_hash = ?, roles = ?,
+	return updateUser(ctx, db.write, u)
+}
+
+// UpdateUser writes a user inside the transaction, as DB.UpdateUser does.
+func (t *tx) UpdateUser(ctx context.Context, u *account.User) error {
+	return updateUser(ctx, t.tx, u)
+}
+
+func updateUser(ctx context.Context, q querier, u *account.User) error {
+	res, err := q.ExecContext(ctx, `UPDATE users SET status = ?, email = ?, name = ?, password_hash = ?, roles = ?,
 		locale = ?, updated_at = ? WHERE id = ?`,
-		strings.ToLower(u.Email), u.Name, u.PasswordHash, jsonList(u.Roles), u.Locale, u.UpdatedAt.UnixMicro(), u.ID)
+		userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, jsonList(u.Roles), u.Locale,
+		u.UpdatedAt.UnixMicro(), u.ID)
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: update user: %w", account.ErrConflict)
 	}
@@ -210,6 +257,142 @@ func (db *DB) Users(ctx context.Context, tenantID string) ([]account.User, error
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: users: %w", err)
+	}
+	return out, nil
+}
+
+// CreateSession stores a new session, or returns account.ErrConflict when
+// its ID or hash is taken.
+func (t *tx) CreateSession(ctx context.Context, s *account.Session) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO sessions (id, hash, tenant_id, user_id, auth_time, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, s.ID, s.Hash, s.TenantID, s.UserID, s.AuthTime.UnixMicro(),
+		s.CreatedAt.UnixMicro(), s.ExpiresAt.UnixMicro())
+	if isUnique(err) {
+		return fmt.Errorf("sqlite: create session: %w", account.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create session: %w", err)
+	}
+	return nil
+}
+
+// SessionByHash returns the session whose cookie value has this hash,
+// expired or not, or account.ErrNotFound.
+func (db *DB) SessionByHash(ctx context.Context, hash string) (*account.Session, error) {
+	var (
+		s                         account.Session
+		authTime, created, expiry int64
+	)
+	err := db.read.QueryRowContext(ctx, `SELECT id, hash, tenant_id, user_id, auth_time, created_at, expires_at
+		FROM sessions WHERE hash = ?`, hash).Scan(&s.ID, &s.Hash, &s.TenantID, &s.UserID, &authTime, &created, &expiry)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = account.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: session by hash: %w", err)
+	}
+	s.AuthTime, s.CreatedAt, s.ExpiresAt = fromMicros(authTime), fromMicros(created), fromMicros(expiry)
+	return &s, nil
+}
+
+// DeleteSession deletes the session with this hash, if there is one.
+func (t *tx) DeleteSession(ctx context.Context, hash string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash); err != nil {
+		return fmt.Errorf("sqlite: delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteUserSessions deletes every session of the user.
+func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+		return fmt.Errorf("sqlite: delete user sessions: %w", err)
+	}
+	return nil
+}
+
+// PruneSessions deletes sessions that expired before t.
+func (db *DB) PruneSessions(ctx context.Context, t time.Time) error {
+	if _, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, t.UnixMicro()); err != nil {
+		return fmt.Errorf("sqlite: prune sessions: %w", err)
+	}
+	return nil
+}
+
+// PutConsent stores c, replacing the user's consent for the client
+// whole.
+func (t *tx) PutConsent(ctx context.Context, c *account.Consent) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO consents (user_id, client_id, tenant_id, scopes, first_at, last_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, client_id) DO UPDATE SET tenant_id = excluded.tenant_id, scopes = excluded.scopes,
+			first_at = excluded.first_at, last_at = excluded.last_at`,
+		c.UserID, c.ClientID, c.TenantID, jsonList(c.Scopes), c.FirstAt.UnixMicro(), c.LastAt.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("sqlite: put consent: %w", err)
+	}
+	return nil
+}
+
+// DeleteConsent forgets the user's consent for the client, if any.
+func (t *tx) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM consents WHERE user_id = ? AND client_id = ?`, userID, clientID); err != nil {
+		return fmt.Errorf("sqlite: delete consent: %w", err)
+	}
+	return nil
+}
+
+const consentColumns = `tenant_id, user_id, client_id, scopes, first_at, last_at`
+
+func scanConsent(row scanner) (*account.Consent, error) {
+	var (
+		c           account.Consent
+		scopes      string
+		first, last int64
+	)
+	if err := row.Scan(&c.TenantID, &c.UserID, &c.ClientID, &scopes, &first, &last); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.Scopes, err = parseList[string](scopes); err != nil {
+		return nil, err
+	}
+	c.FirstAt, c.LastAt = fromMicros(first), fromMicros(last)
+	return &c, nil
+}
+
+// Consent returns what the user approved for the client, or
+// account.ErrNotFound.
+func (db *DB) Consent(ctx context.Context, userID, clientID string) (*account.Consent, error) {
+	c, err := scanConsent(db.read.QueryRowContext(ctx, `SELECT `+consentColumns+` FROM consents
+		WHERE user_id = ? AND client_id = ?`, userID, clientID))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = account.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: consent: %w", err)
+	}
+	return c, nil
+}
+
+// Consents returns a user's consents, latest authorization first (ties by
+// client ID).
+func (db *DB) Consents(ctx context.Context, userID string) ([]account.Consent, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+consentColumns+` FROM consents WHERE user_id = ?
+		ORDER BY last_at DESC, client_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: consents: %w", err)
+	}
+	defer rows.Close()
+	var out []account.Consent
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: consents: %w", err)
+		}
+		out = append(out, *c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: consents: %w", err)
 	}
 	return out, nil
 }

@@ -13,7 +13,9 @@ import (
 // clientColumns are read by scanClient, in its order.
 const clientColumns = `id, tenant_id, name, description, type, grant_types, redirect_uris, scopes, roles,
 	owner_user_id, access_token_ttl, refresh_token_ttl, token_format, require_consent, status, protected,
-	created_at, created_by, updated_at, last_used_at, secret_expires_at`
+	created_at, created_by, updated_at, last_used_at, secret_expires_at,
+	token_endpoint_auth_method, id_token_alg, post_logout_redirect_uris,
+	last_authorized_at, last_authorized_user, last_authorized_redirect_uri, last_token_at, last_token_grant`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -27,10 +29,14 @@ func scanClient(row scanner, extra ...any) (*client.Client, error) {
 		accessTTL, refreshTTL            int64
 		created, updated                 int64
 		lastUsed, secretExpires          sql.NullInt64
+		postLogout                       string
+		lastAuthorized, lastToken        sql.NullInt64
 	)
 	dest := []any{&c.ID, &c.TenantID, &c.Name, &c.Description, &c.Type, &grants, &redirects, &scopes, &roles,
 		&c.OwnerUserID, &accessTTL, &refreshTTL, &c.TokenFormat, &c.RequireConsent, &c.Status, &c.Protected,
-		&created, &c.CreatedBy, &updated, &lastUsed, &secretExpires}
+		&created, &c.CreatedBy, &updated, &lastUsed, &secretExpires,
+		&c.TokenEndpointAuthMethod, &c.IDTokenAlg, &postLogout,
+		&lastAuthorized, &c.LastAuthorization.UserID, &c.LastAuthorization.RedirectURI, &lastToken, &c.LastToken.Grant}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -47,10 +53,14 @@ func scanClient(row scanner, extra ...any) (*client.Client, error) {
 	if c.Roles, err = parseList[string](roles); err != nil {
 		return nil, err
 	}
+	if c.PostLogoutRedirectURIs, err = parseList[string](postLogout); err != nil {
+		return nil, err
+	}
 	c.AccessTokenTTL = time.Duration(accessTTL) * time.Second
 	c.RefreshTokenTTL = time.Duration(refreshTTL) * time.Second
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
 	c.LastUsedAt, c.SecretExpiresAt = nullTime(lastUsed), nullTime(secretExpires)
+	c.LastAuthorization.At, c.LastToken.At = nullTime(lastAuthorized), nullTime(lastToken)
 	return &c, nil
 }
 
@@ -149,8 +159,45 @@ func (db *DB) RecordUse(ctx context.Context, uses []client.Use) error {
 	return nil
 }
 
-// tx is the write side of the repository inside InTx.
+// RecordActivity stores clients' latest authorizations and tokens, each
+// part only when later than the stored one, in one transaction. Activity
+// of unknown clients is ignored.
+func (db *DB) RecordActivity(ctx context.Context, acts []client.Activity) error {
+	if len(acts) == 0 {
+		return nil
+	}
+	err := db.writeTx(ctx, func(t *sql.Tx) error {
+		for _, a := range acts {
+			if au := a.Authorization; au != nil && !au.At.IsZero() {
+				if _, err := t.ExecContext(ctx, `UPDATE clients SET last_authorized_at = ?1, last_authorized_user = ?2,
+					last_authorized_redirect_uri = ?3
+					WHERE id = ?4 AND (last_authorized_at IS NULL OR last_authorized_at < ?1)`,
+					au.At.UnixMicro(), au.UserID, au.RedirectURI, a.ClientID); err != nil {
+					return err
+				}
+			}
+			if tk := a.Token; tk != nil && !tk.At.IsZero() {
+				if _, err := t.ExecContext(ctx, `UPDATE clients SET last_token_at = ?1, last_token_grant = ?2
+					WHERE id = ?3 AND (last_token_at IS NULL OR last_token_at < ?1)`,
+					tk.At.UnixMicro(), tk.Grant, a.ClientID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: record activity: %w", err)
+	}
+	return nil
+}
+
+// tx is the store's one transaction, seen by each domain through its own
+// Tx interface: client.Tx inside InTx, account.Tx inside InAccountTx,
+// token.GrantTx inside InGrantTx.
 type tx struct{ tx *sql.Tx }
+
+var _ client.Tx = (*tx)(nil)
 
 // LockClient returns the client. The transaction already holds the
 // database's write lock, so nothing else can change it until it ends.
@@ -184,12 +231,15 @@ func (t *tx) UserInTenant(ctx context.Context, tenantID, userID string) (bool, e
 // ID is taken.
 func (t *tx) CreateClient(ctx context.Context, c *client.Client) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.TenantID, c.Name, c.Description, c.Type, jsonList(c.GrantTypes), jsonList(c.RedirectURIs),
 		jsonList(c.Scopes), jsonList(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second),
 		int64(c.RefreshTokenTTL/time.Second), c.TokenFormat, boolInt(c.RequireConsent), c.Status,
 		boolInt(c.Protected), c.CreatedAt.UnixMicro(), c.CreatedBy, c.UpdatedAt.UnixMicro(),
-		timeOrNull(c.LastUsedAt), timeOrNull(c.SecretExpiresAt))
+		timeOrNull(c.LastUsedAt), timeOrNull(c.SecretExpiresAt),
+		c.TokenEndpointAuthMethod, c.IDTokenAlg, jsonList(c.PostLogoutRedirectURIs),
+		timeOrNull(c.LastAuthorization.At), c.LastAuthorization.UserID, c.LastAuthorization.RedirectURI,
+		timeOrNull(c.LastToken.At), c.LastToken.Grant)
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create client %q: %w", c.ID, client.ErrConflict)
 	}
@@ -200,18 +250,20 @@ func (t *tx) CreateClient(ctx context.Context, c *client.Client) error {
 }
 
 // UpdateClient writes every field of c except those that never change
-// (ID, TenantID, CreatedAt, CreatedBy) and LastUsedAt, which RecordUse
-// owns so that an update made from an older copy cannot move it back.
+// (ID, TenantID, CreatedAt, CreatedBy) and LastUsedAt, LastAuthorization
+// and LastToken, which RecordUse and RecordActivity own so that an update
+// made from an older copy cannot move them back.
 func (t *tx) UpdateClient(ctx context.Context, c *client.Client) error {
 	res, err := t.tx.ExecContext(ctx, `UPDATE clients SET name = ?, description = ?, type = ?,
 		grant_types = ?, redirect_uris = ?, scopes = ?, roles = ?, owner_user_id = ?, access_token_ttl = ?,
 		refresh_token_ttl = ?, token_format = ?, require_consent = ?, status = ?, protected = ?,
-		updated_at = ?, secret_expires_at = ?
+		updated_at = ?, secret_expires_at = ?, token_endpoint_auth_method = ?, id_token_alg = ?,
+		post_logout_redirect_uris = ?
 		WHERE id = ?`,
 		c.Name, c.Description, c.Type, jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
 		jsonList(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second), int64(c.RefreshTokenTTL/time.Second),
 		c.TokenFormat, boolInt(c.RequireConsent), c.Status, boolInt(c.Protected), c.UpdatedAt.UnixMicro(),
-		timeOrNull(c.SecretExpiresAt), c.ID)
+		timeOrNull(c.SecretExpiresAt), c.TokenEndpointAuthMethod, c.IDTokenAlg, jsonList(c.PostLogoutRedirectURIs), c.ID)
 	if err == nil {
 		err = affected(res, client.ErrNotFound)
 	}
@@ -221,15 +273,30 @@ func (t *tx) UpdateClient(ctx context.Context, c *client.Client) error {
 	return nil
 }
 
-// DeleteClient removes the client; its secrets go with it (ON DELETE
-// CASCADE).
+// DeleteClient removes the client with its secrets (ON DELETE CASCADE),
+// and the consents, codes and refresh tokens issued to it.
 func (t *tx) DeleteClient(ctx context.Context, id string) error {
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
 	if err == nil {
 		err = affected(res, client.ErrNotFound)
 	}
+	if err == nil {
+		err = deleteIssuedTo(ctx, t.tx, id)
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: delete client: %w", err)
+	}
+	return nil
+}
+
+// deleteIssuedTo deletes the consents, codes and refresh tokens of a
+// client. They name it without a foreign key: a grant outlives nothing, and
+// deleting them here is all a cascade would do.
+func deleteIssuedTo(ctx context.Context, q querier, clientID string) error {
+	for _, table := range []string{"consents", "auth_codes", "refresh_tokens"} {
+		if _, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE client_id = ?`, clientID); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // listDialect is SQLite's text for the client list. Column expressions
-// match the indexes of 0001_init.sql exactly; times are Unix microseconds.
+// match the indexes of 0001_init.sql and 0006_authorization_code.sql
+// exactly; times are Unix microseconds.
 var listDialect = &keyset.Dialect{
 	Placeholder: func(int) string { return "?" },
 	Select:      clientColumns,
@@ -23,6 +24,8 @@ var listDialect = &keyset.Dialect{
 		client.SortLastUsedAt:      {Expr: "COALESCE(last_used_at, 0)", IsTime: true},
 		client.SortSecretExpiresAt: {Expr: "COALESCE(secret_expires_at, 0)", IsTime: true},
 		client.SortStatus:          {Expr: "status"},
+		client.SortLastAuthorized:  {Expr: "COALESCE(last_authorized_at, 0)", IsTime: true},
+		client.SortLastToken:       {Expr: "COALESCE(last_token_at, 0)", IsTime: true},
 	},
 	Search: func(search string, arg func(any) string) string {
 		if utf8.RuneCountInString(search) >= minTrigramSearch {

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"os"
 	"path/filepath"
@@ -138,4 +139,21 @@ func TestAuditAppendOnly(t *testing.T) {
 			t.Errorf("%s: got %v, want the append-only refusal", q, err)
 		}
 	}
+}
+
+// TestLoggedColumns: the change-log triggers watch a client's
+// configuration columns and a revocation's expiry and cut-off, not its
+// usage and activity columns.
+func TestLoggedColumns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	db := open(t, path)
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	storetest.CheckLoggedColumns(t, db, func(ctx context.Context, query string) error {
+		_, err := raw.ExecContext(ctx, query)
+		return err
+	})
 }

@@ -10,9 +10,10 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// SigningKeys returns every stored key of the tenant, newest first.
+// SigningKeys returns every stored key of the tenant, of every use, newest
+// first.
 func (db *DB) SigningKeys(ctx context.Context, tenantID string) ([]token.SigningKey, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, algorithm, public_key, sealed_private_key, state, created_at,
+	rows, err := db.read.QueryContext(ctx, `SELECT id, algorithm, use, public_key, sealed_private_key, state, created_at,
 		activated_at, retired_at, publish_until FROM signing_keys WHERE tenant_id = ?
 		ORDER BY created_at DESC, id DESC`, tenantID)
 	if err != nil {
@@ -26,7 +27,7 @@ func (db *DB) SigningKeys(ctx context.Context, tenantID string) ([]token.Signing
 			created                          int64
 			activated, retired, publishUntil sql.NullInt64
 		)
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PublicKey, &k.SealedPrivateKey, &k.State, &created,
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Use, &k.PublicKey, &k.SealedPrivateKey, &k.State, &created,
 			&activated, &retired, &publishUntil); err != nil {
 			return nil, fmt.Errorf("sqlite: signing keys: %w", err)
 		}
@@ -40,20 +41,29 @@ func (db *DB) SigningKeys(ctx context.Context, tenantID string) ([]token.Signing
 	return out, nil
 }
 
-// AddSigningKey stores k as the tenant's next key, or as the current key
-// of a tenant that has none, or returns token.ErrConflict when another key
-// of the tenant is in that state (a unique index allows one of each) or
-// k.ID is taken.
+// keyUse is the use stored for k: an empty one is token.UseAccess.
+func keyUse(k *token.SigningKey) token.KeyUse {
+	if k.Use == "" {
+		return token.UseAccess
+	}
+	return k.Use
+}
+
+// AddSigningKey stores k as the next key of its use in the tenant, or as
+// the current key of a use that has none, or returns token.ErrConflict
+// when another key of the tenant and use is in that state (a unique index
+// allows one of each) or k.ID is taken. An empty k.Use is stored as
+// token.UseAccess.
 func (db *DB) AddSigningKey(ctx context.Context, tenantID string, k *token.SigningKey) error {
 	if k.State != token.KeyNext && k.State != token.KeyCurrent {
 		return fmt.Errorf("sqlite: add signing key: state %q is neither next nor current", k.State)
 	}
-	_, err := db.write.ExecContext(ctx, `INSERT INTO signing_keys (id, tenant_id, algorithm, public_key,
-		sealed_private_key, state, created_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, tenantID, k.Algorithm, k.PublicKey, k.SealedPrivateKey, k.State, k.CreatedAt.UnixMicro(),
+	_, err := db.write.ExecContext(ctx, `INSERT INTO signing_keys (id, tenant_id, algorithm, use, public_key,
+		sealed_private_key, state, created_at, activated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, tenantID, k.Algorithm, keyUse(k), k.PublicKey, k.SealedPrivateKey, k.State, k.CreatedAt.UnixMicro(),
 		timeOrNull(k.ActivatedAt))
 	if isUnique(err) {
-		return fmt.Errorf("sqlite: add signing key %q (%s): %w", k.ID, k.State, token.ErrConflict)
+		return fmt.Errorf("sqlite: add signing key %q (%s %s): %w", k.ID, keyUse(k), k.State, token.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: add signing key: %w", err)
@@ -61,35 +71,39 @@ func (db *DB) AddSigningKey(ctx context.Context, tenantID string, k *token.Signi
 	return nil
 }
 
-// PromoteSigningKey makes next current and retires expectCurrent, if they
-// are the tenant's next and current keys; otherwise it changes nothing and
-// returns token.ErrConflict.
+// PromoteSigningKey makes next current and retires expectCurrent, if next
+// is a next key of the tenant and expectCurrent the current key of its
+// use; otherwise it changes nothing and returns token.ErrConflict.
 func (db *DB) PromoteSigningKey(ctx context.Context, tenantID, next, expectCurrent string, at, publishUntil time.Time) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		var use string
+		err := tx.QueryRowContext(ctx, `SELECT use FROM signing_keys WHERE id = ? AND tenant_id = ? AND state = 'next'`,
+			next, tenantID).Scan(&use)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("key %q is not next: %w", next, token.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
 		var current string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM signing_keys WHERE tenant_id = ? AND state = 'current'`,
-			tenantID).Scan(&current)
+		err = tx.QueryRowContext(ctx, `SELECT id FROM signing_keys WHERE tenant_id = ? AND use = ? AND state = 'current'`,
+			tenantID, use).Scan(&current)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if current != expectCurrent {
-			return fmt.Errorf("current key is %q, not %q: %w", current, expectCurrent, token.ErrConflict)
+			return fmt.Errorf("current %s key is %q, not %q: %w", use, current, expectCurrent, token.ErrConflict)
 		}
+		// Retire first: the unique index allows one current key per use.
 		if current != "" {
 			if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = 'retired', retired_at = ?, publish_until = ?
 				WHERE id = ?`, at.UnixMicro(), timeOrNull(publishUntil), current); err != nil {
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = 'current', activated_at = ?
-			WHERE id = ? AND tenant_id = ? AND state = 'next'`, at.UnixMicro(), next, tenantID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return fmt.Errorf("key %q is not next: %w", next, errors.Join(err, token.ErrConflict))
-		}
-		return nil
+		_, err = tx.ExecContext(ctx, `UPDATE signing_keys SET state = 'current', activated_at = ? WHERE id = ?`,
+			at.UnixMicro(), next)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: promote signing key: %w", err)
@@ -127,7 +141,7 @@ func (db *DB) ResealSigningKeys(ctx context.Context, reseal func(token.SigningKe
 
 // signingKeysIn reads the keys' IDs and sealed private keys in tx.
 func signingKeysIn(ctx context.Context, tx *sql.Tx) ([]token.SigningKey, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, algorithm, sealed_private_key, state FROM signing_keys ORDER BY id`)
+	rows, err := tx.QueryContext(ctx, `SELECT id, algorithm, use, sealed_private_key, state FROM signing_keys ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +149,7 @@ func signingKeysIn(ctx context.Context, tx *sql.Tx) ([]token.SigningKey, error) 
 	var out []token.SigningKey
 	for rows.Next() {
 		var k token.SigningKey
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.SealedPrivateKey, &k.State); err != nil {
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Use, &k.SealedPrivateKey, &k.State); err != nil {
 			return nil, err
 		}
 		out = append(out, k)
@@ -198,24 +212,42 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (*token.Record, erro
 	return &r, nil
 }
 
-// Revoke adds the token ID to the revocation list (keeping the later
-// expiry if it is already there) and deletes the opaque token with that
-// ID, in one transaction.
+// Revoke adds the token ID to the revocation list and deletes the opaque
+// token with that ID, in one transaction. A revocation already listed
+// keeps the later expiry and the later cut-off.
 func (db *DB) Revoke(ctx context.Context, r token.Revocation) error {
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO revocations (token_id, client_id, expires_at) VALUES (?, ?, ?)
-			ON CONFLICT (token_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
-			r.TokenID, r.ClientID, r.ExpiresAt.UnixMicro())
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE id = ?`, r.TokenID)
-		return err
-	})
-	if err != nil {
+	if err := db.writeTx(ctx, func(tx *sql.Tx) error { return revoke(ctx, tx, r) }); err != nil {
 		return fmt.Errorf("sqlite: revoke: %w", err)
 	}
 	return nil
+}
+
+// AddRevocation stores a revocation inside the transaction, as DB.Revoke
+// does.
+func (t *tx) AddRevocation(ctx context.Context, r token.Revocation) error {
+	if err := revoke(ctx, t.tx, r); err != nil {
+		return fmt.Errorf("sqlite: add revocation: %w", err)
+	}
+	return nil
+}
+
+// revoke upserts r. A row whose expiry and cut-off would not move is left
+// alone, so the change log records only revocations that changed.
+// (SQLite's two-argument max is NULL when either is; COALESCE then takes
+// the one that is set.)
+func revoke(ctx context.Context, q querier, r token.Revocation) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO revocations (token_id, client_id, expires_at, issued_before)
+		VALUES (?, ?, ?, ?)
+		ON CONFLICT (token_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at),
+			issued_before = COALESCE(max(issued_before, excluded.issued_before), issued_before, excluded.issued_before)
+		WHERE excluded.expires_at > expires_at
+			OR COALESCE(excluded.issued_before, 0) > COALESCE(issued_before, 0)`,
+		r.TokenID, r.ClientID, r.ExpiresAt.UnixMicro(), timeOrNull(r.IssuedBefore))
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, `DELETE FROM access_tokens WHERE id = ?`, r.TokenID)
+	return err
 }
 
 // Revocations returns every revocation that expires after t, soonest
@@ -240,7 +272,7 @@ func (db *DB) RevocationsByID(ctx context.Context, ids []string) ([]token.Revoca
 // revocations reads the revocations that where (a fixed SQL clause)
 // selects.
 func (db *DB) revocations(ctx context.Context, where string, args ...any) ([]token.Revocation, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT token_id, client_id, expires_at FROM revocations `+where, args...)
+	rows, err := db.read.QueryContext(ctx, `SELECT token_id, client_id, expires_at, issued_before FROM revocations `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -248,13 +280,14 @@ func (db *DB) revocations(ctx context.Context, where string, args ...any) ([]tok
 	var out []token.Revocation
 	for rows.Next() {
 		var (
-			r       token.Revocation
-			expires int64
+			r            token.Revocation
+			expires      int64
+			issuedBefore sql.NullInt64
 		)
-		if err := rows.Scan(&r.TokenID, &r.ClientID, &expires); err != nil {
+		if err := rows.Scan(&r.TokenID, &r.ClientID, &expires, &issuedBefore); err != nil {
 			return nil, err
 		}
-		r.ExpiresAt = fromMicros(expires)
+		r.ExpiresAt, r.IssuedBefore = fromMicros(expires), nullTime(issuedBefore)
 		out = append(out, r)
 	}
 	return out, rows.Err()

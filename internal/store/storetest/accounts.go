@@ -143,6 +143,9 @@ func newUser(tenantID, id, email string) *account.User {
 // storedUser is what a store returns for u.
 func storedUser(u *account.User) *account.User {
 	d := *u
+	if d.Status == "" {
+		d.Status = account.UserActive
+	}
 	d.Email = strings.ToLower(d.Email)
 	d.Roles = nilIfEmpty(d.Roles)
 	d.CreatedAt, d.UpdatedAt = stored(d.CreatedAt), stored(d.UpdatedAt)

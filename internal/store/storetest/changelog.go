@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/store"
@@ -101,8 +102,73 @@ func testLogsChanges(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}, changes.Change{Kind: changes.Revocation, Key: "jti_v"})
+	step("revocation sent again", func() {
+		if err := s.Revoke(ctx, token.Revocation{TokenID: "jti_v", ClientID: c.ID, ExpiresAt: at(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}) // nothing moved
+	cutOff := token.CutOffKey("usr_1", c.ID)
+	step("cut-off", func() {
+		if err := s.Revoke(ctx, token.Revocation{TokenID: cutOff, ExpiresAt: at(time.Hour), IssuedBefore: base}); err != nil {
+			t.Fatal(err)
+		}
+	}, changes.Change{Kind: changes.Revocation, Key: cutOff})
+	step("cut-off moved later", func() {
+		inAccountTx(t, s, func(ctx context.Context, tx account.Tx) error {
+			return tx.AddRevocation(ctx, token.Revocation{TokenID: cutOff, ExpiresAt: at(time.Hour), IssuedBefore: at(time.Minute)})
+		})
+	}, changes.Change{Kind: changes.Revocation, Key: cutOff})
+	step("cut-off moved earlier", func() {
+		if err := s.Revoke(ctx, token.Revocation{TokenID: cutOff, ExpiresAt: at(time.Hour), IssuedBefore: base}); err != nil {
+			t.Fatal(err)
+		}
+	}) // nothing moved
+	step("record activity", func() {
+		err := s.RecordActivity(ctx, []client.Activity{{ClientID: c.ID,
+			Authorization: &client.Authorization{At: at(time.Hour), UserID: "usr_1", RedirectURI: "https://a.example/cb"},
+			Token:         &client.Issue{At: at(time.Hour), Grant: client.GrantAuthorizationCode}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	step("sessions, consents and users", func() {
+		inAccountTx(t, s, func(ctx context.Context, tx account.Tx) error {
+			if err := tx.CreateUser(ctx, newUser("ten_1", "usr_1", "one@example.com")); err != nil {
+				return err
+			}
+			if err := tx.CreateSession(ctx, newSession("ses_1", "usr_1", base)); err != nil {
+				return err
+			}
+			return tx.PutConsent(ctx, newConsent("usr_1", c.ID, base))
+		})
+	})
+	step("codes and refresh tokens", func() {
+		inGrantTx(t, s, func(ctx context.Context, tx token.GrantTx) error {
+			if err := tx.CreateCode(ctx, newCode("code-logged", base)); err != nil {
+				return err
+			}
+			if _, err := tx.UseCode(ctx, "code-logged", base); err != nil {
+				return err
+			}
+			if err := tx.CreateRefreshToken(ctx, newRefreshToken("rt_1", "fam_1", "usr_1", c.ID, base)); err != nil {
+				return err
+			}
+			_, err := tx.RevokeRefreshTokens(ctx, token.RefreshFilter{FamilyID: "fam_1"}, base)
+			return err
+		})
+	})
+	step("revocation in a grant transaction", func() {
+		inGrantTx(t, s, func(ctx context.Context, tx token.GrantTx) error {
+			return tx.AddRevocation(ctx, token.Revocation{TokenID: "jti_rt_1", ClientID: c.ID, ExpiresAt: at(time.Hour)})
+		})
+	}, changes.Change{Kind: changes.Revocation, Key: "jti_rt_1"})
 	step("first signing key", func() {
 		addKey(t, s, currentKey("kid_v", base))
+	}, changes.Change{Kind: changes.SigningKey, Key: keyTenant})
+	step("first ID signing key", func() {
+		k := currentKey("kid_id", base)
+		k.Use = token.UseID
+		addKey(t, s, k)
 	}, changes.Change{Kind: changes.SigningKey, Key: keyTenant})
 	step("next signing key", func() { addKey(t, s, newKey("kid_n", base)) }, changes.Change{Kind: changes.SigningKey, Key: keyTenant})
 	step("promotion", func() {
@@ -210,5 +276,52 @@ func testRevocationsByID(t *testing.T, s store.Store) {
 	checkEqual(t, "RevocationsByID", got, want)
 	if got, err := s.RevocationsByID(ctx, nil); err != nil || len(got) != 0 {
 		t.Fatalf("RevocationsByID(nil) = %v, %v", got, err)
+	}
+}
+
+// CheckLoggedColumns checks which columns the database's change-log
+// triggers watch, which no call of the store can isolate (an update
+// writes every configuration column at once): updating a client's
+// configuration columns, or a revocation's expiry or cut-off, logs a
+// change; updating a client's usage and activity columns does not. exec
+// runs one statement on the store's database; the statements are the same
+// text in every dialect (each sets a column to itself, which is enough to
+// fire an UPDATE OF trigger).
+func CheckLoggedColumns(t *testing.T, s store.Store, exec func(ctx context.Context, query string) error) {
+	t.Helper()
+	ctx := t.Context()
+	createClients(t, s, newClient("ten_1", "lkc_cols", "Columns"))
+	if err := s.Revoke(ctx, token.Revocation{TokenID: "jti_cols", ExpiresAt: at(time.Hour), IssuedBefore: base}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		table, column, key string
+		logged             bool
+	}{
+		{"clients", "name", "lkc_cols", true},
+		{"clients", "token_endpoint_auth_method", "lkc_cols", true},
+		{"clients", "id_token_alg", "lkc_cols", true},
+		{"clients", "post_logout_redirect_uris", "lkc_cols", true},
+		{"clients", "last_used_at", "lkc_cols", false},
+		{"clients", "last_authorized_at", "lkc_cols", false},
+		{"clients", "last_authorized_user", "lkc_cols", false},
+		{"clients", "last_authorized_redirect_uri", "lkc_cols", false},
+		{"clients", "last_token_at", "lkc_cols", false},
+		{"clients", "last_token_grant", "lkc_cols", false},
+		{"revocations", "expires_at", "jti_cols", true},
+		{"revocations", "issued_before", "jti_cols", true},
+	}
+	for _, c := range cases {
+		before := changesAfter(t, s, 0)
+		where := "id"
+		if c.table == "revocations" {
+			where = "token_id"
+		}
+		if err := exec(ctx, "UPDATE "+c.table+" SET "+c.column+" = "+c.column+" WHERE "+where+" = '"+c.key+"'"); err != nil {
+			t.Fatalf("update %s.%s: %v", c.table, c.column, err)
+		}
+		if logged := len(changesAfter(t, s, 0)) > len(before); logged != c.logged {
+			t.Errorf("updating %s.%s logged a change: %v, want %v", c.table, c.column, logged, c.logged)
+		}
 	}
 }

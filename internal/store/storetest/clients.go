@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 var clientTests = []test{
@@ -19,6 +20,8 @@ var clientTests = []test{
 	{"Update", testUpdateClient},
 	{"Delete", testDeleteClient},
 	{"RecordUse", testRecordUse},
+	{"RecordActivity", testRecordActivity},
+	{"DeleteRemovesGrants", testDeleteClientRemovesGrants},
 	{"ContextCanceled", testContextCanceled},
 }
 
@@ -51,6 +54,7 @@ func testZeroAndEmptyValues(t *testing.T, s store.Store) {
 	empty := zero.Clone()
 	empty.ID = "lkc_empty"
 	empty.GrantTypes, empty.RedirectURIs, empty.Scopes, empty.Roles = []client.GrantType{}, []string{}, []string{}, []string{}
+	empty.PostLogoutRedirectURIs = []string{}
 	createClients(t, s, zero, empty)
 
 	for _, c := range []*client.Client{zero, empty} {
@@ -59,8 +63,13 @@ func testZeroAndEmptyValues(t *testing.T, s store.Store) {
 		if got.GrantTypes != nil || got.RedirectURIs != nil || got.Scopes != nil || got.Roles != nil {
 			t.Errorf("%s: empty lists must come back nil, got %#v %#v %#v %#v", c.ID, got.GrantTypes, got.RedirectURIs, got.Scopes, got.Roles)
 		}
-		if !got.LastUsedAt.IsZero() || !got.SecretExpiresAt.IsZero() {
-			t.Errorf("%s: zero times must come back zero, got %v %v", c.ID, got.LastUsedAt, got.SecretExpiresAt)
+		if !got.LastUsedAt.IsZero() || !got.SecretExpiresAt.IsZero() || !got.LastAuthorization.At.IsZero() || !got.LastToken.At.IsZero() {
+			t.Errorf("%s: zero times must come back zero, got %v %v %v %v", c.ID, got.LastUsedAt, got.SecretExpiresAt,
+				got.LastAuthorization.At, got.LastToken.At)
+		}
+		if got.PostLogoutRedirectURIs != nil || got.TokenEndpointAuthMethod != "" || got.IDTokenAlg != "" {
+			t.Errorf("%s: empty values must come back empty, got %#v %q %q", c.ID, got.PostLogoutRedirectURIs,
+				got.TokenEndpointAuthMethod, got.IDTokenAlg)
 		}
 	}
 }
@@ -120,15 +129,21 @@ func testUpdateClient(t *testing.T, s store.Store) {
 	u.TokenFormat, u.RequireConsent, u.Status, u.Protected = client.TokenJWT, false, client.StatusInactive, false
 	u.UpdatedAt = at(2*time.Hour + 987654321)
 	u.SecretExpiresAt = time.Time{}
-	// Fields that never change, and LastUsedAt, which only RecordUse
-	// writes, are left as stored whatever the update says.
+	u.TokenEndpointAuthMethod, u.IDTokenAlg = client.AuthNone, client.IDTokenRS256
+	u.PostLogoutRedirectURIs = []string{"https://c.example/bye"}
+	// Fields that never change, and LastUsedAt, LastAuthorization and
+	// LastToken, which only RecordUse and RecordActivity write, are left as
+	// stored whatever the update says.
 	u.TenantID, u.CreatedAt, u.CreatedBy = "ten_other", at(-time.Hour), "usr_other"
 	u.LastUsedAt = at(-time.Hour)
+	u.LastAuthorization = client.Authorization{At: at(-time.Hour), UserID: "usr_other", RedirectURI: "https://c.example/cb"}
+	u.LastToken = client.Issue{}
 	inTx(t, s, func(ctx context.Context, tx client.Tx) error { return tx.UpdateClient(ctx, u) })
 
 	want := storedClient(u)
 	want.TenantID, want.CreatedAt, want.CreatedBy = c.TenantID, stored(c.CreatedAt), c.CreatedBy
 	want.LastUsedAt = stored(c.LastUsedAt)
+	want.LastAuthorization, want.LastToken = storedClient(c).LastAuthorization, storedClient(c).LastToken
 	checkEqual(t, "updated client", getClient(t, s, c.ID), want)
 }
 
@@ -203,6 +218,97 @@ func testRecordUse(t *testing.T, s store.Store) {
 				st.name, gotClient, gotSecret, stored(st.client), stored(st.secretAt))
 		}
 	}
+}
+
+// testRecordActivity: a client's latest authorization and token move only
+// later, each on its own, and activity of unknown clients is ignored.
+func testRecordActivity(t *testing.T, s store.Store) {
+	c := newClient("ten_a", "lkc_active", "Active")
+	c.LastAuthorization, c.LastToken = client.Authorization{}, client.Issue{}
+	createClients(t, s, c)
+	auth := func(h int, user string) *client.Authorization {
+		return &client.Authorization{At: at(time.Duration(h) * time.Hour), UserID: user, RedirectURI: "https://" + user + ".example/cb"}
+	}
+	issue := func(h int, g client.GrantType) *client.Issue {
+		return &client.Issue{At: at(time.Duration(h) * time.Hour), Grant: g}
+	}
+	steps := []struct {
+		name      string
+		acts      []client.Activity
+		wantAuth  *client.Authorization // nil: never
+		wantToken *client.Issue
+	}{
+		{"nothing", nil, nil, nil},
+		{"a token only", []client.Activity{{ClientID: c.ID, Token: issue(1, client.GrantClientCredentials)}},
+			nil, issue(1, client.GrantClientCredentials)},
+		{"an authorization and a token", []client.Activity{{ClientID: c.ID, Authorization: auth(2, "usr_1"), Token: issue(2, client.GrantAuthorizationCode)}},
+			auth(2, "usr_1"), issue(2, client.GrantAuthorizationCode)},
+		{"earlier ones are ignored", []client.Activity{{ClientID: c.ID, Authorization: auth(1, "usr_2"), Token: issue(1, client.GrantRefreshToken)}},
+			auth(2, "usr_1"), issue(2, client.GrantAuthorizationCode)},
+		{"each part on its own", []client.Activity{{ClientID: c.ID, Authorization: auth(1, "usr_2"), Token: issue(3, client.GrantRefreshToken)}},
+			auth(2, "usr_1"), issue(3, client.GrantRefreshToken)},
+		{"the latest of a batch wins", []client.Activity{
+			{ClientID: c.ID, Authorization: auth(5, "usr_5")},
+			{ClientID: c.ID, Authorization: auth(6, "usr_6"), Token: issue(4, client.GrantClientCredentials)},
+			{ClientID: c.ID, Authorization: auth(4, "usr_4"), Token: issue(6, client.GrantRefreshToken)},
+			{ClientID: c.ID, Token: issue(5, client.GrantAuthorizationCode)},
+		}, auth(6, "usr_6"), issue(6, client.GrantRefreshToken)},
+		{"unknown clients are ignored", []client.Activity{
+			{ClientID: "lkc_gone", Authorization: auth(9, "usr_9"), Token: issue(9, client.GrantRefreshToken)},
+			{ClientID: c.ID, Authorization: auth(7, "usr_7")},
+		}, auth(7, "usr_7"), issue(6, client.GrantRefreshToken)},
+	}
+	for _, st := range steps {
+		if err := s.RecordActivity(t.Context(), st.acts); err != nil {
+			t.Fatalf("%s: RecordActivity: %v", st.name, err)
+		}
+		got := getClient(t, s, c.ID)
+		var wantAuth client.Authorization
+		var wantToken client.Issue
+		if st.wantAuth != nil {
+			wantAuth = *st.wantAuth
+			wantAuth.At = stored(wantAuth.At)
+		}
+		if st.wantToken != nil {
+			wantToken = *st.wantToken
+			wantToken.At = stored(wantToken.At)
+		}
+		checkEqual(t, st.name+": last authorization", got.LastAuthorization, wantAuth)
+		checkEqual(t, st.name+": last token", got.LastToken, wantToken)
+	}
+	// Nothing else of the client moved.
+	want := storedClient(c)
+	want.LastAuthorization, want.LastToken = getClient(t, s, c.ID).LastAuthorization, getClient(t, s, c.ID).LastToken
+	checkEqual(t, "the client after RecordActivity", getClient(t, s, c.ID), want)
+}
+
+// testDeleteClientRemovesGrants: deleting a client deletes the consents,
+// codes and refresh tokens issued to it, and no other client's.
+func testDeleteClientRemovesGrants(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	createClients(t, s, newClient("ten_a", "lkc_doomed", "Doomed"), newClient("ten_a", "lkc_other", "Other"))
+	putConsents(t, s, newConsent("usr_1", "lkc_doomed", base), newConsent("usr_1", "lkc_other", base))
+	doomedCode, otherCode := newCode("code-doomed", base), newCode("code-other", base)
+	doomedCode.ClientID, otherCode.ClientID = "lkc_doomed", "lkc_other"
+	createCodes(t, s, doomedCode, otherCode)
+	createRefreshTokens(t, s, newRefreshToken("rt_doomed", "fam_1", "usr_1", "lkc_doomed", base),
+		newRefreshToken("rt_other", "fam_2", "usr_1", "lkc_other", base))
+
+	inTx(t, s, func(ctx context.Context, tx client.Tx) error { return tx.DeleteClient(ctx, "lkc_doomed") })
+	if _, err := s.Consent(ctx, "usr_1", "lkc_doomed"); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("the deleted client's consent: got %v, want account.ErrNotFound", err)
+	}
+	if _, err := useCode(t, s, "code-doomed", base); !errors.Is(err, token.ErrNotFound) {
+		t.Errorf("the deleted client's code: got %v, want token.ErrNotFound", err)
+	}
+	if _, err := s.RefreshTokenByHash(ctx, "hash-of-rt_doomed"); !errors.Is(err, token.ErrNotFound) {
+		t.Errorf("the deleted client's refresh token: got %v, want token.ErrNotFound", err)
+	}
+	getConsent(t, s, "usr_1", "lkc_other")
+	if _, err := useCode(t, s, "code-other", base); err != nil {
+		t.Errorf("another client's code: %v", err)
+	}
+	getRefreshToken(t, s, "hash-of-rt_other")
 }
 
 func testContextCanceled(t *testing.T, s store.Store) {

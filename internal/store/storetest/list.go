@@ -18,6 +18,7 @@ var listTests = []test{
 	{"TenantIsolation", testListTenantIsolation},
 	{"OwnerFilter", testListOwnerFilter},
 	{"StatusFilter", testListStatusFilter},
+	{"ActivityFilters", testListActivityFilters},
 	{"Search", testListSearch},
 	{"SearchFollowsChanges", testListSearchFollowsChanges},
 	{"Sort", testListSort},
@@ -82,13 +83,42 @@ func listFixture(tenantID string) []*client.Client {
 		{"Upper-ID", "lower name", client.StatusActive, "", h(9), h(16), h(40)},
 		{"a~b.c", "Zed", client.StatusInactive, "usr_1", h(0), h(1), h(30)},
 	}
+	// Each row's latest authorization and token, in the order above: shared
+	// times, never, and every grant.
+	cc, ac, rt := client.GrantClientCredentials, client.GrantAuthorizationCode, client.GrantRefreshToken
+	activity := []struct {
+		authorized time.Time
+		by         string
+		issued     time.Time
+		grant      client.GrantType
+	}{
+		{h(20), "usr_1", h(30), ac},
+		{h(20), "usr_2", h(31), rt},
+		{time.Time{}, "", h(29), cc},
+		{h(22), "usr_1", time.Time{}, ""},
+		{h(19), "usr_2", h(31), ac},
+		{time.Time{}, "", time.Time{}, ""},
+		{h(25), "usr_1", h(26), rt},
+		{h(20), "usr_3", h(32), rt},
+		{time.Time{}, "", h(28), cc},
+		{h(21), "usr_1", h(30), ac},
+		{h(18), "usr_2", time.Time{}, ""},
+		{h(23), "usr_1", h(27), cc},
+		{h(24), "usr_3", h(33), ac},
+	}
 	var out []*client.Client
-	for _, r := range rows {
+	for i, r := range rows {
 		// IDs start "a." in ten_a and "b." in ten_b: unique, and free of
 		// the characters the search tests look for.
 		c := newClient(tenantID, tenantID[len(tenantID)-1:]+"."+r.id, r.name)
 		c.Status, c.OwnerUserID, c.CreatedAt = r.status, r.owner, r.created
 		c.LastUsedAt, c.SecretExpiresAt = r.lastUsed, r.secretExpires
+		a := activity[i]
+		c.LastAuthorization = client.Authorization{}
+		if !a.authorized.IsZero() {
+			c.LastAuthorization = client.Authorization{At: a.authorized, UserID: a.by, RedirectURI: "https://" + r.id + ".example/cb"}
+		}
+		c.LastToken = client.Issue{At: a.issued, Grant: a.grant}
 		out = append(out, c)
 	}
 	return out
@@ -179,6 +209,10 @@ func sortKey(c *client.Client, f client.SortField) any {
 		return nanos(c.SecretExpiresAt)
 	case client.SortStatus:
 		return string(c.Status)
+	case client.SortLastAuthorized:
+		return nanos(c.LastAuthorization.At)
+	case client.SortLastToken:
+		return nanos(c.LastToken.At)
 	}
 	panic("unknown sort field " + f)
 }
@@ -228,6 +262,38 @@ func testListOwnerFilter(t *testing.T, s store.Store) {
 		got := listAll(t, s, client.ListQuery{TenantID: "ten_a", OwnerUserID: owner}, len(want))
 		checkEqual(t, "owner "+owner, ids(got), want)
 	}
+}
+
+// testListActivityFilters: the latest token's grant and the latest
+// authorization's user filter the list, alone, together and with paging.
+func testListActivityFilters(t *testing.T, s store.Store) {
+	all := seedList(t, s)
+	for _, g := range []client.GrantType{client.GrantClientCredentials, client.GrantAuthorizationCode, client.GrantRefreshToken} {
+		want := filter(all, func(c *client.Client) bool { return c.LastToken.Grant == g })
+		if len(want) == 0 {
+			t.Fatalf("fixture: no client's last token is %s", g)
+		}
+		got := listAll(t, s, client.ListQuery{TenantID: "ten_a", LastGrant: g, Limit: 2}, len(want))
+		checkEqual(t, "last grant "+string(g), ids(got), want)
+	}
+	for _, u := range []string{"usr_1", "usr_2", "usr_nobody"} {
+		want := filter(all, func(c *client.Client) bool { return c.LastAuthorization.UserID == u })
+		got := listAll(t, s, client.ListQuery{TenantID: "ten_a", AuthorizedBy: u, Limit: 2}, len(want))
+		checkEqual(t, "authorized by "+u, ids(got), want)
+	}
+	q := client.ListQuery{TenantID: "ten_a", AuthorizedBy: "usr_1", LastGrant: client.GrantAuthorizationCode,
+		Sort: client.SortLastAuthorized, Desc: true, Limit: 1}
+	var want []*client.Client
+	for _, c := range all {
+		if c.LastAuthorization.UserID == "usr_1" && c.LastToken.Grant == client.GrantAuthorizationCode {
+			want = append(want, c)
+		}
+	}
+	sortClients(want, client.SortLastAuthorized, true)
+	if len(want) != 2 {
+		t.Fatalf("fixture: %d clients last authorized by usr_1 with a code, want 2", len(want))
+	}
+	checkEqual(t, "both filters, sorted by last authorization", ids(listAll(t, s, q, len(want))), ids(want))
 }
 
 func testListStatusFilter(t *testing.T, s store.Store) {
@@ -391,6 +457,8 @@ func testListInvalidQuery(t *testing.T, s store.Store) {
 		"negative limit":         {TenantID: "ten_a", Limit: -1},
 		"unknown sort":           {TenantID: "ten_a", Sort: "password"},
 		"unknown status":         {TenantID: "ten_a", Status: "deleted"},
+		"unknown last grant":     {TenantID: "ten_a", LastGrant: "implicit"},
+		"bad authorized by":      {TenantID: "ten_a", AuthorizedBy: "usr 1; --"},
 		"garbage cursor":         {TenantID: "ten_a", After: "not a cursor"},
 		// A name cursor has a text key; a time column needs a number.
 		"cursor of another sort": {TenantID: "ten_a", Sort: client.SortCreatedAt, After: p.Next},

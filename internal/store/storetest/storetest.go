@@ -26,8 +26,13 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"List", listTests},
 		{"Concurrency", concurrencyTests},
 		{"Accounts", accountTests},
+		{"Users", userTests},
+		{"Sessions", sessionTests},
+		{"Consents", consentTests},
 		{"SigningKeys", keyTests},
 		{"Tokens", tokenTests},
+		{"Grants", grantTests},
+		{"CutOffs", cutOffTests},
 		{"Audit", auditTests},
 		{"ChangeLog", changeLogTests},
 	}
@@ -100,6 +105,12 @@ func newClient(tenantID, id, name string) *client.Client {
 		UpdatedAt:       at(time.Minute),
 		LastUsedAt:      at(time.Hour),
 		SecretExpiresAt: at(180 * 24 * time.Hour),
+
+		TokenEndpointAuthMethod: client.AuthSecretPost,
+		IDTokenAlg:              client.IDTokenES256,
+		PostLogoutRedirectURIs:  []string{"https://b.example/bye", "https://a.example/bye"},
+		LastAuthorization:       client.Authorization{At: at(2 * time.Hour), UserID: "usr_authorizer", RedirectURI: "https://b.example/cb"},
+		LastToken:               client.Issue{At: at(3 * time.Hour), Grant: client.GrantRefreshToken},
 	}
 }
 
@@ -110,6 +121,8 @@ func storedClient(c *client.Client) *client.Client {
 	d.Scopes, d.Roles = nilIfEmpty(d.Scopes), nilIfEmpty(d.Roles)
 	d.CreatedAt, d.UpdatedAt = stored(d.CreatedAt), stored(d.UpdatedAt)
 	d.LastUsedAt, d.SecretExpiresAt = stored(d.LastUsedAt), stored(d.SecretExpiresAt)
+	d.PostLogoutRedirectURIs = nilIfEmpty(d.PostLogoutRedirectURIs)
+	d.LastAuthorization.At, d.LastToken.At = stored(d.LastAuthorization.At), stored(d.LastToken.At)
 	return d
 }
 

@@ -19,6 +19,70 @@ var keyTests = []test{
 	{"Prune", testPruneSigningKeys},
 	{"Reseal", testResealSigningKeys},
 	{"TenantsApart", testSigningKeysPerTenant},
+	{"PerUse", testSigningKeysPerUse},
+}
+
+// testSigningKeysPerUse: each use of a tenant is a lineage of its own.
+// An access and an ID key are current at once, each use may have a next
+// key, and promoting one use's next key retires only that use's current
+// key. An empty use is stored as access.
+func testSigningKeysPerUse(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	idKey := func(k *token.SigningKey) *token.SigningKey {
+		k.Use, k.Algorithm = token.UseID, "RS256"
+		return k
+	}
+	access1 := currentKey("access_1", at(0)) // Use left empty
+	id1 := idKey(currentKey("id_1", at(0)))
+	addKey(t, s, access1)
+	addKey(t, s, id1)
+	if err := s.AddSigningKey(ctx, keyTenant, idKey(currentKey("id_x", at(time.Minute)))); !errors.Is(err, token.ErrConflict) {
+		t.Errorf("a second current ID key: got %v, want token.ErrConflict", err)
+	}
+	id2 := idKey(newKey("id_2", at(time.Hour)))
+	addKey(t, s, id2)
+	if err := s.AddSigningKey(ctx, keyTenant, idKey(newKey("id_3", at(time.Hour)))); !errors.Is(err, token.ErrConflict) {
+		t.Errorf("a second next ID key: got %v, want token.ErrConflict", err)
+	}
+	access2 := newKey("access_2", at(2*time.Hour))
+	access2.Use = token.UseAccess
+	addKey(t, s, access2) // the access lineage's next slot is its own
+
+	// The current key a promotion retires is that of the next key's use.
+	for _, c := range []struct{ next, current string }{{"id_2", "access_1"}, {"access_2", "id_1"}, {"", "id_1"}, {"", ""}} {
+		if err := s.PromoteSigningKey(ctx, keyTenant, c.next, c.current, at(3*time.Hour), at(50*time.Hour)); !errors.Is(err, token.ErrConflict) {
+			t.Errorf("promoting %q over %q: got %v, want token.ErrConflict", c.next, c.current, err)
+		}
+	}
+	if err := s.PromoteSigningKey(ctx, keyTenant, "id_2", "id_1", at(3*time.Hour), at(50*time.Hour)); err != nil {
+		t.Fatalf("promoting the ID key: %v", err)
+	}
+	checkEqual(t, "keys of both uses, newest first", signingKeys(t, s), []token.SigningKey{
+		storedKey(access2, token.KeyNext, time.Time{}, time.Time{}, time.Time{}),
+		storedKey(id2, token.KeyCurrent, at(3*time.Hour), time.Time{}, time.Time{}),
+		// Made at one time: by ID, descending.
+		storedKey(id1, token.KeyRetired, id1.CreatedAt, at(3*time.Hour), at(50*time.Hour)),
+		storedKey(access1, token.KeyCurrent, access1.CreatedAt, time.Time{}, time.Time{}),
+	})
+	if err := s.PromoteSigningKey(ctx, keyTenant, "access_2", "access_1", at(4*time.Hour), at(60*time.Hour)); err != nil {
+		t.Fatalf("promoting the access key: %v", err)
+	}
+	states := map[string]token.KeyState{}
+	for _, k := range signingKeys(t, s) {
+		states[k.ID] = k.State
+	}
+	want := map[string]token.KeyState{"access_2": token.KeyCurrent, "access_1": token.KeyRetired,
+		"id_2": token.KeyCurrent, "id_1": token.KeyRetired}
+	checkEqual(t, "states after both promotions", states, want)
+	n, err := s.ResealSigningKeys(ctx, func(k token.SigningKey) ([]byte, error) {
+		if k.Use != token.UseAccess && k.Use != token.UseID {
+			return nil, fmt.Errorf("key %s has use %q", k.ID, k.Use)
+		}
+		return k.SealedPrivateKey, nil
+	})
+	if err != nil || n != 4 {
+		t.Errorf("ResealSigningKeys = %d, %v; want 4 keys, each with its use", n, err)
+	}
 }
 
 // keyTenant is the tenant of the signing keys most key tests make.
@@ -119,6 +183,9 @@ func currentKey(id string, created time.Time) *token.SigningKey {
 func storedKey(k *token.SigningKey, state token.KeyState, activated, retired, publishUntil time.Time) token.SigningKey {
 	d := *k
 	d.State = state
+	if d.Use == "" {
+		d.Use = token.UseAccess
+	}
 	d.CreatedAt, d.ActivatedAt = stored(d.CreatedAt), stored(activated)
 	d.RetiredAt, d.PublishUntil = stored(retired), stored(publishUntil)
 	return d

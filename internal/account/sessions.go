@@ -1,0 +1,281 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/argon2id"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// ErrBadCredentials is the one answer to a failed sign-in, whether the
+// email is unknown, the password wrong, or the user disabled: the pages
+// must not tell them apart.
+var ErrBadCredentials = errors.New("account: the email or password is not right")
+
+// DefaultSessionTTL is how long a session lasts when Sessions.TTL is zero.
+const DefaultSessionTTL = 12 * time.Hour
+
+// Sessions signs users in and out: it checks passwords, starts sessions
+// whose cookie value is stored only as a hash, finds them again, ends
+// them, and keeps what users approved for applications.
+//
+// Repo is required. Now defaults to time.Now, Random to crypto/rand, TTL
+// to DefaultSessionTTL. OnRevoke is as for Users: it receives the
+// revocations a revoked consent made, after commit.
+type Sessions struct {
+	Repo     Repository
+	Now      func() time.Time
+	Random   io.Reader
+	TTL      time.Duration
+	OnRevoke func([]token.Revocation)
+
+	dummyOnce sync.Once
+	dummy     string
+}
+
+func (s *Sessions) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+func (s *Sessions) random() io.Reader {
+	if s.Random != nil {
+		return s.Random
+	}
+	return rand.Reader
+}
+
+func (s *Sessions) ttl() time.Duration {
+	if s.TTL > 0 {
+		return s.TTL
+	}
+	return DefaultSessionTTL
+}
+
+// HashValue is the stored form of a session cookie value.
+func HashValue(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// CheckPassword returns the active user of the tenant with this email
+// and password, or ErrBadCredentials. An unknown email costs the same
+// argon2id verification as a known one, so timing does not tell them
+// apart.
+func (s *Sessions) CheckPassword(ctx context.Context, tenantID, email, password string) (*User, error) {
+	u, err := s.Repo.UserByEmail(ctx, tenantID, NormalizeEmail(email))
+	if errors.Is(err, ErrNotFound) {
+		s.verifyDummy(password)
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.PasswordHash == "" || len(password) > MaxPasswordLen {
+		s.verifyDummy(password)
+		return nil, ErrBadCredentials
+	}
+	ok, err := argon2id.Verify(u.PasswordHash, password)
+	if err != nil {
+		return nil, fmt.Errorf("account: verifying the password of %s: %w", u.ID, err)
+	}
+	if !ok || !u.Active() {
+		return nil, ErrBadCredentials
+	}
+	return u, nil
+}
+
+// verifyDummy spends one argon2id verification on nothing.
+func (s *Sessions) verifyDummy(password string) {
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = argon2id.Hash(s.random(), "latchkey-timing-equaliser", argon2id.Default)
+	})
+	if len(password) > MaxPasswordLen {
+		password = password[:MaxPasswordLen]
+	}
+	argon2id.Verify(s.dummy, password)
+}
+
+// Start begins a session for u, authenticated now, and returns the cookie
+// value (shown to the browser only; the store keeps its hash). The
+// session the browser held before, if any (its cookie value in previous),
+// is ended in the same transaction: a session ID is never carried across
+// a sign-in.
+func (s *Sessions) Start(ctx context.Context, u *User, previous string) (string, *Session, error) {
+	var raw [32]byte
+	if _, err := io.ReadFull(s.random(), raw[:]); err != nil {
+		return "", nil, err
+	}
+	value := base64.RawURLEncoding.EncodeToString(raw[:])
+	id, err := client.NewID(s.random(), "ses_")
+	if err != nil {
+		return "", nil, err
+	}
+	now := s.now()
+	sess := &Session{ID: id, Hash: HashValue(value), TenantID: u.TenantID, UserID: u.ID, AuthTime: now,
+		CreatedAt: now, ExpiresAt: now.Add(s.ttl())}
+	err = s.Repo.InAccountTx(ctx, func(tx Tx) error {
+		if previous != "" {
+			if err := tx.DeleteSession(ctx, HashValue(previous)); err != nil {
+				return err
+			}
+		}
+		return tx.CreateSession(ctx, sess)
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return value, sess, nil
+}
+
+// Find returns the live session of a cookie value in the tenant and its
+// user, or nil, nil, nil when there is none: unknown, expired, of another
+// tenant, or of a user since disabled or deleted.
+func (s *Sessions) Find(ctx context.Context, tenantID, value string) (*Session, *User, error) {
+	if value == "" {
+		return nil, nil, nil
+	}
+	sess, err := s.Repo.SessionByHash(ctx, HashValue(value))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if sess.TenantID != tenantID || !s.now().Before(sess.ExpiresAt) {
+		return nil, nil, nil
+	}
+	u, err := s.Repo.User(ctx, sess.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !u.Active() || u.TenantID != tenantID {
+		return nil, nil, nil
+	}
+	return sess, u, nil
+}
+
+// End ends the session of a cookie value; an unknown one is not an error.
+func (s *Sessions) End(ctx context.Context, value string) error {
+	if value == "" {
+		return nil
+	}
+	return s.Repo.InAccountTx(ctx, func(tx Tx) error { return tx.DeleteSession(ctx, HashValue(value)) })
+}
+
+// Covers reports whether consent c, if any, covers every scope asked.
+func Covers(c *Consent, scopes []string) bool {
+	if c == nil {
+		return false
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return false
+		}
+	}
+	return true
+}
+
+// Approve records that u approved scopes for the client (merged with what
+// they approved before) and that it was authorized now, with its audit
+// event.
+func (s *Sessions) Approve(ctx context.Context, u *User, clientID string, scopes []string, addr string) (*Consent, error) {
+	return s.putConsent(ctx, u, clientID, scopes, addr, true)
+}
+
+// Authorized records that an application the user had approved was
+// authorized again now (the "last authorization" of the Authorized
+// applications page). It records no audit event: nothing was decided.
+func (s *Sessions) Authorized(ctx context.Context, u *User, clientID string, scopes []string) (*Consent, error) {
+	return s.putConsent(ctx, u, clientID, scopes, "", false)
+}
+
+func (s *Sessions) putConsent(ctx context.Context, u *User, clientID string, scopes []string, addr string, approved bool) (*Consent, error) {
+	now := s.now()
+	var out *Consent
+	err := s.Repo.InAccountTx(ctx, func(tx Tx) error {
+		// The user's row serializes approvals of one user, so two tabs
+		// approving at once merge rather than overwrite.
+		if _, err := tx.LockUser(ctx, u.ID); err != nil {
+			return err
+		}
+		c, err := s.Repo.Consent(ctx, u.ID, clientID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			c = &Consent{TenantID: u.TenantID, UserID: u.ID, ClientID: clientID, FirstAt: now}
+		case err != nil:
+			return err
+		}
+		merged := slices.Clone(c.Scopes)
+		for _, sc := range scopes {
+			if !slices.Contains(merged, sc) {
+				merged = append(merged, sc)
+			}
+		}
+		slices.Sort(merged)
+		c.Scopes, c.LastAt = merged, now
+		if err := tx.PutConsent(ctx, c); err != nil {
+			return err
+		}
+		out = c
+		if !approved {
+			return nil
+		}
+		e := audit.New(userActor(u, addr), now, ActionConsentApproved, "client", clientID)
+		e.Details = map[string]string{"scopes": strings.Join(scopes, " ")}
+		return tx.AppendAudit(ctx, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Revoke forgets what u approved for the client and ends that
+// application's access for them at once: its refresh tokens are revoked
+// and its access tokens issued until now cut off, in one transaction with
+// the audit event. Revoking what was never approved is not an error.
+func (s *Sessions) Revoke(ctx context.Context, u *User, clientID, addr string) error {
+	now := s.now()
+	var revs []token.Revocation
+	err := s.Repo.InAccountTx(ctx, func(tx Tx) error {
+		if err := tx.DeleteConsent(ctx, u.ID, clientID); err != nil {
+			return err
+		}
+		var err error
+		if revs, err = endAccess(ctx, tx, u.ID, clientID, now); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, audit.New(userActor(u, addr), now, ActionConsentRevoked, "client", clientID))
+	})
+	if err != nil {
+		return err
+	}
+	if s.OnRevoke != nil {
+		s.OnRevoke(revs)
+	}
+	return nil
+}
+
+// userActor is a signed-in user acting on their own account.
+func userActor(u *User, addr string) authz.Actor {
+	return authz.Actor{Kind: authz.KindUser, ID: u.ID, Name: u.Email, TenantID: u.TenantID, Roles: u.Roles, SourceAddr: addr}
+}

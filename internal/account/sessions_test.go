@@ -1,0 +1,144 @@
+package account_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+func TestSessions(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	u, err := f.users.Create(ctx, f.op, account.NewUser{Email: "ana@example.com", Password: "correct horse battery"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// One answer for every failure.
+	for _, tc := range []struct{ tenant, email, password string }{
+		{"ten_home", "nobody@example.com", "correct horse battery"},
+		{"ten_home", "ana@example.com", "wrong horse battery"},
+		{"ten_other", "ana@example.com", "correct horse battery"},
+		{"ten_home", "ana@example.com", strings.Repeat("x", account.MaxPasswordLen+1)},
+	} {
+		if _, err := f.sessions.CheckPassword(ctx, tc.tenant, tc.email, tc.password); !errors.Is(err, account.ErrBadCredentials) {
+			t.Errorf("%+v: err = %v", tc, err)
+		}
+	}
+	got, err := f.sessions.CheckPassword(ctx, "ten_home", " Ana@Example.com", "correct horse battery")
+	if err != nil || got.ID != u.ID {
+		t.Fatalf("sign-in: %+v %v", got, err)
+	}
+
+	first, s1, err := f.sessions.Start(ctx, u, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := f.db.SessionByHash(ctx, account.HashValue(first))
+	if err != nil || stored.ID != s1.ID || stored.Hash == first || !strings.HasPrefix(s1.ID, "ses_") {
+		t.Fatalf("stored session %+v %v", stored, err)
+	}
+	if s, su, err := f.sessions.Find(ctx, "ten_home", first); err != nil || s == nil || su.ID != u.ID {
+		t.Fatalf("Find: %v %v %v", s, su, err)
+	}
+	if s, _, _ := f.sessions.Find(ctx, "ten_other", first); s != nil {
+		t.Fatal("a session crossed tenants")
+	}
+	// Signing in again replaces the session: the old value finds nothing.
+	second, _, err := f.sessions.Start(ctx, u, first)
+	if err != nil || second == first {
+		t.Fatalf("rotation: %v", err)
+	}
+	if s, _, _ := f.sessions.Find(ctx, "ten_home", first); s != nil {
+		t.Fatal("the session before sign-in survived it")
+	}
+	f.now = f.now.Add(account.DefaultSessionTTL)
+	if s, _, _ := f.sessions.Find(ctx, "ten_home", second); s != nil {
+		t.Fatal("an expired session was found")
+	}
+	f.now = f.now.Add(-time.Hour)
+	if err := f.sessions.End(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if s, _, _ := f.sessions.Find(ctx, "ten_home", second); s != nil {
+		t.Fatal("an ended session was found")
+	}
+	if err := f.sessions.End(ctx, "never-issued"); err != nil {
+		t.Fatalf("ending an unknown session: %v", err)
+	}
+	if s, _, err := f.sessions.Find(ctx, "ten_home", ""); s != nil || err != nil {
+		t.Fatal("an empty cookie found a session")
+	}
+}
+
+func TestConsents(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	u, err := f.users.Create(ctx, f.op, account.NewUser{Email: "ana@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := f.now
+	c, err := f.sessions.Approve(ctx, u, "app", []string{"profile", "openid"}, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Scopes, []string{"openid", "profile"}) || !account.Covers(c, []string{"openid"}) ||
+		account.Covers(c, []string{"openid", "email"}) || account.Covers(nil, nil) {
+		t.Fatalf("consent %+v", c)
+	}
+	f.now = f.now.Add(time.Hour)
+	if _, err := f.sessions.Approve(ctx, u, "app", []string{"email"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(time.Hour)
+	if _, err := f.sessions.Authorized(ctx, u, "app", []string{"openid"}); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := f.db.Consent(ctx, u.ID, "app")
+	if err != nil || !slices.Equal(stored.Scopes, []string{"email", "openid", "profile"}) ||
+		!stored.FirstAt.Equal(first) || !stored.LastAt.Equal(f.now) {
+		t.Fatalf("stored consent %+v %v", stored, err)
+	}
+	es, _ := f.db.AuditEvents(ctx, "ten_home", 0, 100)
+	approvals := 0
+	for _, e := range es {
+		if e.Action == account.ActionConsentApproved {
+			approvals++
+			if e.ActorID != u.ID || e.TargetID != "app" {
+				t.Fatalf("approval event %+v", e)
+			}
+		}
+	}
+	if approvals != 2 {
+		t.Fatalf("%d approval events, want 2 (a re-authorization decides nothing)", approvals)
+	}
+
+	f.revoked = nil
+	if err := f.sessions.Revoke(ctx, u, "app", "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Consent(ctx, u.ID, "app"); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("the consent survived its revocation: %v", err)
+	}
+	cut := token.CutOffKey(u.ID, "app")
+	if len(f.revoked) != 1 || f.revoked[0].TokenID != cut || !f.revoked[0].IssuedBefore.Equal(f.now) {
+		t.Fatalf("revocations handed on: %+v", f.revoked)
+	}
+	if revs, err := f.db.RevocationsByID(ctx, []string{cut}); err != nil || len(revs) != 1 {
+		t.Fatalf("stored cut-off: %+v %v", revs, err)
+	}
+	es, _ = f.db.AuditEvents(ctx, "ten_home", 0, 100)
+	if last := es[len(es)-1]; last.Action != account.ActionConsentRevoked || last.SourceAddr != "192.0.2.1" {
+		t.Fatalf("last event %+v", last)
+	}
+	if list, err := f.db.Consents(ctx, u.ID); err != nil || len(list) != 0 {
+		t.Fatalf("consents after revoke: %+v %v", list, err)
+	}
+}
