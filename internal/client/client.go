@@ -35,6 +35,43 @@ const (
 	GrantRefreshToken      GrantType = "refresh_token"
 )
 
+// AuthMethod is how a client authenticates at the token endpoint
+// (RFC 7591 token_endpoint_auth_method). A client is held to its one
+// method: any other is refused for it.
+type AuthMethod string
+
+const (
+	// AuthSecretBasic sends the secret in HTTP Basic credentials: the
+	// default of confidential clients (RFC 7591 §2).
+	AuthSecretBasic AuthMethod = "client_secret_basic"
+	// AuthSecretPost sends client_id and client_secret in the form body.
+	AuthSecretPost AuthMethod = "client_secret_post"
+	// AuthNone is a public client's: client_id alone, with PKCE.
+	AuthNone AuthMethod = "none"
+)
+
+// ID token signing algorithms a client may ask for
+// (id_token_signed_response_alg). RS256 is the default every relying
+// party supports (OpenID Connect Core §15.1).
+const (
+	IDTokenRS256 = "RS256"
+	IDTokenES256 = "ES256"
+)
+
+// Authorization is what the latest authorization of a client was (seed
+// osoc's read-only fields), kept without any code or token.
+type Authorization struct {
+	At          time.Time
+	UserID      string
+	RedirectURI string
+}
+
+// Issue is the latest token issued to a client: when, and by which grant.
+type Issue struct {
+	At    time.Time
+	Grant GrantType
+}
+
 // TokenFormat selects how a client's access tokens are represented.
 type TokenFormat string
 
@@ -80,6 +117,16 @@ type Client struct {
 	Scopes []string
 	// Roles say what a client_credentials client may do.
 	Roles []string
+	// TokenEndpointAuthMethod is the one way the client authenticates:
+	// client_secret_basic or client_secret_post for a confidential
+	// client, none for a public one.
+	TokenEndpointAuthMethod AuthMethod
+	// IDTokenAlg is the JWS algorithm of the client's ID tokens:
+	// IDTokenRS256 (the default when empty) or IDTokenES256.
+	IDTokenAlg string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back to; matched exactly like RedirectURIs.
+	PostLogoutRedirectURIs []string
 	// OwnerUserID is the account the client acts for; empty for none.
 	OwnerUserID     string
 	AccessTokenTTL  time.Duration
@@ -96,6 +143,10 @@ type Client struct {
 	UpdatedAt       time.Time
 	LastUsedAt      time.Time
 	SecretExpiresAt time.Time
+	// LastAuthorization and LastToken are kept like LastUsedAt: coalesced
+	// in memory and written in batches, so no request waits on them.
+	LastAuthorization Authorization
+	LastToken         Issue
 }
 
 // HasGrant reports whether the client may use grant g.
@@ -111,6 +162,7 @@ func (c *Client) Clone() *Client {
 	d.RedirectURIs = slices.Clone(c.RedirectURIs)
 	d.Scopes = slices.Clone(c.Scopes)
 	d.Roles = slices.Clone(c.Roles)
+	d.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	return &d
 }
 

@@ -8,13 +8,17 @@ import (
 	"strings"
 )
 
-// ValidateRedirectURI returns why uri cannot be registered, or nil.
+// ValidateRedirectURI returns why uri cannot be registered for a client
+// of type t, or nil.
 //
 // A redirect URI is absolute, has no fragment, no userinfo and no wildcard
-// in its host (matching is exact), and uses https, except for loopback
-// addresses (127.0.0.1, [::1], localhost), which may use http on any port
-// (RFC 8252 §7.3).
-func ValidateRedirectURI(uri string) error {
+// (matching is exact), and uses https, except for loopback addresses
+// (127.0.0.1, [::1], localhost), which may use http on any port (RFC 8252
+// §7.3). A public client, a native app, may also register a private-use
+// URI scheme (RFC 8252 §7.1) such as com.example.app:/cb or
+// myapp://oauth/callback; schemes a browser would run or read locally
+// (javascript:, data:, file: and the like) are refused for everyone.
+func ValidateRedirectURI(uri string, t Type) error {
 	if len(uri) > MaxRedirectURILen {
 		return fmt.Errorf("must be at most %d characters", MaxRedirectURILen)
 	}
@@ -22,26 +26,46 @@ func ValidateRedirectURI(uri string) error {
 		return fmt.Errorf("must not contain spaces or control characters")
 	}
 	u, err := url.Parse(uri)
-	if err != nil {
-		return fmt.Errorf("is not a valid URI")
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("is not a valid absolute URI")
 	}
+	scheme := strings.ToLower(u.Scheme)
 	switch {
-	case !u.IsAbs() || u.Host == "":
-		return fmt.Errorf("must be an absolute URI with a host")
+	case slices.Contains(refusedSchemes, scheme):
+		return fmt.Errorf("the %s: scheme is not allowed: a redirect must leave the browser for an application", scheme)
 	case strings.Contains(u.Host, "*") || strings.Contains(u.User.Username(), "*"):
 		return fmt.Errorf("wildcards are not supported: redirect URIs match exactly")
 	case u.Fragment != "" || strings.Contains(uri, "#"):
 		return fmt.Errorf("must not contain a fragment (#…)")
 	case u.User != nil:
 		return fmt.Errorf("must not contain user information (user@…)")
-	case u.Scheme == "https":
+	case scheme != "http" && scheme != "https":
+		return validatePrivateUse(u, t)
+	case u.Host == "":
+		return fmt.Errorf("must be an absolute URI with a host")
+	case scheme == "https":
 		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case isLoopback(u.Hostname()):
 		return nil
-	case u.Scheme == "http":
-		return fmt.Errorf("must use https; http is allowed only for loopback (127.0.0.1, [::1], localhost)")
 	}
-	return fmt.Errorf("must use https (or http on a loopback address)")
+	return fmt.Errorf("must use https; http is allowed only for loopback (127.0.0.1, [::1], localhost)")
+}
+
+// refusedSchemes run code, read local data or go nowhere when a browser
+// follows them: never a place to send an authorization code.
+var refusedSchemes = []string{"javascript", "data", "file", "vbscript", "about", "blob", "filesystem",
+	"view-source", "mailto", "tel", "sms", "ftp", "ws", "wss", "chrome", "chrome-extension", "resource", "intent"}
+
+// validatePrivateUse checks a native app's private-use URI scheme
+// redirect (RFC 8252 §7.1).
+func validatePrivateUse(u *url.URL, t Type) error {
+	if t != Public {
+		return fmt.Errorf("must use https (or http on a loopback address); private-use schemes such as com.example.app:/cb are for public (native) clients")
+	}
+	if u.Opaque != "" || (u.Host == "" && u.Path == "") {
+		return fmt.Errorf("a private-use URI needs a path, as in com.example.app:/callback or myapp://oauth/callback")
+	}
+	return nil
 }
 
 // validateRedirectURIs checks c's redirect URIs, which only the
@@ -70,7 +94,7 @@ func validateRedirectURIs(fe *fieldErrors, c, old *Client) {
 		return
 	}
 	for i, u := range uris {
-		if err := ValidateRedirectURI(u); err != nil {
+		if err := ValidateRedirectURI(u, c.Type); err != nil {
 			fe.add(fmt.Sprintf("redirect_uris[%d]", i), fmt.Sprintf("%q %v", truncate(u, 80), err))
 			continue
 		}
@@ -93,8 +117,10 @@ func isLoopback(host string) bool {
 // MatchRedirectURI returns the registered URI that uri matches, if any.
 // Matching is exact and case-sensitive; for http loopback URIs the port is
 // ignored, since native apps get an ephemeral port from the OS (RFC 8252 §7.3).
-func (c *Client) MatchRedirectURI(uri string) (string, bool) {
-	for _, r := range c.RedirectURIs {
+func (c *Client) MatchRedirectURI(uri string) (string, bool) { return matchURI(c.RedirectURIs, uri) }
+
+func matchURI(registered []string, uri string) (string, bool) {
+	for _, r := range registered {
 		if r == uri {
 			return r, true
 		}
@@ -103,7 +129,7 @@ func (c *Client) MatchRedirectURI(uri string) (string, bool) {
 	if err != nil || u.Scheme != "http" || !isLoopback(u.Hostname()) || u.Fragment != "" || u.User != nil {
 		return "", false
 	}
-	for _, r := range c.RedirectURIs {
+	for _, r := range registered {
 		ru, err := url.Parse(r)
 		if err != nil || ru.Scheme != "http" || !isLoopback(ru.Hostname()) {
 			continue
@@ -113,4 +139,38 @@ func (c *Client) MatchRedirectURI(uri string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// validatePostLogoutURIs checks where RP-initiated logout may return to:
+// the same rules as redirect URIs, for clients that sign users in.
+func validatePostLogoutURIs(fe *fieldErrors, c, old *Client) {
+	uris := c.PostLogoutRedirectURIs
+	if old != nil && slices.Equal(old.PostLogoutRedirectURIs, uris) && old.Type == c.Type {
+		return
+	}
+	switch {
+	case len(uris) == 0:
+		return
+	case !c.HasGrant(GrantAuthorizationCode):
+		fe.add("post_logout_redirect_uris", "post-logout redirect URIs are for clients that sign users in: add authorization_code to grant_types, or clear them")
+		return
+	case len(uris) > MaxRedirectURIs:
+		fe.add("post_logout_redirect_uris", fmt.Sprintf("at most %d post-logout redirect URIs", MaxRedirectURIs))
+		return
+	}
+	for i, u := range uris {
+		if err := ValidateRedirectURI(u, c.Type); err != nil {
+			fe.add(fmt.Sprintf("post_logout_redirect_uris[%d]", i), fmt.Sprintf("%q %v", truncate(u, 80), err))
+			continue
+		}
+		if slices.Contains(uris[:i], u) {
+			fe.add(fmt.Sprintf("post_logout_redirect_uris[%d]", i), fmt.Sprintf("%q is listed twice", truncate(u, 80)))
+		}
+	}
+}
+
+// MatchPostLogoutURI returns the registered post-logout redirect URI that
+// uri matches, if any: exactly, or a loopback one on another port.
+func (c *Client) MatchPostLogoutURI(uri string) (string, bool) {
+	return matchURI(c.PostLogoutRedirectURIs, uri)
 }

@@ -28,6 +28,18 @@ type Repository interface {
 	// RecordUse stores last-used times, keeping the later of the stored and
 	// given time. Uses of records that no longer exist are ignored.
 	RecordUse(ctx context.Context, uses []Use) error
+	// RecordActivity stores clients' last authorizations and last issued
+	// tokens, each only when later than the stored one. Activity of
+	// clients that no longer exist is ignored.
+	RecordActivity(ctx context.Context, acts []Activity) error
+}
+
+// Activity is one coalesced observation of a client's latest
+// authorization or token; a nil part is left as stored.
+type Activity struct {
+	ClientID      string
+	Authorization *Authorization
+	Token         *Issue
 }
 
 // Tx is the write side of Repository, valid only inside InTx.
@@ -73,10 +85,13 @@ const (
 	SortLastUsedAt      SortField = "last_used_at"
 	SortSecretExpiresAt SortField = "secret_expires_at"
 	SortStatus          SortField = "status"
+	SortLastAuthorized  SortField = "last_authorized_at"
+	SortLastToken       SortField = "last_token_at"
 )
 
 // SortFields lists every sortable column.
-var SortFields = []SortField{SortName, SortClientID, SortCreatedAt, SortLastUsedAt, SortSecretExpiresAt, SortStatus}
+var SortFields = []SortField{SortName, SortClientID, SortCreatedAt, SortLastUsedAt, SortSecretExpiresAt, SortStatus,
+	SortLastAuthorized, SortLastToken}
 
 // Paging limits.
 const (
@@ -92,10 +107,16 @@ type ListQuery struct {
 	// Search matches a case-insensitive substring of the name or client ID.
 	Search string
 	Status Status // empty for every status
-	Sort   SortField
-	Desc   bool
-	Limit  int
-	After  string
+	// LastGrant keeps only clients whose latest token was issued by this
+	// grant, when set.
+	LastGrant GrantType
+	// AuthorizedBy keeps only clients whose latest authorization was by
+	// this user, when set.
+	AuthorizedBy string
+	Sort         SortField
+	Desc         bool
+	Limit        int
+	After        string
 }
 
 // ListPage is one page of clients.
@@ -122,7 +143,7 @@ func (q *ListQuery) Normalize() error {
 		valid = valid || f == q.Sort
 	}
 	if !valid {
-		fe.add("sort", "must be one of name, client_id, created_at, last_used_at, secret_expires_at, status")
+		fe.add("sort", "must be one of name, client_id, created_at, last_used_at, secret_expires_at, status, last_authorized_at, last_token_at")
 	}
 	if q.Status != "" && !ValidStatus(q.Status) {
 		fe.add("status", `must be "active", "inactive" or "revoked"`)
@@ -136,6 +157,12 @@ func (q *ListQuery) Normalize() error {
 	validateText(&fe, "search", q.Search, 200, false)
 	if strings.ContainsAny(q.Search, "\x00\n\r\t") {
 		fe.add("search", "must be one line of text")
+	}
+	if q.LastGrant != "" && CheckGrantType(string(q.LastGrant)) != nil {
+		fe.add("last_grant", "must be client_credentials, authorization_code or refresh_token")
+	}
+	if q.AuthorizedBy != "" && !validRef(q.AuthorizedBy) {
+		fe.add("authorized_by", "must be a user ID")
 	}
 	if q.OwnerUserID != "" && !validRef(q.OwnerUserID) {
 		fe.add("owner_user_id", "must be a user ID")

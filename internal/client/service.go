@@ -114,6 +114,12 @@ type CreateParams struct {
 	RequireConsent  bool
 	Status          Status
 	Protected       bool
+	// TokenEndpointAuthMethod defaults to client_secret_basic for a
+	// confidential client and none for a public one.
+	TokenEndpointAuthMethod AuthMethod
+	// IDTokenAlg defaults to RS256.
+	IDTokenAlg             string
+	PostLogoutRedirectURIs []string
 	// Secret is an admin-supplied secret (at least 32 characters); empty
 	// to generate one.
 	Secret string
@@ -136,6 +142,8 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 		Roles: p.Roles, OwnerUserID: p.OwnerUserID, AccessTokenTTL: p.AccessTokenTTL,
 		RefreshTokenTTL: p.RefreshTokenTTL, TokenFormat: p.TokenFormat, RequireConsent: p.RequireConsent,
 		Status: p.Status, Protected: p.Protected, CreatedAt: now, CreatedBy: actor.ID, UpdatedAt: now,
+		TokenEndpointAuthMethod: p.TokenEndpointAuthMethod, IDTokenAlg: p.IDTokenAlg,
+		PostLogoutRedirectURIs: p.PostLogoutRedirectURIs,
 	}
 	var fe fieldErrors
 	if c.ID == "" {
@@ -149,6 +157,12 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 	}
 	if c.Type == "" {
 		c.Type = Confidential
+	}
+	if c.TokenEndpointAuthMethod == "" {
+		c.TokenEndpointAuthMethod = AuthSecretBasic
+		if c.Type == Public {
+			c.TokenEndpointAuthMethod = AuthNone
+		}
 	}
 	if c.Status == "" {
 		c.Status = StatusActive
@@ -367,6 +381,11 @@ type UpdateParams struct {
 	TokenFormat     *TokenFormat
 	RequireConsent  *bool
 	Status          *Status
+	// TokenEndpointAuthMethod can switch between the two secret methods
+	// of a confidential client; a client's type never changes.
+	TokenEndpointAuthMethod *AuthMethod
+	IDTokenAlg              *string
+	PostLogoutRedirectURIs  *[]string
 	// Confirm must be set to change a protected client.
 	Confirm bool
 }
@@ -396,6 +415,9 @@ func (s *Service) Update(ctx context.Context, actor Actor, id string, p UpdatePa
 		set(&c.TokenFormat, p.TokenFormat)
 		set(&c.RequireConsent, p.RequireConsent)
 		set(&c.Status, p.Status)
+		set(&c.TokenEndpointAuthMethod, p.TokenEndpointAuthMethod)
+		set(&c.IDTokenAlg, p.IDTokenAlg)
+		set(&c.PostLogoutRedirectURIs, p.PostLogoutRedirectURIs)
 	})
 }
 
@@ -512,6 +534,8 @@ func changedFields(old, c *Client) []string {
 	add("client_id", old.ID != c.ID)
 	add("description", old.Description != c.Description)
 	add("grant_types", !slices.Equal(old.GrantTypes, c.GrantTypes))
+	add("id_token_signed_response_alg", old.IDTokenAlg != c.IDTokenAlg)
+	add("post_logout_redirect_uris", !slices.Equal(old.PostLogoutRedirectURIs, c.PostLogoutRedirectURIs))
 	add("name", old.Name != c.Name)
 	add("owner_user_id", old.OwnerUserID != c.OwnerUserID)
 	add("protected", old.Protected != c.Protected)
@@ -521,6 +545,7 @@ func changedFields(old, c *Client) []string {
 	add("roles", !slices.Equal(old.Roles, c.Roles))
 	add("scopes", !slices.Equal(old.Scopes, c.Scopes))
 	add("status", old.Status != c.Status)
+	add("token_endpoint_auth_method", old.TokenEndpointAuthMethod != c.TokenEndpointAuthMethod)
 	add("token_format", old.TokenFormat != c.TokenFormat)
 	add("type", old.Type != c.Type)
 	return out

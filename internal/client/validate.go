@@ -60,6 +60,13 @@ func (c *Client) validate(old *Client) error {
 	}
 	validateGrants(&fe, c)
 	validateRedirectURIs(&fe, c, old)
+	validateAuthMethod(&fe, c)
+	validatePostLogoutURIs(&fe, c, old)
+	switch c.IDTokenAlg {
+	case "", IDTokenRS256, IDTokenES256:
+	default:
+		fe.add("id_token_signed_response_alg", `must be "RS256" or "ES256"`)
+	}
 	validateScopes(&fe, c.Scopes)
 	validateRoles(&fe, c)
 	if c.AccessTokenTTL < MinAccessTokenTTL || c.AccessTokenTTL > MaxAccessTokenTTL || c.AccessTokenTTL%time.Second != 0 {
@@ -225,4 +232,17 @@ func truncate(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n]) + "…"
+}
+
+// validateAuthMethod holds a client to the one token endpoint
+// authentication method its type allows.
+func validateAuthMethod(fe *fieldErrors, c *Client) {
+	switch m := c.TokenEndpointAuthMethod; {
+	case c.Type == Public && m != AuthNone:
+		fe.add("token_endpoint_auth_method", `a public client has no secret: its method is "none"`)
+	case c.Type == Confidential && m == AuthNone:
+		fe.add("token_endpoint_auth_method", `a confidential client authenticates with its secret: use "client_secret_basic" or "client_secret_post"`)
+	case c.Type == Confidential && m != AuthSecretBasic && m != AuthSecretPost:
+		fe.add("token_endpoint_auth_method", `must be "client_secret_basic" or "client_secret_post"`)
+	}
 }

@@ -12,7 +12,7 @@ func validClient() *Client {
 		ID: "lkc_abc", TenantID: "t1", Name: "Billing sync", Type: Confidential,
 		GrantTypes: []GrantType{GrantClientCredentials}, Scopes: []string{"read"},
 		AccessTokenTTL: DefaultAccessTTL, RefreshTokenTTL: DefaultRefreshTTL,
-		TokenFormat: TokenJWT, Status: StatusActive,
+		TokenFormat: TokenJWT, Status: StatusActive, TokenEndpointAuthMethod: AuthSecretBasic,
 	}
 }
 
@@ -59,6 +59,39 @@ func TestValidate(t *testing.T) {
 			c.GrantTypes = []GrantType{GrantClientCredentials, GrantClientCredentials}
 		}, "grant_types", "twice"},
 		{"public client_credentials", func(c *Client) { c.Type = Public }, "grant_types", "public client"},
+		{"public with a secret method", func(c *Client) {
+			c.Type, c.GrantTypes, c.RedirectURIs = Public, []GrantType{GrantAuthorizationCode}, []string{"https://a.example/cb"}
+		}, "token_endpoint_auth_method", `its method is "none"`},
+		{"public native scheme", func(c *Client) {
+			c.Type, c.TokenEndpointAuthMethod = Public, AuthNone
+			c.GrantTypes, c.RedirectURIs = []GrantType{GrantAuthorizationCode}, []string{"com.example.app:/cb", "myapp://oauth/callback"}
+		}, "", ""},
+		{"confidential native scheme", func(c *Client) {
+			c.GrantTypes, c.RedirectURIs = []GrantType{GrantAuthorizationCode}, []string{"com.example.app:/cb"}
+		}, "redirect_uris[0]", "public (native) clients"},
+		{"javascript redirect", func(c *Client) {
+			c.Type, c.TokenEndpointAuthMethod = Public, AuthNone
+			c.GrantTypes, c.RedirectURIs = []GrantType{GrantAuthorizationCode}, []string{"javascript:alert(1)"}
+		}, "redirect_uris[0]", "not allowed"},
+		{"confidential with none", func(c *Client) { c.TokenEndpointAuthMethod = AuthNone }, "token_endpoint_auth_method", "authenticates with its secret"},
+		{"confidential with no method", func(c *Client) { c.TokenEndpointAuthMethod = "" }, "token_endpoint_auth_method", "client_secret_basic"},
+		{"unknown method", func(c *Client) { c.TokenEndpointAuthMethod = "private_key_jwt" }, "token_endpoint_auth_method", "client_secret_basic"},
+		{"post method", func(c *Client) { c.TokenEndpointAuthMethod = AuthSecretPost }, "", ""},
+		{"ES256 ID tokens", func(c *Client) { c.IDTokenAlg = IDTokenES256 }, "", ""},
+		{"unknown ID token alg", func(c *Client) { c.IDTokenAlg = "none" }, "id_token_signed_response_alg", "RS256"},
+		{"post-logout without code", func(c *Client) { c.PostLogoutRedirectURIs = []string{"https://a.example/bye"} }, "post_logout_redirect_uris", "authorization_code"},
+		{"post-logout URIs", func(c *Client) {
+			c.GrantTypes, c.RedirectURIs = []GrantType{GrantAuthorizationCode}, []string{"https://a.example/cb"}
+			c.PostLogoutRedirectURIs = []string{"https://a.example/bye", "http://127.0.0.1/bye"}
+		}, "", ""},
+		{"bad post-logout URI", func(c *Client) {
+			c.GrantTypes, c.RedirectURIs = []GrantType{GrantAuthorizationCode}, []string{"https://a.example/cb"}
+			c.PostLogoutRedirectURIs = []string{"https://a.example/bye", "http://a.example/bye"}
+		}, "post_logout_redirect_uris[1]", "https"},
+		{"repeated post-logout URI", func(c *Client) {
+			c.GrantTypes, c.RedirectURIs = []GrantType{GrantAuthorizationCode}, []string{"https://a.example/cb"}
+			c.PostLogoutRedirectURIs = []string{"https://a.example/bye", "https://a.example/bye"}
+		}, "post_logout_redirect_uris[1]", "twice"},
 		{"refresh without code", func(c *Client) {
 			c.GrantTypes = []GrantType{GrantClientCredentials, GrantRefreshToken}
 		}, "grant_types", "refresh_token needs"},
