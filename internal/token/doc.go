@@ -12,9 +12,13 @@
 //     than JWKSMaxAge, before any instance signs with it. Private keys are
 //     sealed at rest by a [Sealer] (seal.go) under a key-encryption key
 //     from the environment; [Rewrap] (rewrap.go) re-seals them under a new
-//     one. [TenantKeys] (tenantkeys.go) holds one Keys per tenant, made on
-//     the tenant's first use and kept: tenants never share a key, so one
-//     tenant's JWKS cannot verify another's tokens.
+//     one. A Keys is one lineage, the keys of one [KeyUse]. [TenantKeys]
+//     (tenantkeys.go) holds per tenant two lineages rotating on their own,
+//     made on the tenant's first use and kept: the access keys (ES256 by
+//     default) and the ID-token keys (RS256 by default, what every OpenID
+//     Connect relying party supports), published in one JWKS. Tenants
+//     never share a key, so one tenant's JWKS cannot verify another's
+//     tokens.
 //   - Kinds (jwt.go). Every JWT has a kind with its own typ header and
 //     its own Sign and Verify methods, and each verifier refuses every
 //     other kind, so a token of one kind never passes for another:
@@ -36,9 +40,11 @@
 //   - [NewOpaque] and [HashOpaque] (opaque.go) make opaque tokens for
 //     clients that want them; the [Store] keeps only their hashes.
 //   - [Revocations] (revocations.go) is the in-memory revocation list that
-//     lets introspection refuse a revoked JWT without a database read. It
-//     is loaded whole at start, then by token ID as package changes
-//     reports other instances' revocations.
+//     lets introspection refuse a revoked JWT without a database read, by
+//     its jti or by a cut-off of its subject (every token of a user, or of
+//     a user and one client, issued before a moment). It is loaded whole
+//     at start, then by ID as package changes reports other instances'
+//     revocations.
 //
 // Nothing here reads the environment: configuration comes in plain
 // structs. Time comes from the Keys.Now clock (time.Now when unset) or as

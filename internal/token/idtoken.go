@@ -54,11 +54,18 @@ func (k *Keys) SignID(c IDClaims) (string, error) {
 // valid signature, now before exp, iat no more than IatLeeway after now,
 // iss equal to want.Issuer, an aud that is one of want.Audience (the
 // relying party's client ID), an azp, when present, that is one too, and
-// a sub. Comparing the nonce is the caller's.
+// a sub. Comparing the nonce is the caller's. An expired token is
+// refused with an error wrapping ErrTokenExpired.
 //
 // Every refusal wraps ErrInvalidToken; VerifyID never panics on input.
 // An empty want is a server-side error, not a refusal.
 func (k *Keys) VerifyID(tok string, now time.Time, want Expect) (*IDClaims, error) {
+	return k.verifyID(tok, now, want, false)
+}
+
+// verifyID is VerifyID; with hint set it skips the exp check alone, for
+// an id_token_hint, which may have expired.
+func (k *Keys) verifyID(tok string, now time.Time, want Expect, hint bool) (*IDClaims, error) {
 	if !want.valid() {
 		return nil, errNoExpect
 	}
@@ -70,8 +77,12 @@ func (k *Keys) VerifyID(tok string, now time.Time, want Expect) (*IDClaims, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTimes(now, c.IssuedAt, c.ExpiresAt, nbf); err != nil {
-		return nil, err
+	check := checkTimes(now, c.IssuedAt, c.ExpiresAt, nbf)
+	if hint {
+		check = checkIssued(now, c.IssuedAt, nbf)
+	}
+	if check != nil {
+		return nil, check
 	}
 	switch {
 	case c.Issuer != want.Issuer:

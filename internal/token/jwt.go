@@ -133,9 +133,14 @@ func headers(alg, kid string) (h [numKinds]string, err error) {
 	return h, nil
 }
 
-// sign signs payload as a token of kind k with the current key.
+// sign signs payload as a token of kind kd with the current key.
 func (k *Keys) sign(kd kind, payload []byte) (string, error) {
-	set := k.set.Load()
+	return signSet(k.set.Load(), kd, payload)
+}
+
+// signSet signs payload as a token of kind kd with set's current key;
+// a nil set is Keys before Load.
+func signSet(set *keySet, kd kind, payload []byte) (string, error) {
 	if set == nil {
 		return "", errNotLoaded
 	}
@@ -201,9 +206,16 @@ func (k *Keys) verify(tok string, kd kind) ([]byte, error) {
 // checkTimes applies the lifetime rules every kind shares: now before
 // exp, and iat and nbf no more than IatLeeway after now.
 func checkTimes(now, iat, exp, nbf time.Time) error {
-	switch {
-	case !now.Before(exp):
+	if !now.Before(exp) {
 		return ErrTokenExpired
+	}
+	return checkIssued(now, iat, nbf)
+}
+
+// checkIssued is checkTimes without exp: iat and nbf no more than
+// IatLeeway after now.
+func checkIssued(now, iat, nbf time.Time) error {
+	switch {
 	case iat.After(now.Add(IatLeeway)):
 		return errFuture
 	case nbf.After(now.Add(IatLeeway)):

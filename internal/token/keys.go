@@ -27,17 +27,21 @@ const (
 	DefaultPublishAhead = 10 * time.Minute
 )
 
-// Keys manages the signing keys: it loads them from a KeyStore, rotates
-// them, publishes their public halves as a JWKS, and signs and verifies
-// tokens of every kind (access tokens, ID tokens).
+// Keys manages one lineage of a tenant's signing keys, those of one
+// [KeyUse]: it loads them from a KeyStore, rotates them, publishes their
+// public halves as a JWKS, and signs and verifies tokens of every kind
+// (access tokens, ID tokens). Keys of another use in the same store are
+// another lineage, rotated by another Keys on its own; [TenantKeys] joins
+// a tenant's lineages into one JWKS.
 //
 // A key is published before it signs: rotation first makes a next key,
 // which appears in the JWKS at once and is promoted to current (the key
 // that signs) once it has been published for PublishAhead, so resource
 // servers that cache the JWKS for JWKSMaxAge hold it before they meet a
-// token signed with it. The first key of an empty store signs at once:
-// nobody can have cached a JWKS without it. The key it replaces is
-// retired and stays published for Retain.
+// token signed with it. The first key of a lineage signs at once: there
+// is no other to sign meanwhile, and TenantKeys makes a tenant's lineages
+// together, so nobody has cached the tenant's JWKS without it. The key it
+// replaces is retired and stays published for Retain.
 //
 // Set the fields, then call Load before anything else; fields must not
 // change afterwards. The Sign and Verify methods, JWKS and Current are safe for
@@ -48,6 +52,10 @@ const (
 type Keys struct {
 	// Tenant is the tenant whose keys these are. Required.
 	Tenant string
+	// Use is the lineage: Keys loads, rotates, promotes and publishes only
+	// the tenant's keys of this use, and makes its new keys with it. The
+	// zero value means UseAccess.
+	Use KeyUse
 	// Store keeps the keys. Required.
 	Store KeyStore
 	// KEK is the 32-byte key-encryption key that seals private keys at
@@ -113,6 +121,17 @@ func (k *Keys) now() time.Time {
 	return time.Now()
 }
 
+func (k *Keys) use() KeyUse { return useOf(k.Use) }
+
+// useOf reads an empty KeyUse as UseAccess, as stored keys made before
+// there were uses have it.
+func useOf(u KeyUse) KeyUse {
+	if u == "" {
+		return UseAccess
+	}
+	return u
+}
+
 func (k *Keys) algorithm() string {
 	if k.Algorithm == "" {
 		return ES256
@@ -155,7 +174,7 @@ func (k *Keys) random() io.Reader {
 
 func (k *Keys) logger() *slog.Logger {
 	if k.Logger != nil {
-		return k.Logger.With("tenant", k.Tenant)
+		return k.Logger.With("tenant", k.Tenant, "use", string(k.use()))
 	}
 	return slog.New(slog.DiscardHandler)
 }
@@ -170,6 +189,9 @@ func (k *Keys) init() error {
 	}
 	if k.Tenant == "" {
 		return errors.New("token: Keys.Tenant is empty")
+	}
+	if u := k.use(); u != UseAccess && u != UseID {
+		return fmt.Errorf("token: unknown key use %q (want %s or %s)", u, UseAccess, UseID)
 	}
 	if alg := k.algorithm(); !supported(alg) {
 		return errUnsupported(alg)
@@ -246,7 +268,8 @@ func (k *Keys) RotateNow(ctx context.Context) error {
 }
 
 // Refresh is the periodic upkeep: it deletes keys whose PublishUntil has
-// passed and picks up other instances' changes; it makes the next key
+// passed (of every use: each key's own lineage set its PublishUntil) and
+// picks up other instances' changes; it makes the next key
 // PublishAhead before the current one has signed for RotateEvery (or at
 // once when the current key's algorithm is not Algorithm), and promotes
 // the next key once it has been published for PublishAhead. Instances
@@ -364,6 +387,7 @@ func (k *Keys) add(ctx context.Context, state KeyState) error {
 	sk := &SigningKey{
 		ID:               m.id,
 		Algorithm:        alg,
+		Use:              k.use(),
 		PublicKey:        pubDER,
 		SealedPrivateKey: sealed,
 		State:            state,
@@ -406,19 +430,23 @@ func (k *Keys) promote(ctx context.Context) error {
 	return k.reload(ctx)
 }
 
-// reload reads the store and swaps in a new key set. It returns
-// errNoCurrentKey, leaving the live set alone, when no key is current.
-// Called with mu held.
+// reload reads the store and swaps in a new key set of k's use. It
+// returns errNoCurrentKey, leaving the live set alone, when no key of the
+// use is current. Called with mu held.
 func (k *Keys) reload(ctx context.Context) error {
 	stored, err := k.Store.SigningKeys(ctx, k.Tenant)
 	if err != nil {
 		return fmt.Errorf("token: reading signing keys: %w", err)
 	}
 	now := k.now()
+	use := k.use()
 	var cur, next *SigningKey
 	var retired []*SigningKey
 	for i := range stored {
 		sk := &stored[i]
+		if useOf(sk.Use) != use {
+			continue // another lineage's
+		}
 		switch sk.State {
 		case KeyCurrent:
 			if cur != nil {

@@ -476,6 +476,7 @@ func TestKeysConfigErrors(t *testing.T) {
 		{"no tenant", &Keys{Store: newMemStore(), KEK: testKEK(1)}},
 		{"short KEK", &Keys{Tenant: testTenant, Store: newMemStore(), KEK: make([]byte, 16)}},
 		{"unknown algorithm", &Keys{Tenant: testTenant, Store: newMemStore(), KEK: testKEK(1), Algorithm: "HS256"}},
+		{"unknown use", &Keys{Tenant: testTenant, Store: newMemStore(), KEK: testKEK(1), Use: "refresh"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,7 +61,8 @@ func (s *memStore) AddSigningKey(ctx context.Context, tenant string, k *SigningK
 	defer s.mu.Unlock()
 	for t, ks := range s.keys {
 		for _, old := range ks {
-			if old.ID == k.ID || (t == tenant && old.State == k.State && k.State != KeyRetired) {
+			sameLineage := t == tenant && useOf(old.Use) == useOf(k.Use)
+			if old.ID == k.ID || (sameLineage && old.State == k.State && k.State != KeyRetired) {
 				return ErrConflict
 			}
 		}
@@ -75,18 +76,13 @@ func (s *memStore) PromoteSigningKey(ctx context.Context, tenant, next, expectCu
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	keys := s.keys[tenant]
-	n, cur := -1, -1
-	for i, k := range keys {
-		switch k.State {
-		case KeyNext:
-			n = i
-		case KeyCurrent:
-			cur = i
-		}
-	}
-	if n < 0 || keys[n].ID != next {
+	n := slices.IndexFunc(keys, func(k SigningKey) bool { return k.ID == next && k.State == KeyNext })
+	if n < 0 {
 		return ErrConflict
 	}
+	cur := slices.IndexFunc(keys, func(k SigningKey) bool {
+		return k.State == KeyCurrent && useOf(k.Use) == useOf(keys[n].Use)
+	})
 	if (cur < 0) != (expectCurrent == "") || (cur >= 0 && keys[cur].ID != expectCurrent) {
 		return ErrConflict
 	}
@@ -153,6 +149,10 @@ func (s *memStore) TokenByHash(ctx context.Context, hash string) (*Record, error
 func (s *memStore) Revoke(ctx context.Context, r Revocation) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if old, ok := s.revs[r.TokenID]; ok {
+		r.ExpiresAt = later(r.ExpiresAt, old.ExpiresAt)
+		r.IssuedBefore = later(r.IssuedBefore, old.IssuedBefore)
+	}
 	s.revs[r.TokenID] = r
 	for h, t := range s.tokens {
 		if t.ID == r.TokenID {
@@ -224,13 +224,19 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// keyIDs returns the IDs of testTenant's keys, newest first.
-func (s *memStore) keyIDs() []string {
+// keyIDs returns the IDs of testTenant's keys of every use, newest first.
+func (s *memStore) keyIDs() []string { return s.keyIDsOf("") }
+
+// keyIDsOf returns the IDs of testTenant's keys of one use (every use when
+// use is ""), newest first.
+func (s *memStore) keyIDsOf(use KeyUse) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ids []string
 	for _, k := range s.keys[testTenant] {
-		ids = append(ids, k.ID)
+		if use == "" || useOf(k.Use) == use {
+			ids = append(ids, k.ID)
+		}
 	}
 	return ids
 }

@@ -27,10 +27,10 @@ const (
 // RSA key sizes. New keys have RSAKeyBits; a stored or published key of
 // fewer than MinRSAKeyBits is refused.
 //
-// 2048 rather than 3072. A tenant's key signs its access tokens as well as
-// its ID tokens, so an operator who picks RS256 for OpenID Connect clients
-// pays the key size on the token endpoint's hot path and on every
-// introspection. Measured here (Go 1.26, BenchmarkSignAccess and
+// 2048 rather than 3072. RSA signs a tenant's ID tokens by default (their
+// own lineage), and its access tokens too when an operator picks RS256
+// for them, which puts the key size on the token endpoint's hot path and
+// on every introspection. Measured here (Go 1.26, BenchmarkSignAccess and
 // BenchmarkVerifyAccess with RS256): 2048-bit keys sign in about 1.3 ms
 // and verify in 31 µs; 3072-bit keys take 2.9 ms and 213 µs, since Go's
 // RSA arithmetic has a fast path for 2048-bit moduli. 2048 bits (112-bit

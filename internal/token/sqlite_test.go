@@ -469,3 +469,115 @@ func TestSQLiteTenantKeysRunRefreshesEveryTenant(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// Both lineages of a tenant live in one SQLite store: each makes its own
+// first key, rotates without touching the other's, and the tenant's JWKS
+// publishes them all.
+func TestSQLiteTenantKeysLineages(t *testing.T) {
+	db, clk := openSQLite(t), newFakeClock()
+	ctx := t.Context()
+	tk := &token.TenantKeys{
+		New: func(tenant string) *token.Keys { return newKeysFor(db, clk, tenant, "") },
+		NewID: func(tenant string) *token.Keys {
+			k := newKeysFor(db, clk, tenant, token.RS256)
+			k.Use = token.UseID
+			return k
+		},
+	}
+	access, err := tk.Get(ctx, "ten_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := tk.ID(ctx, "ten_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a0, _ := access.Current()
+	i0, alg := id.Current()
+	if alg != token.RS256 || a0 == i0 {
+		t.Fatalf("ID keys sign with %s (%s), access keys with %s", i0, alg, a0)
+	}
+	stored, err := db.SigningKeys(ctx, "ten_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := map[string]token.KeyUse{}
+	for _, k := range stored {
+		uses[k.ID] = k.Use
+	}
+	if len(uses) != 2 || uses[a0] != token.UseAccess || uses[i0] != token.UseID {
+		t.Fatalf("stored uses %v", uses)
+	}
+
+	// Rotating either lineage leaves the other's keys as they are.
+	clk.Advance(time.Minute)
+	if err := access.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := id.RotateNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tk.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a1, _ := access.Next()
+	i1, _ := id.Current()
+	if cur, _ := access.Current(); cur != a0 || a1 == "" || i1 == i0 {
+		t.Fatalf("access current %s next %s, ID current %s (was %s)", cur, a1, i1, i0)
+	}
+	jwks, err := tk.JWKS(ctx, "ten_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range []string{a0, a1, i1, i0} {
+		if !strings.Contains(string(jwks), kid) {
+			t.Errorf("the JWKS lacks %s:\n%s", kid, jwks)
+		}
+	}
+	now := clk.Now()
+	c := token.IDClaims{Issuer: issuerOf("ten_a"), Subject: "usr_1", Audience: "lkc_rp", IssuedAt: now, ExpiresAt: now.Add(time.Minute)}
+	want := token.Expect{Issuer: issuerOf("ten_a"), Audience: []string{"lkc_rp"}}
+	for _, alg := range []string{token.RS256, token.ES256} {
+		tok, err := tk.SignID(ctx, "ten_a", alg, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tk.VerifyID(ctx, "ten_a", tok, now, want); err != nil {
+			t.Errorf("%s ID token: %v", alg, err)
+		}
+	}
+}
+
+// Cut-offs go through SQLite and come back with their IssuedBefore.
+func TestSQLiteCutOffs(t *testing.T) {
+	ctx := t.Context()
+	db := openSQLite(t)
+	now := newFakeClock().Now()
+	cut := now.Add(500 * time.Millisecond)
+	for _, rv := range []token.Revocation{
+		{TokenID: token.CutOffKey("usr_1", ""), IssuedBefore: cut, ExpiresAt: now.Add(time.Hour)},
+		{TokenID: token.CutOffKey("usr_2", "lkc_a"), ClientID: "lkc_a", IssuedBefore: cut, ExpiresAt: now.Add(time.Hour)},
+	} {
+		if err := db.Revoke(ctx, rv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var whole, byID token.Revocations
+	if err := whole.Load(ctx, db, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := byID.LoadIDs(ctx, db, []string{token.CutOffKey("usr_1", ""), token.CutOffKey("usr_2", "lkc_a")}, now); err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]*token.Revocations{"Load": &whole, "LoadIDs": &byID} {
+		if !r.CutOff("usr_1", "lkc_b", now, now) || !r.CutOff("usr_2", "lkc_a", now, now) {
+			t.Errorf("after %s, the cut-offs do not apply", name)
+		}
+		if r.CutOff("usr_2", "lkc_b", now, now) || r.CutOff("usr_1", "lkc_a", now.Add(time.Second), now) {
+			t.Errorf("after %s, a cut-off applies beyond its subject, client or second", name)
+		}
+		if r.IsRevoked(token.CutOffKey("usr_1", ""), now) {
+			t.Errorf("after %s, a cut-off reads as a revoked token ID", name)
+		}
+	}
+}
