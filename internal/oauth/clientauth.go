@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth/oautherr"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 )
 
 // credentials are what a request presented to authenticate its client.
@@ -78,7 +77,9 @@ func readCredentials(r *http.Request, p url.Values) (credentials, *oautherr.Erro
 // still run: a 256-bit generated secret cannot be guessed, so its owner is
 // not locked out, while guessable admin-supplied secrets get 429.
 // allowPublic admits public clients identified by client_id alone. A
-// client of another tenant than tenantID fails as an unknown one.
+// client of another tenant than tenantID fails as an unknown one. A client
+// is held to its token_endpoint_auth_method: any other method fails, with
+// a description naming the client's.
 func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values, allowPublic bool, tenantID string) (*client.Client, *client.Secret, *oautherr.Error) {
 	cred, oerr := readCredentials(r, p)
 	if oerr != nil {
@@ -86,22 +87,22 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 	}
 	addr := s.sourceAddr(r)
 	now := s.now()
-	keys := []string{sourceKey(addr)}
+	keys := []string{ratelimit.SourceKey(addr)}
 	if client.ValidateClientID(cred.clientID) != nil {
 		// Not an ID this server could have issued: no lookup, and no cache
 		// entry or per-ID counter for an attacker to fill memory with.
-		wait := s.limiter.attempt(now, keys...)
-		return nil, nil, s.refuse(cred, addr, wait, &client.AuthFailure{Reason: client.FailUnknownClient})
+		wait := s.limiter.Attempt(now, keys...)
+		return nil, nil, s.refuse(cred, addr, wait, &client.AuthFailure{Reason: client.FailUnknownClient}, "")
 	}
 	keys = append(keys, "client:"+cred.clientID)
-	wait := s.limiter.attempt(now, keys...)
+	wait := s.limiter.Attempt(now, keys...)
 	var (
 		c   *client.Client
 		sec *client.Secret
 		err error
 	)
 	switch {
-	case cred.method != "none":
+	case cred.method != string(client.AuthNone):
 		c, sec, err = s.Auth.Authenticate(ctx, cred.clientID, cred.secret, wait == 0)
 	case allowPublic:
 		c, err = s.Auth.AuthenticatePublic(ctx, cred.clientID)
@@ -112,9 +113,18 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 		c, sec, err = nil, nil, &client.AuthFailure{Reason: client.FailUnknownClient}
 	}
 	var fail *client.AuthFailure
+	if err == nil || errors.As(err, &fail) && (fail.Reason == client.FailPublicSecret || cred.method == string(client.AuthNone)) {
+		// The client may exist and use another method: say which.
+		want, lerr := s.methodOf(ctx, c, cred.clientID, tenantID)
+		if lerr != nil {
+			err = lerr
+		} else if want != "" && string(want) != cred.method {
+			return nil, nil, s.refuse(cred, addr, wait, &client.AuthFailure{Reason: reasonWrongMethod}, want)
+		}
+	}
 	switch {
 	case errors.As(err, &fail):
-		return nil, nil, s.refuse(cred, addr, wait, fail)
+		return nil, nil, s.refuse(cred, addr, wait, fail, "")
 	case errors.Is(err, client.ErrBusy):
 		return nil, nil, oautherr.Busy(1)
 	case err != nil && clientGone(r):
@@ -125,7 +135,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 		return nil, nil, oautherr.ServerError()
 	}
 	if wait == 0 {
-		s.limiter.refund(now, keys...)
+		s.limiter.Refund(now, keys...)
 	}
 	secretID := ""
 	if sec != nil {
@@ -135,9 +145,46 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 	return c, sec, nil
 }
 
+// reasonWrongMethod is the failure of a client that used a method other
+// than its own.
+const reasonWrongMethod client.AuthFailureReason = "wrong_auth_method"
+
+// methodOf returns the authentication method of the client c, or, when c
+// is nil, of the tenant's client with this ID; "" when there is none.
+func (s *Server) methodOf(ctx context.Context, c *client.Client, id, tenantID string) (client.AuthMethod, error) {
+	if c == nil {
+		found, _, err := s.Auth.Current(ctx, id)
+		if errors.Is(err, client.ErrNotFound) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if found.TenantID != tenantID {
+			return "", nil
+		}
+		c = found
+	}
+	switch {
+	case c.TokenEndpointAuthMethod != "":
+		return c.TokenEndpointAuthMethod, nil
+	case c.Type == client.Public:
+		return client.AuthNone, nil
+	}
+	return client.AuthSecretBasic, nil // RFC 7591 §2's default
+}
+
+// methodHints say how to use each method, for a client that used another.
+var methodHints = map[client.AuthMethod]string{
+	client.AuthSecretBasic: "client_secret_basic: send its client ID and secret as HTTP Basic credentials",
+	client.AuthSecretPost:  "client_secret_post: send client_id and client_secret in the request body",
+	client.AuthNone:        "none: send client_id alone in the request body, with PKCE",
+}
+
 // refuse logs a failed client authentication and words the response: 429
-// while the caller is over the limit, else invalid_client.
-func (s *Server) refuse(cred credentials, addr string, wait int, fail *client.AuthFailure) *oautherr.Error {
+// while the caller is over the limit, else invalid_client, naming the
+// client's own method when want is set (the caller used another).
+func (s *Server) refuse(cred credentials, addr string, wait int, fail *client.AuthFailure, want client.AuthMethod) *oautherr.Error {
 	reason := string(fail.Reason)
 	if wait > 0 {
 		reason = "rate_limited" // over the limit: no costly check was made
@@ -147,50 +194,17 @@ func (s *Server) refuse(cred credentials, addr string, wait int, fail *client.Au
 	if s.OnAuthFailure != nil {
 		s.OnAuthFailure(printable(cred.clientID), addr, reason)
 	}
-	if wait > 0 {
+	switch {
+	case wait > 0:
 		return oautherr.TooManyRequests(wait)
-	}
-	if fail.Reason == client.FailNoSecret {
+	case want != "":
+		return oautherr.InvalidClient("this client's token_endpoint_auth_method is %s; %s was used", methodHints[want], cred.method)
+	case fail.Reason == client.FailNoSecret:
 		return oautherr.InvalidClient("client authentication is required: send HTTP Basic credentials or client_id and client_secret")
 	}
 	return oautherr.InvalidClient("%s", fail.Error())
 }
 
-// sourceAddr is the address failures are counted against: the peer's IP,
-// or, when the peer is a trusted proxy, the nearest address in
-// X-Forwarded-For that is not one (a client can prepend anything to that
-// header, so it is read from the right and only past trusted hops).
-func (s *Server) sourceAddr(r *http.Request) string {
-	peer := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(peer); err == nil {
-		peer = host
-	}
-	ip, err := netip.ParseAddr(peer)
-	if err != nil || !s.trusted(ip) {
-		return peer
-	}
-	hops := r.Header.Values("X-Forwarded-For")
-	for i := len(hops) - 1; i >= 0; i-- {
-		parts := strings.Split(hops[i], ",")
-		for j := len(parts) - 1; j >= 0; j-- {
-			hop, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
-			if err != nil {
-				return peer // a malformed hop: count against the proxy
-			}
-			if !s.trusted(hop) {
-				return hop.Unmap().String()
-			}
-		}
-	}
-	return peer
-}
-
-func (s *Server) trusted(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	for _, p := range s.TrustedProxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
+// sourceAddr is the address failures are counted against: see
+// ratelimit.SourceAddr.
+func (s *Server) sourceAddr(r *http.Request) string { return ratelimit.SourceAddr(r, s.TrustedProxies) }

@@ -1,6 +1,9 @@
-// Package oauth serves the OAuth 2.0 protocol endpoints: token, introspection
-// (RFC 7662), revocation (RFC 7009), discovery (RFC 8414), JWKS and
-// Latchkey's own protected resource, /api/v1/me.
+// Package oauth serves the OAuth 2.0 and OpenID Connect protocol endpoints:
+// authorize (RFC 6749 §4.1 with PKCE, RFC 7636; authorize.go, decide.go),
+// token (token.go, the grants in package grant), introspection (RFC 7662),
+// revocation (RFC 7009), discovery (RFC 8414 and OpenID Connect Discovery),
+// JWKS, userinfo, RP-initiated logout (logout.go) and Latchkey's own
+// protected resource, /api/v1/me.
 //
 // Every tenant has an issuer of its own (tenant.go): the default tenant is
 // served at the root issuer, every other one at {issuer}/t/{slug}, with
@@ -13,6 +16,17 @@
 // creates nothing.
 //
 // Parameters are read only from where the RFCs put them: the body of a
-// POST, never its URL query. A repeated parameter is refused. Every error is
-// an RFC 6749 §5.2 response from package oautherr.
+// POST, never its URL query, at the token, introspection and revocation
+// endpoints; the query of a GET or the form body of a POST, never both,
+// at the authorize and logout endpoints; a bearer token from the
+// Authorization header alone. A repeated parameter is refused. Every
+// error of a JSON endpoint is an RFC 6749 §5.2 response from package
+// oautherr. The endpoints a browser visits answer a request they cannot
+// trust to say where to send the browser back with an HTML error page,
+// never a redirect.
+//
+// The browser's session belongs to the account pages, which implement
+// Sessions; the authorization request travels through their login and
+// consent pages sealed (package authreq), so the protocol side keeps no
+// state between the steps.
 package oauth

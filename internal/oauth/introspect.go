@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/oauth/grant"
 	"github.com/latchkey/latchkey/internal/oauth/oautherr"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -22,9 +24,9 @@ type inspected struct {
 
 // inspect decides whether an access token of tenant ts is active at now:
 // genuine (signed by the tenant's keys, with its issuer, of the access
-// token kind), for one of the audiences given, not expired, not revoked,
-// its client one of the tenant's, existing and active, and the secret it
-// was issued under not revoked. It returns nil for an inactive token; an
+// token kind), for one of the audiences given, not expired, not revoked
+// (nor, for a user's token, cut off), its client one of the tenant's,
+// existing and active, and the secret it was issued under not revoked. It returns nil for an inactive token; an
 // error only when the server failed.
 func (s *Server) inspect(ctx context.Context, ts *tenantScope, tok string, now time.Time, audiences []string) (*inspected, error) {
 	want := token.Expect{Issuer: ts.issuer, Audience: audiences}
@@ -63,6 +65,11 @@ func (s *Server) inspect(ctx context.Context, ts *tenantScope, tok string, now t
 		return nil, nil
 	}
 	if s.Revoked.IsRevoked(claims.ID, now) {
+		return nil, nil
+	}
+	// A user's tokens end together when the user is disabled or revokes
+	// the application: by a cut-off, as nobody kept their IDs.
+	if claims.Subject != claims.ClientID && s.Revoked.CutOff(claims.Subject, claims.ClientID, claims.IssuedAt, now) {
 		return nil, nil
 	}
 	c, secrets, err := s.Auth.Current(ctx, claims.ClientID)
@@ -134,6 +141,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request, ts *te
 	if !ok {
 		return
 	}
+	if strings.HasPrefix(tok, grant.RefreshPrefix) {
+		s.introspectRefresh(w, r, ts, caller, tok)
+		return
+	}
 	// The tenant's own audience, or the caller as the audience.
 	in, err := s.inspect(r.Context(), ts, tok, s.now(), []string{ts.issuer, caller.ID})
 	if err != nil {
@@ -142,7 +153,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request, ts *te
 	}
 	entitled := false
 	if in != nil {
-		if entitled, err = s.mayIntrospect(r.Context(), caller, in.claims); err != nil {
+		if entitled, err = s.mayIntrospect(r.Context(), caller, in.claims.Audience); err != nil {
 			serverError(w, s.Logger, r, err)
 			return
 		}
@@ -159,12 +170,12 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request, ts *te
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// mayIntrospect reports whether caller may learn about a token with these
-// claims: it is one of the token's audiences, or its roles grant
+// mayIntrospect reports whether caller may learn about a token meant for
+// these audiences: it is one of them, or its roles grant
 // authz.TokenIntrospect (capped, like a token's permissions, by its
 // owner's roles when it has an owner).
-func (s *Server) mayIntrospect(ctx context.Context, caller *client.Client, c *token.Claims) (bool, error) {
-	if slices.Contains(c.Audience, caller.ID) {
+func (s *Server) mayIntrospect(ctx context.Context, caller *client.Client, audience []string) (bool, error) {
+	if slices.Contains(audience, caller.ID) {
 		return true, nil
 	}
 	if !authz.Has(caller.Roles, authz.TokenIntrospect) {
@@ -175,4 +186,70 @@ func (s *Server) mayIntrospect(ctx context.Context, caller *client.Client, c *to
 	}
 	roles, err := s.ownerRoles(ctx, caller.OwnerUserID)
 	return authz.Has(roles, authz.TokenIntrospect), err
+}
+
+// inspectRefresh returns the refresh token tok when it is active at now:
+// stored, of tenant ts, neither used, revoked nor expired, its client an
+// active client of the tenant and its user an active user. It returns nil
+// for an inactive token; an error only when the server failed.
+func (s *Server) inspectRefresh(ctx context.Context, ts *tenantScope, tok string, now time.Time) (*token.RefreshToken, error) {
+	if s.GrantStore == nil {
+		return nil, nil
+	}
+	rt, err := s.GrantStore.RefreshTokenByHash(ctx, token.HashOpaque(tok))
+	if errors.Is(err, token.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rt.TenantID != ts.tenant.ID || !rt.Active(now) {
+		return nil, nil
+	}
+	c, _, err := s.Auth.Current(ctx, rt.ClientID)
+	if errors.Is(err, client.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Status != client.StatusActive || c.TenantID != ts.tenant.ID {
+		return nil, nil
+	}
+	u, err := s.Accounts.User(ctx, rt.UserID)
+	if errors.Is(err, account.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !u.Active() || u.TenantID != ts.tenant.ID {
+		return nil, nil
+	}
+	return rt, nil
+}
+
+// introspectRefresh answers the introspection of a refresh token: only
+// the client it was issued to, or a holder of the introspection
+// permission, learns that it is active.
+func (s *Server) introspectRefresh(w http.ResponseWriter, r *http.Request, ts *tenantScope, caller *client.Client, tok string) {
+	rt, err := s.inspectRefresh(r.Context(), ts, tok, s.now())
+	if err != nil {
+		serverError(w, s.Logger, r, err)
+		return
+	}
+	entitled := false
+	if rt != nil {
+		if entitled, err = s.mayIntrospect(r.Context(), caller, []string{rt.ClientID}); err != nil {
+			serverError(w, s.Logger, r, err)
+			return
+		}
+	}
+	if !entitled {
+		writeJSON(w, http.StatusOK, introspection{Active: false})
+		return
+	}
+	// No token_type: RFC 7662 means the access token's type by it.
+	writeJSON(w, http.StatusOK, introspection{Active: true, Scope: strings.Join(rt.Scopes, " "), ClientID: rt.ClientID,
+		Exp: rt.ExpiresAt.Unix(), Iat: rt.IssuedAt.Unix(), Sub: rt.UserID, Iss: ts.issuer, Jti: rt.ID})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth/grant"
@@ -28,16 +29,20 @@ const (
 	claimSecretID = "secret_id"
 )
 
-// IssueAccess mints a token for r with the client's lifetime.
+// IssueAccess mints a token for r with the client's lifetime, with r.ID
+// as its jti when set.
 func (m *Minter) IssueAccess(ctx context.Context, r grant.AccessRequest) (*grant.Issued, error) {
-	jti, err := client.NewID(m.Random, "")
-	if err != nil {
-		return nil, err
+	jti := r.ID
+	if jti == "" {
+		var err error
+		if jti, err = client.NewID(m.Random, ""); err != nil {
+			return nil, err
+		}
 	}
 	c := r.Client
 	aud := []string{r.Tenant.Issuer}
-	now := r.Now.Truncate(1e9)
-	exp := now.Add(c.AccessTokenTTL)
+	now := r.Now.Truncate(time.Second)
+	exp := grant.AccessExpiry(c, r.Now)
 	if c.TokenFormat == client.TokenOpaque {
 		value, hash, err := token.NewOpaque(m.Random)
 		if err != nil {
@@ -48,7 +53,7 @@ func (m *Minter) IssueAccess(ctx context.Context, r grant.AccessRequest) (*grant
 		if err := m.Store.CreateToken(ctx, rec); err != nil {
 			return nil, err
 		}
-		return &grant.Issued{Token: value, ExpiresIn: c.AccessTokenTTL}, nil
+		return &grant.Issued{Token: value, ExpiresIn: c.AccessTokenTTL, ID: jti, ExpiresAt: exp}, nil
 	}
 	claims := token.Claims{
 		Issuer: r.Tenant.Issuer, Subject: r.Subject, Audience: aud, ClientID: c.ID,
@@ -68,5 +73,5 @@ func (m *Minter) IssueAccess(ctx context.Context, r grant.AccessRequest) (*grant
 	if err != nil {
 		return nil, err
 	}
-	return &grant.Issued{Token: tok, ExpiresIn: c.AccessTokenTTL}, nil
+	return &grant.Issued{Token: tok, ExpiresIn: c.AccessTokenTTL, ID: jti, ExpiresAt: exp}, nil
 }

@@ -3,7 +3,10 @@ package oauth_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -11,53 +14,114 @@ import (
 
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 func TestServedGrants(t *testing.T) {
-	want := []client.GrantType{client.GrantClientCredentials}
+	want := []client.GrantType{client.GrantClientCredentials, client.GrantAuthorizationCode, client.GrantRefreshToken}
 	if got := oauth.ServedGrants(); !slices.Equal(got, want) {
 		t.Fatalf("ServedGrants() = %v, want %v", got, want)
 	}
 }
 
+// bare serves the harness's store and clients with a server built without
+// the authorization code flow (no Sessions, Requests, GrantStore or
+// Consents), and returns its base URL.
+func (h *harness) bare() string { return h.serverWith(nil) }
+
+// serverWith serves the harness's store and clients with a server of its
+// own, whose config mutate completes, and returns its base URL.
+func (h *harness) serverWith(mutate func(*oauth.Config)) string {
+	h.t.Helper()
+	mux := http.NewServeMux()
+	ts := httptest.NewServer(mux)
+	h.t.Cleanup(ts.Close)
+	c := oauth.Config{Issuer: ts.URL, Auth: &client.Authenticator{Repo: h.db, Now: h.clock.Now},
+		Usage: &client.UsageRecorder{Repo: h.db}, Keys: h.keys, Tokens: h.db, Revoked: &token.Revocations{},
+		Accounts: h.db, Now: h.clock.Now}
+	if mutate != nil {
+		mutate(&c)
+	}
+	oauth.New(c).Mount(mux)
+	return ts.URL
+}
+
 func TestDiscoveryAdvertisesWhatIsServed(t *testing.T) {
 	h := newHarness(t, 0)
-	r := h.do("GET", "/.well-known/oauth-authorization-server", "", "")
-	if r.status != 200 {
-		t.Fatalf("%d %s", r.status, r.raw)
+	all := []string{"client_credentials", "authorization_code", "refresh_token"}
+	tests := []struct {
+		name   string
+		url    string
+		grants []string
+		flow   bool
+	}{
+		{"full", h.ts.URL, all, true},
+		{"without the code flow", h.bare(), []string{"client_credentials"}, false},
 	}
-	if _, ok := r.body["response_types_supported"]; ok {
-		t.Errorf("response_types_supported advertised without an authorization endpoint: %s", r.raw)
+	flowFields := []string{"authorization_endpoint", "userinfo_endpoint", "end_session_endpoint",
+		"response_types_supported", "code_challenge_methods_supported", "id_token_signing_alg_values_supported",
+		"authorization_response_iss_parameter_supported"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := getJSON(t, tt.url+"/.well-known/oauth-authorization-server")
+			var got []string
+			for _, g := range r["grant_types_supported"].([]any) {
+				got = append(got, g.(string))
+			}
+			if !slices.Equal(got, tt.grants) {
+				t.Errorf("grant_types_supported = %v, want %v", got, tt.grants)
+			}
+			for _, f := range flowFields {
+				if _, ok := r[f]; ok != tt.flow {
+					t.Errorf("%s advertised: %v, want %v", f, ok, tt.flow)
+				}
+			}
+		})
 	}
-	var got []string
-	for _, g := range r.body["grant_types_supported"].([]any) {
-		got = append(got, g.(string))
+}
+
+// getJSON fetches a JSON document.
+func getJSON(t *testing.T, url string) map[string]any {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var want []string
-	for _, g := range oauth.ServedGrants() {
-		want = append(want, string(g))
+	defer res.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&m); err != nil || res.StatusCode != 200 {
+		t.Fatalf("%s: %d %v", url, res.StatusCode, err)
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("grant_types_supported = %v, want ServedGrants() %v", got, want)
-	}
+	return m
 }
 
 func TestUnsupportedGrantNamesOnlyServedGrants(t *testing.T) {
 	h := newHarness(t, 0)
+	bare := h.bare()
 	id, secret := h.create(client.CreateParams{})
-	tests := []struct{ grant, desc string }{
-		{"password", "the password grant is not supported: the client would handle the user's password (RFC 9700); this server offers: client_credentials"},
-		{"implicit", "the implicit grant is not supported: it exposes tokens in the browser (RFC 9700); this server offers: client_credentials"},
-		{"urn:x", "grant_type 'urn:x' is not supported; this server offers: client_credentials"},
-		{"authorization_code", "the authorization_code grant is not offered by this server"},
-		{"refresh_token", "the refresh_token grant is not offered by this server"},
+	all := "this server offers: client_credentials, authorization_code, refresh_token"
+	tests := []struct{ base, grant, desc string }{
+		{h.ts.URL, "password", "the password grant is not supported: the client would handle the user's password (RFC 9700); " + all},
+		{h.ts.URL, "implicit", "the implicit grant is not supported: it exposes tokens in the browser (RFC 9700); " + all},
+		{h.ts.URL, "urn:x", "grant_type 'urn:x' is not supported; " + all},
+		{bare, "urn:x", "grant_type 'urn:x' is not supported; this server offers: client_credentials"},
+		{bare, "authorization_code", "the authorization_code grant is not offered by this server"},
+		{bare, "refresh_token", "the refresh_token grant is not offered by this server"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.grant, func(t *testing.T) {
-			r := h.do("POST", "/oauth2/token", form, url.Values{"grant_type": {tt.grant}}.Encode(),
-				"Authorization", basicAuth(id, secret))
-			if r.status != 400 || r.body["error"] != "unsupported_grant_type" || r.body["error_description"] != tt.desc {
-				t.Fatalf("%d %s; want 400 unsupported_grant_type %q", r.status, r.raw, tt.desc)
+			req, _ := http.NewRequest("POST", tt.base+"/oauth2/token", strings.NewReader(url.Values{"grant_type": {tt.grant}}.Encode()))
+			req.Header.Set("Content-Type", form)
+			req.Header.Set("Authorization", basicAuth(id, secret))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var body map[string]any
+			json.NewDecoder(res.Body).Decode(&body)
+			if res.StatusCode != 400 || body["error"] != "unsupported_grant_type" || body["error_description"] != tt.desc {
+				t.Fatalf("%d %v; want 400 unsupported_grant_type %q", res.StatusCode, body, tt.desc)
 			}
 		})
 	}

@@ -12,7 +12,9 @@ import (
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/oauth/grant"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -28,8 +30,9 @@ type Config struct {
 	Keys    *token.TenantKeys
 	Tokens  token.Store
 	Revoked *token.Revocations
-	// Accounts finds tenants, by slug and the default, and the users who
-	// own clients.
+	// Accounts finds tenants, by slug and the default, users (who own
+	// clients, and for whom user grants and /userinfo act) and their
+	// consents.
 	Accounts account.Repository
 	Grants   grant.Registry
 	Now      func() time.Time
@@ -46,6 +49,33 @@ type Config struct {
 	// OnAuthFailure, when set, observes each failed client authentication
 	// (for audit aggregation and metrics).
 	OnAuthFailure func(clientID, addr, reason string)
+
+	// The authorization code flow needs the four below. Without any of
+	// them the authorize, resume and logout endpoints answer with an error
+	// page and discovery advertises none of the flow; without GrantStore
+	// the default registry also leaves out the authorization_code and
+	// refresh_token grants (see New).
+
+	// Sessions tells who is signed in to the browser (the account pages).
+	Sessions Sessions
+	// Requests seals authorization requests through the login and consent
+	// pages (authreq.NewSealer).
+	Requests *authreq.Sealer
+	// GrantStore keeps authorization codes and refresh tokens.
+	GrantStore token.Grants
+	// Consents records each authorization in the user's consent, so that
+	// it shows on the Authorized applications page: *account.Sessions.
+	Consents Consents
+}
+
+var _ Consents = (*account.Sessions)(nil)
+
+// Consents is how the authorize endpoint records that a user authorized
+// an application. *account.Sessions implements it.
+type Consents interface {
+	// Authorized merges scopes into the user's consent for the client
+	// and records the authorization as its latest.
+	Authorized(ctx context.Context, u *account.User, clientID string, scopes []string) (*account.Consent, error)
 }
 
 // Server serves the protocol endpoints of every tenant: the default
@@ -53,12 +83,14 @@ type Config struct {
 // New.
 type Server struct {
 	Config
-	limiter *limiter
+	limiter *ratelimit.Limiter
 	tenants tenants
 }
 
 // New returns a Server with the grants Latchkey offers and defaults filled:
 // Now = time.Now, Random = crypto/rand, a failure limit of 20 per minute.
+// Without a GrantStore the default registry leaves out the
+// authorization_code and refresh_token grants.
 func New(c Config) *Server {
 	s := &Server{Config: c}
 	if s.Now == nil {
@@ -73,9 +105,15 @@ func New(c Config) *Server {
 	if s.FailureWindow == 0 {
 		s.FailureWindow = time.Minute
 	}
-	s.limiter = newLimiter(s.FailureThreshold, s.FailureWindow)
+	s.limiter = ratelimit.New(s.FailureThreshold, s.FailureWindow)
 	if s.Grants == nil {
 		s.Grants = s.defaultGrants()
+		if s.GrantStore == nil {
+			// Without a store the user grants could only fail: serve and
+			// advertise what works.
+			delete(s.Grants, client.GrantAuthorizationCode)
+			delete(s.Grants, client.GrantRefreshToken)
+		}
 	}
 	return s
 }
@@ -84,6 +122,18 @@ func (s *Server) now() time.Time { return s.Now().UTC() }
 
 func (s *Server) minter() *Minter {
 	return &Minter{Keys: s.Keys, Store: s.Tokens, Random: s.Random}
+}
+
+// user returns a user by ID, for the user grants.
+func (s *Server) user(ctx context.Context, id string) (*account.User, error) {
+	return s.Accounts.User(ctx, id)
+}
+
+// addRevocations puts revocations already stored into the in-memory list.
+func (s *Server) addRevocations(revs []token.Revocation) {
+	for _, rv := range revs {
+		s.Revoked.Add(rv)
+	}
 }
 
 // ownerRoles returns a client owner's roles; a deleted owner holds none.
@@ -108,7 +158,20 @@ func (s *Server) Mount(mux *http.ServeMux) {
 		mux.HandleFunc(base+"/oauth2/introspect", methodNotAllowed("POST"))
 		mux.HandleFunc("POST "+base+"/oauth2/revoke", s.inTenant(s.handleRevoke))
 		mux.HandleFunc(base+"/oauth2/revoke", methodNotAllowed("POST"))
+		mux.HandleFunc("GET "+base+"/oauth2/authorize", s.inTenantPage(s.handleAuthorize))
+		mux.HandleFunc("POST "+base+"/oauth2/authorize", s.inTenantPage(s.handleAuthorize))
+		mux.HandleFunc(base+"/oauth2/authorize", methodNotAllowed("GET, POST"))
+		mux.HandleFunc("GET "+base+authreq.ResumePath, s.inTenantPage(s.handleResume))
+		mux.HandleFunc(base+authreq.ResumePath, methodNotAllowed("GET"))
+		mux.HandleFunc("GET "+base+"/oauth2/logout", s.inTenantPage(s.handleLogout))
+		mux.HandleFunc("POST "+base+"/oauth2/logout", s.inTenantPage(s.handleLogout))
+		mux.HandleFunc(base+"/oauth2/logout", methodNotAllowed("GET, POST"))
+		mux.HandleFunc("GET "+base+"/userinfo", s.inTenant(s.handleUserinfo))
+		mux.HandleFunc("POST "+base+"/userinfo", s.inTenant(s.handleUserinfo))
+		mux.HandleFunc("OPTIONS "+base+"/userinfo", userinfoPreflight)
+		mux.HandleFunc(base+"/userinfo", methodNotAllowed("GET, POST"))
 		mux.HandleFunc("GET "+base+"/.well-known/oauth-authorization-server", s.inTenant(s.handleDiscovery))
+		mux.HandleFunc("GET "+base+"/.well-known/openid-configuration", s.inTenant(s.handleDiscovery))
 		mux.HandleFunc("GET "+base+"/.well-known/jwks.json", s.inTenant(s.handleJWKS))
 		mux.HandleFunc("GET "+base+"/api/v1/me", s.inTenant(s.handleMe))
 		mux.HandleFunc(base+"/api/v1/me", methodNotAllowed("GET"))

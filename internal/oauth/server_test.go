@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -43,6 +44,11 @@ type harness struct {
 	issuer string
 	kek    []byte
 	keys   *token.TenantKeys
+
+	revoked  *token.Revocations
+	sessions *account.Sessions
+	users    *account.Users
+	usage    *client.UsageRecorder
 }
 
 // tenantKeys returns a tenant's signing keys as the server holds them.
@@ -82,22 +88,67 @@ func newHarness(t testing.TB, threshold int) *harness {
 	}
 	kek := make([]byte, 32)
 	rand.Read(kek)
-	keys := &token.TenantKeys{New: func(tenant string) *token.Keys {
-		return &token.Keys{Tenant: tenant, Store: db, KEK: kek, Now: clk.Now, Retain: 49 * time.Hour}
-	}}
+	keys := &token.TenantKeys{
+		New: func(tenant string) *token.Keys {
+			return &token.Keys{Tenant: tenant, Store: db, KEK: kek, Now: clk.Now, Retain: 49 * time.Hour}
+		},
+		NewID: func(tenant string) *token.Keys {
+			return &token.Keys{Tenant: tenant, Use: token.UseID, Algorithm: token.RS256, Store: db, KEK: kek,
+				Now: clk.Now, Retain: 49 * time.Hour}
+		},
+	}
 	auth := &client.Authenticator{Repo: db, Now: clk.Now}
-	h := &harness{t: t, clock: clk, db: db, actor: client.SystemActor("ten_1"), kek: kek, keys: keys}
+	revoked := &token.Revocations{}
+	onRevoke := func(revs []token.Revocation) {
+		for _, rv := range revs {
+			revoked.Add(rv)
+		}
+	}
+	h := &harness{t: t, clock: clk, db: db, actor: client.SystemActor("ten_1"), kek: kek, keys: keys, revoked: revoked}
 	h.svc = &client.Service{Repo: db, Now: clk.Now, OnChange: auth.Invalidate}
+	h.sessions = &account.Sessions{Repo: db, Now: clk.Now, OnRevoke: onRevoke}
+	h.users = &account.Users{Repo: db, Now: clk.Now, OnRevoke: onRevoke}
+	h.usage = &client.UsageRecorder{Repo: db}
+	sealer, err := authreq.NewSealer(kek, clk.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	h.ts = httptest.NewServer(mux)
 	t.Cleanup(h.ts.Close)
 	h.issuer = h.ts.URL
 	h.srv = oauth.New(oauth.Config{
-		Issuer: h.issuer, Auth: auth, Usage: &client.UsageRecorder{Repo: db}, Keys: keys, Tokens: db,
-		Revoked: &token.Revocations{}, Accounts: db, Now: clk.Now, FailureThreshold: threshold,
+		Issuer: h.issuer, Auth: auth, Usage: h.usage, Keys: keys, Tokens: db,
+		Revoked: revoked, Accounts: db, Now: clk.Now, FailureThreshold: threshold,
+		Sessions: testSessions{h.sessions}, Requests: sealer, GrantStore: db, Consents: h.sessions,
 	})
 	h.srv.Mount(mux)
 	return h
+}
+
+// testCookie carries a session's value in these tests. The account pages
+// own the real cookie; this package sees sessions only through Sessions.
+const testCookie = "test_session"
+
+// testSessions is the Sessions the account pages implement, over the real
+// account.Sessions, with a cookie of its own.
+type testSessions struct{ s *account.Sessions }
+
+func (t testSessions) Current(r *http.Request, tenantID string) (*account.Session, *account.User, error) {
+	c, err := r.Cookie(testCookie)
+	if err != nil {
+		return nil, nil, nil
+	}
+	return t.s.Find(r.Context(), tenantID, c.Value)
+}
+
+func (t testSessions) End(w http.ResponseWriter, r *http.Request, tenantID string) error {
+	c, err := r.Cookie(testCookie)
+	if err != nil {
+		return nil
+	}
+	http.SetCookie(w, &http.Cookie{Name: testCookie, Path: "/", MaxAge: -1})
+	return t.s.End(r.Context(), c.Value)
 }
 
 // create registers a client and returns its ID and secret.

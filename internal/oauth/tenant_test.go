@@ -250,7 +250,8 @@ func TestUnknownTenantIs404(t *testing.T) {
 func TestTenantKeysLoadLazily(t *testing.T) {
 	tt := newTwoTenants(t)
 	ctx := context.Background()
-	// Beta has no keys until its first use; then it keeps the one key.
+	// Beta has no keys until its first use; then it keeps one key of each
+	// lineage (access tokens, ID tokens).
 	if ks, _ := tt.db.SigningKeys(ctx, "ten_2"); len(ks) != 0 {
 		t.Fatalf("beta has %d keys before its first use", len(ks))
 	}
@@ -259,8 +260,8 @@ func TestTenantKeysLoadLazily(t *testing.T) {
 			t.Fatalf("token: %d %s", r.status, r.raw)
 		}
 	}
-	if ks, _ := tt.db.SigningKeys(ctx, "ten_2"); len(ks) != 1 {
-		t.Fatalf("beta has %d keys after use, want 1", len(ks))
+	if ks, _ := tt.db.SigningKeys(ctx, "ten_2"); len(ks) != 2 {
+		t.Fatalf("beta has %d keys after use, want 2", len(ks))
 	}
 	// A rotation at one tenant leaves the other's key alone.
 	root, _ := tt.tenantKeys("ten_1").Current()

@@ -34,7 +34,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, ts *tenantS
 		writeError(w, oerr)
 		return
 	}
-	resp, err := h.Handle(r.Context(), &grant.Request{Tenant: ts.grantTenant(), Client: c, Secret: sec, Params: p, Now: s.now()})
+	now := s.now()
+	resp, err := h.Handle(r.Context(), &grant.Request{Tenant: ts.grantTenant(), Client: c, Secret: sec, Params: p, Now: now})
 	var perr *oautherr.Error
 	switch {
 	case errors.As(err, &perr):
@@ -42,6 +43,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, ts *tenantS
 	case err != nil:
 		serverError(w, s.Logger, r, err)
 	default:
+		// Coalesced in memory like last-used times: no write here.
+		s.Usage.RecordToken(c.ID, h.GrantType(), now)
 		writeJSON(w, http.StatusOK, resp)
 	}
 }

@@ -17,6 +17,8 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 func TestTokenSuccess(t *testing.T) {
 	h := newHarness(t, 0)
 	id, secret := h.create(client.CreateParams{Scopes: []string{"read", "write"}})
+	postID, postSecret := h.create(client.CreateParams{Scopes: []string{"read", "write"},
+		TokenEndpointAuthMethod: client.AuthSecretPost})
 
 	for _, tc := range []struct {
 		name string
@@ -25,11 +27,11 @@ func TestTokenSuccess(t *testing.T) {
 		{"basic form", func() response { return h.token(id, secret, nil) }},
 		{"post form", func() response {
 			return h.do("POST", "/oauth2/token", form, url.Values{"grant_type": {"client_credentials"},
-				"client_id": {id}, "client_secret": {secret}}.Encode())
+				"client_id": {postID}, "client_secret": {postSecret}}.Encode())
 		}},
 		{"post json", func() response {
 			return h.do("POST", "/oauth2/token", "application/json",
-				`{"grant_type":"client_credentials","client_id":"`+id+`","client_secret":"`+secret+`"}`)
+				`{"grant_type":"client_credentials","client_id":"`+postID+`","client_secret":"`+postSecret+`"}`)
 		}},
 		{"basic json", func() response {
 			return h.do("POST", "/oauth2/token", "application/json", `{"grant_type":"client_credentials"}`,

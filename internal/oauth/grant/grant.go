@@ -75,12 +75,25 @@ type AccessRequest struct {
 	// Extra are private claims (owner, permissions).
 	Extra map[string]any
 	Now   time.Time
+	// ID, when set, is the token's jti, chosen by the grant so that it can
+	// record the token before minting it; empty for a fresh one.
+	ID string
 }
 
 // Issued is a minted access token.
 type Issued struct {
 	Token     string
 	ExpiresIn time.Duration
+	// ID is the token's jti; ExpiresAt is AccessExpiry of the request.
+	ID        string
+	ExpiresAt time.Time
+}
+
+// AccessExpiry is when an access token issued to c at now expires: the
+// client's lifetime after now in whole seconds, as a JWT's exp and iat
+// are.
+func AccessExpiry(c *client.Client, now time.Time) time.Time {
+	return now.Truncate(time.Second).Add(c.AccessTokenTTL)
 }
 
 // TokenIssuer mints access tokens in the client's chosen format.

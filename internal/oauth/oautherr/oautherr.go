@@ -150,3 +150,50 @@ func Quote(v string) string {
 }
 
 func quote(s string) string { return `"` + s + `"` }
+
+// The errors below are those of the authorization endpoint (RFC 6749
+// §4.1.2.1, OpenID Connect Core §3.1.2.6), sent to the client in the
+// redirect rather than in a response body; Status is what a page showing
+// one would use.
+
+// UnsupportedResponseType: the response_type is not one this server
+// offers (only "code").
+func UnsupportedResponseType(format string, args ...any) *Error {
+	return newErr("unsupported_response_type", http.StatusBadRequest, format, args)
+}
+
+// AccessDenied: the user denied the request.
+func AccessDenied(format string, args ...any) *Error {
+	return newErr("access_denied", http.StatusForbidden, format, args)
+}
+
+// LoginRequired: prompt=none was asked, but the user must sign in.
+func LoginRequired(format string, args ...any) *Error {
+	return newErr("login_required", http.StatusBadRequest, format, args)
+}
+
+// ConsentRequired: prompt=none was asked, but the user must consent.
+func ConsentRequired(format string, args ...any) *Error {
+	return newErr("consent_required", http.StatusBadRequest, format, args)
+}
+
+// RequestNotSupported: the request parameter (a request object) was
+// sent; this server does not take request objects.
+func RequestNotSupported(format string, args ...any) *Error {
+	return newErr("request_not_supported", http.StatusBadRequest, format, args)
+}
+
+// RequestURINotSupported: the request_uri parameter was sent; this server
+// does not take request objects by reference.
+func RequestURINotSupported(format string, args ...any) *Error {
+	return newErr("request_uri_not_supported", http.StatusBadRequest, format, args)
+}
+
+// InsufficientScope: the bearer token lacks a scope the resource needs
+// (RFC 6750 §3.1): 403 with a challenge naming it.
+func InsufficientScope(scope, format string, args ...any) *Error {
+	e := newErr("insufficient_scope", http.StatusForbidden, format, args)
+	e.Challenge = `Bearer realm="latchkey", error="insufficient_scope", scope=` + quote(scope) +
+		`, error_description=` + quote(e.Description)
+	return e
+}
