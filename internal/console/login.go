@@ -1,0 +1,134 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/oauth/authreq"
+	"github.com/latchkey/latchkey/internal/ratelimit"
+)
+
+// loginView is the sign-in page.
+type loginView struct {
+	// Req is the sealed authorization request the sign-in continues, if any.
+	Req   string
+	Email string
+	// Error, when set, is announced and tied to both fields.
+	Error string
+}
+
+// msgBadCredentials is the one answer to a failed sign-in, whatever failed.
+const msgBadCredentials = "The email or password is not right."
+
+// loginForm shows the sign-in form, the email filled in from the
+// request's login_hint. Without an authorization request, a browser
+// already signed in goes to its applications instead.
+func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request, s *site) {
+	v := loginView{Req: r.URL.Query().Get(authreq.Param)}
+	if v.Req != "" {
+		req, ok := p.openRequest(w, r, s, v.Req)
+		if !ok {
+			return
+		}
+		v.Email = req.LoginHint
+	} else {
+		_, u, err := p.session(r, s)
+		if err != nil {
+			p.serverError(w, r, s, err)
+			return
+		}
+		if u != nil {
+			redirect(w, r, s.issuer+authreq.AppsPath)
+			return
+		}
+	}
+	p.form(w, r, s, http.StatusOK, "login", view{Page: v})
+}
+
+// login checks a sign-in. Failures are counted per account and per
+// source address; past either limit the password is not checked at all.
+// On success the browser's previous session, if any, ends and a new one
+// starts (a session ID never survives a sign-in), and the browser goes
+// back to the authorization request or to its applications.
+func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
+	if !p.guard(w, r, s) {
+		return
+	}
+	v := loginView{Req: r.PostForm.Get(authreq.Param), Email: strings.TrimSpace(r.PostForm.Get("email"))}
+	if v.Req != "" {
+		if _, ok := p.openRequest(w, r, s, v.Req); !ok {
+			return
+		}
+	}
+	if len(v.Email) > account.MaxEmailLen {
+		v.Email = v.Email[:account.MaxEmailLen] // shown back and counted, never found
+	}
+	password := r.PostForm.Get("password")
+	if v.Email == "" || password == "" {
+		v.Error = "Enter your email and your password."
+		p.form(w, r, s, http.StatusBadRequest, "login", view{Page: v})
+		return
+	}
+
+	now := p.now()
+	addr := p.sourceAddr(r)
+	addrKey := ratelimit.SourceKey(addr)
+	accountKey := "login:" + s.tenant.ID + ":" + account.NormalizeEmail(v.Email)
+	wait := p.byAddr.Attempt(now, addrKey)
+	if wait == 0 {
+		if wait = p.byAccount.Attempt(now, accountKey); wait > 0 {
+			p.byAddr.Refund(now, addrKey) // not tried: the account is locked
+		}
+	}
+	if wait > 0 {
+		p.cfg.Logger.Info("sign-in refused: too many failures", "tenant", s.tenant.ID, "addr", addr)
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		v.Error = "Too many failed sign-ins. Wait " + waitText(wait) + ", then try again."
+		p.form(w, r, s, http.StatusTooManyRequests, "login", view{Page: v})
+		return
+	}
+
+	u, err := p.cfg.Sessions.CheckPassword(r.Context(), s.tenant.ID, v.Email, password)
+	if errors.Is(err, account.ErrBadCredentials) {
+		v.Error = msgBadCredentials
+		p.form(w, r, s, http.StatusBadRequest, "login", view{Page: v})
+		return
+	}
+	// From here on nothing the user typed failed: take the attempt back.
+	p.byAddr.Refund(now, addrKey)
+	p.byAccount.Refund(now, accountKey)
+	if err != nil {
+		p.serverError(w, r, s, err)
+		return
+	}
+	value, sess, err := p.cfg.Sessions.Start(r.Context(), u, cookieValue(r, SessionCookie(s.tenant.ID, s.secure)))
+	if err != nil {
+		p.serverError(w, r, s, err)
+		return
+	}
+	p.setSession(w, s, value, sess.ExpiresAt)
+	if v.Req != "" {
+		redirect(w, r, s.withReq(authreq.ResumePath, v.Req))
+		return
+	}
+	redirect(w, r, s.issuer+authreq.AppsPath)
+}
+
+// waitText says a wait of secs seconds in words, rounded up to minutes
+// past one.
+func waitText(secs int) string {
+	switch {
+	case secs <= 1:
+		return "a second"
+	case secs < 60:
+		return fmt.Sprintf("%d seconds", secs)
+	case secs <= 60:
+		return "a minute"
+	default:
+		return fmt.Sprintf("%d minutes", (secs+59)/60)
+	}
+}
