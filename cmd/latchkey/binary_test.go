@@ -219,8 +219,8 @@ func TestBinaryUnknownTenant(t *testing.T) {
 	s.env = s.env[:len(s.env)-1]
 	var list struct{ Total int }
 	r := s.run("", "clients", "list", "--json")
-	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || list.Total != 2 {
-		t.Errorf("after the refused create: %v %s (want the two provisioned clients)", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || list.Total != 3 {
+		t.Errorf("after the refused create: %v %s (want the three provisioned clients)", err, r.stdout)
 	}
 }
 
@@ -232,6 +232,7 @@ func TestBinaryHelp(t *testing.T) {
 		{"keys", "--help"}, {"help", "keys"}, {"keys", "rotate", "--help"}, {"help", "keys", "rotate"},
 		{"clients", "create", "--help"}, {"help", "clients", "update"}, {"tenants", "--help"},
 		{"serve", "--help"}, {"migrate", "--help"}, {"completion", "--help"}, {"health", "--help"},
+		{"users", "--help"}, {"help", "users"}, {"users", "create", "--help"}, {"help", "users", "set-password"},
 	} {
 		r := s.run("", args...)
 		r.expect(t, strings.Join(args, " "), 0, "Usage:")
@@ -242,7 +243,7 @@ func TestBinaryHelp(t *testing.T) {
 	// The top-level help lists every command, and help of a group lists
 	// its commands.
 	top := s.run("", "--help")
-	for _, c := range []string{"serve", "migrate", "clients", "tenants", "keys", "health", "version", "completion"} {
+	for _, c := range []string{"serve", "migrate", "clients", "users", "tenants", "keys", "health", "version", "completion"} {
 		if !regexp.MustCompile(`(?m)^  ` + c + `\s`).MatchString(top.stdout) {
 			t.Errorf("latchkey --help does not list %q:\n%s", c, top.stdout)
 		}
@@ -310,6 +311,14 @@ func TestBinaryHintsNameRealFlags(t *testing.T) {
 		{"keys", "rewrap"},
 		{"tenants", "create"},
 		{"clients", "show", "lkc_nobody"},
+		{"clients", "list", "--authorized-by", "nobody@example.com"},
+		{"clients", "list", "--last-grant", "magic"},
+		{"clients", "update", "latchkey-admin", "--confirm", "--token-endpoint-auth-method", "none"},
+		{"clients", "update", "latchkey-admin", "--confirm", "--scope", "a", "--scope", ""},
+		{"users", "create"},
+		{"users", "create", "--email", "x@example.com", "--locale", "de"},
+		{"users", "set-password", "admin@localhost"},
+		{"users", "show", "nobody@example.com"},
 	}
 	flagRe := regexp.MustCompile(`--[a-z][a-z-]+`)
 	for _, args := range cases {
@@ -555,8 +564,8 @@ func TestBinaryFirstHour(t *testing.T) {
 	}
 }
 
-// Options the server cannot serve are refused, or, for a grant registered
-// ahead of its endpoint, said out loud; and nothing is written by a refusal.
+// Options the server cannot serve are refused, and nothing is written by a
+// refusal.
 func TestBinaryOptionsTheServerCannotServe(t *testing.T) {
 	s, _ := migrated(t)
 	s.run("", "clients", "create", "--name", "x", "--grant-type", "client_credentials",
@@ -566,23 +575,30 @@ func TestBinaryOptionsTheServerCannotServe(t *testing.T) {
 		"--redirect-uri", "https://*.example.com/cb").expect(t, "wildcard redirect URI", 1,
 		"redirect_uris[0]", "wildcards are not supported: redirect URIs match exactly")
 	var list struct{ Total int }
-	if r := s.run("", "clients", "list", "--json"); json.Unmarshal([]byte(r.stdout), &list) != nil || list.Total != 2 {
+	if r := s.run("", "clients", "list", "--json"); json.Unmarshal([]byte(r.stdout), &list) != nil || list.Total != 3 {
 		t.Fatalf("refused creates wrote clients: %s", r.stdout)
 	}
+	// Every grant a client may hold is served: none is noted as ahead of
+	// its endpoint (TestWarnUnserved covers the note).
 	r := s.run("", "clients", "create", "--name", "Web app", "--grant-type", "authorization_code",
-		"--redirect-uri", "https://app.example/cb", "--json")
-	r.expect(t, "an authorization_code client", 0, "does not serve the authorization_code grant yet", "client_credentials")
+		"--grant-type", "refresh_token", "--redirect-uri", "https://app.example/cb", "--json")
+	r.expect(t, "an authorization_code client", 0)
+	if r.stderr != "" {
+		t.Errorf("an authorization_code client: %s", r.stderr)
+	}
 	var c struct {
 		ClientID string `json:"client_id"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &c); err != nil || c.ClientID == "" {
-		t.Fatalf("the note reached stdout, breaking --json: %v %q", err, r.stdout)
+		t.Fatalf("clients create --json printed %v %q", err, r.stdout)
 	}
 	s.run("", "clients", "update", c.ClientID, "--grant-type", "client_credentials").expect(t,
 		"dropping authorization_code but keeping redirect URIs", 1, "clear the redirect URIs too")
+	s.run("", "clients", "update", c.ClientID, "--grant-type", "client_credentials", "--redirect-uri", "").expect(t,
+		"dropping authorization_code and clearing the redirect URIs", 0)
 	help := s.run("", "clients", "create", "--help").stdout
-	if !strings.Contains(help, "not yet served by the token endpoint: authorization_code, refresh_token") {
-		t.Errorf("clients create --help does not say which grants are served:\n%s", help)
+	if !strings.Contains(help, "grant type, repeatable: client_credentials, authorization_code, refresh_token\n") {
+		t.Errorf("clients create --help does not list the grants served:\n%s", help)
 	}
 }
 

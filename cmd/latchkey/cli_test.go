@@ -147,7 +147,7 @@ func TestCLIListSearchSort(t *testing.T) {
 		t.Fatalf("search/sort: %+v", list)
 	}
 	c.json(&list, "clients", "list", "--limit", "2", "--sort", "name")
-	if len(list.Clients) != 2 || list.Next == "" || list.Total != 5 {
+	if len(list.Clients) != 2 || list.Next == "" || list.Total != 6 {
 		t.Fatalf("page 1: %+v", list)
 	}
 	c.json(&list, "clients", "list", "--limit", "2", "--sort", "name", "--after", list.Next)
@@ -209,7 +209,7 @@ func TestCLIBadInput(t *testing.T) {
 	}
 	var list struct{ Total int }
 	c.json(&list, "clients", "list")
-	if list.Total != 3 { // the two defaults and my-client
+	if list.Total != 4 { // the three defaults and my-client
 		t.Errorf("total %d after failed creates", list.Total)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -23,6 +24,7 @@ type clientsCmd struct {
 	tenant string
 	json   bool
 	svc    *client.Service
+	users  *account.Users
 	actor  client.Actor
 }
 
@@ -60,6 +62,7 @@ func (cc *clientsCmd) open(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	cc.svc = &client.Service{Repo: st}
+	cc.users = &account.Users{Repo: st}
 	cc.actor = operator(tenant.ID, cc.a.env)
 	return func() { st.Close() }, nil
 }
@@ -82,13 +85,16 @@ func (cc *clientsCmd) withClient(fn func(ctx context.Context, cmd *cobra.Command
 type clientFields struct {
 	name, description, owner, format string
 	grants, scopes, redirects, roles stringList
+	authMethod, idTokenAlg           string
+	postLogout                       stringList
 	accessTTL, refreshTTL            time.Duration
 	consent                          bool
 }
 
 // updateFlags are the flags of clientFields, the ones update can change.
 var updateFlags = []string{"name", "description", "grant-type", "scope", "redirect-uri", "role", "owner",
-	"token-format", "access-token-ttl", "refresh-token-ttl", "require-consent"}
+	"token-format", "access-token-ttl", "refresh-token-ttl", "require-consent",
+	"token-endpoint-auth-method", "id-token-alg", "post-logout-redirect-uri"}
 
 func (cf *clientFields) register(cmd *cobra.Command, update bool) {
 	fs := cmd.Flags()
@@ -103,11 +109,18 @@ func (cf *clientFields) register(cmd *cobra.Command, update bool) {
 	fs.StringVar(&cf.description, "description", "", help("what the client is for", "new description"))
 	fs.Var(&cf.grants, "grant-type", help("grant type, repeatable: "+grantHelp(),
 		"grant types, replacing the current ones (repeatable): "+grantHelp()))
-	fs.Var(&cf.scopes, "scope", help("scope the client may request (repeatable)", "scopes, replacing the current ones (repeatable)"))
+	fs.Var(&cf.scopes, "scope", help("scope the client may request (repeatable)", `scopes, replacing the current ones (repeatable; "" clears them)`))
 	fs.Var(&cf.redirects, "redirect-uri", help("redirect URI, for authorization_code (repeatable; matched exactly)",
-		"redirect URIs, replacing the current ones (repeatable; matched exactly)"))
+		`redirect URIs, replacing the current ones (repeatable; matched exactly; "" clears them)`))
+	fs.Var(&cf.postLogout, "post-logout-redirect-uri", help("where RP-initiated logout may send the browser back to, for authorization_code (repeatable; matched exactly)",
+		`post-logout redirect URIs, replacing the current ones (repeatable; matched exactly; "" clears them)`))
 	fs.Var(&cf.roles, "role", help("role for client_credentials: super_admin, oauth_admin, viewer, resource_server (repeatable)",
-		"roles, replacing the current ones (repeatable): super_admin, oauth_admin, viewer, resource_server"))
+		`roles, replacing the current ones (repeatable; "" clears them): super_admin, oauth_admin, viewer, resource_server`))
+	fs.StringVar(&cf.authMethod, "token-endpoint-auth-method", "", help(
+		"how the client authenticates at the token endpoint: client_secret_basic, client_secret_post or none (default client_secret_basic; none with --public)",
+		"new token endpoint authentication method: client_secret_basic or client_secret_post (a public client's is none)"))
+	fs.StringVar(&cf.idTokenAlg, "id-token-alg", "", help("signing algorithm of the client's ID tokens: RS256 or ES256 (default RS256)",
+		"new signing algorithm of the client's ID tokens: RS256 or ES256"))
 	fs.StringVar(&cf.owner, "owner", "", help("user ID the client acts for", "new owner user ID (empty: none)"))
 	fs.StringVar(&cf.format, "token-format", "", help("access token format: jwt or opaque (default jwt)", "new access token format: jwt or opaque"))
 	optionalDurationVar(fs, &cf.accessTTL, "access-token-ttl", help("access token lifetime, 300s to 48h (default 1h)", "new access token lifetime, 300s to 48h"))
@@ -115,6 +128,8 @@ func (cf *clientFields) register(cmd *cobra.Command, update bool) {
 	fs.BoolVar(&cf.consent, "require-consent", false, help("ask the end user before issuing tokens", "ask the end user before issuing tokens (true or false)"))
 	completeValues(cmd, "grant-type", "client_credentials", "authorization_code", "refresh_token")
 	completeValues(cmd, "token-format", "jwt", "opaque")
+	completeValues(cmd, "token-endpoint-auth-method", string(client.AuthSecretBasic), string(client.AuthSecretPost), string(client.AuthNone))
+	completeValues(cmd, "id-token-alg", client.IDTokenRS256, client.IDTokenES256)
 	completeValues(cmd, "role", "super_admin", "oauth_admin", "viewer", "resource_server")
 }
 
@@ -224,6 +239,8 @@ func (cc *clientsCmd) createCmd() *cobra.Command {
 				RedirectURIs: cf.redirects, Scopes: cf.scopes, Roles: cf.roles, OwnerUserID: cf.owner,
 				AccessTokenTTL: cf.accessTTL, RefreshTokenTTL: cf.refreshTTL, TokenFormat: client.TokenFormat(cf.format),
 				RequireConsent: cf.consent, SecretLifetime: lifetime, Secret: supplied,
+				TokenEndpointAuthMethod: client.AuthMethod(cf.authMethod), IDTokenAlg: cf.idTokenAlg,
+				PostLogoutRedirectURIs: cf.postLogout,
 			}
 			if public {
 				p.Type = client.Public
@@ -263,11 +280,11 @@ func withGenerated(v admin.Client, sec *client.IssuedSecret, supplied bool) admi
 
 func (cc *clientsCmd) listCmd() *cobra.Command {
 	var q client.ListQuery
-	var status, sort, owner string
+	var status, sort, owner, lastGrant, authorizedBy string
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "list [flags]",
-		Short: "List clients (--search, --status, --sort, --limit)",
+		Short: "List clients (--search, --status, --last-grant, --authorized-by, --sort, --limit)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if q.Limit < 1 || q.Limit > client.MaxListLimit {
@@ -278,7 +295,10 @@ func (cc *clientsCmd) listCmd() *cobra.Command {
 				return err
 			}
 			defer done()
-			q.Status, q.OwnerUserID = client.Status(status), owner
+			q.Status, q.OwnerUserID, q.LastGrant = client.Status(status), owner, client.GrantType(lastGrant)
+			if q.AuthorizedBy, err = cc.userID(cmd.Context(), authorizedBy); err != nil {
+				return err
+			}
 			if s, ok := strings.CutPrefix(sort, "-"); ok {
 				q.Sort, q.Desc = client.SortField(s), true
 			} else {
@@ -290,15 +310,32 @@ func (cc *clientsCmd) listCmd() *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringVar(&q.Search, "search", "", "substring of the name or client ID")
 	fs.StringVar(&status, "status", "", "active, inactive or revoked")
-	fs.StringVar(&sort, "sort", "created_at", "name, client_id, created_at, last_used_at, secret_expires_at or status; prefix - for descending")
+	fs.StringVar(&sort, "sort", "created_at", "name, client_id, created_at, last_used_at, last_authorized_at, last_token_at, secret_expires_at or status; prefix - for descending")
 	fs.IntVar(&q.Limit, "limit", client.DefaultListLimit, fmt.Sprintf("clients per page (1 to %d)", client.MaxListLimit))
 	fs.StringVar(&q.After, "after", "", "continue after this cursor (printed at the end of a page)")
 	fs.StringVar(&owner, "owner", "", "only clients owned by this user ID")
+	fs.StringVar(&lastGrant, "last-grant", "", "only clients whose latest token came from this grant: client_credentials, authorization_code or refresh_token")
+	fs.StringVar(&authorizedBy, "authorized-by", "", "only clients this user (ID or email) was the latest to authorize")
 	fs.BoolVar(&all, "all", false, "print every page")
 	completeValues(cmd, "status", "active", "inactive", "revoked")
 	completeValues(cmd, "sort", "name", "-name", "client_id", "-client_id", "created_at", "-created_at",
-		"last_used_at", "-last_used_at", "secret_expires_at", "-secret_expires_at", "status", "-status")
+		"last_used_at", "-last_used_at", "last_authorized_at", "-last_authorized_at", "last_token_at", "-last_token_at",
+		"secret_expires_at", "-secret_expires_at", "status", "-status")
+	completeValues(cmd, "last-grant", string(client.GrantClientCredentials), string(client.GrantAuthorizationCode), string(client.GrantRefreshToken))
 	return cmd
+}
+
+// userID resolves a user named by ID or email to their ID; an email no
+// user of the tenant has is an error, where an ID is passed on as given.
+func (cc *clientsCmd) userID(ctx context.Context, ref string) (string, error) {
+	if !strings.Contains(ref, "@") {
+		return ref, nil
+	}
+	u, err := cc.users.Find(ctx, cc.actor, ref)
+	if err != nil {
+		return "", userErr(ref, err)
+	}
+	return u.ID, nil
 }
 
 func (cc *clientsCmd) list(ctx context.Context, q client.ListQuery, all bool) error {
@@ -332,10 +369,17 @@ func (cc *clientsCmd) list(ctx context.Context, q client.ListQuery, all bool) er
 	}
 	now := time.Now()
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCLIENT ID\tSTATUS\tCREATED\tLAST USED\tEXPIRES")
+	fmt.Fprintln(tw, "NAME\tCLIENT ID\tSTATUS\tCREATED\tLAST USED\tLAST AUTHORIZED\tLAST GRANT\tEXPIRES")
 	for _, c := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(c.Name, 40), c.ClientID, c.Status,
-			c.CreatedAt.Format(time.DateOnly), lastUsed(c.LastUsedAt), expiresIn(c, now))
+		authorized, grant := "Never", "(none)"
+		if a := c.LastAuthorization; a != nil {
+			authorized = a.At.Format(time.DateOnly)
+		}
+		if l := c.LastToken; l != nil {
+			grant = l.Grant
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(c.Name, 40), c.ClientID, c.Status,
+			c.CreatedAt.Format(time.DateOnly), lastUsed(c.LastUsedAt), authorized, grant, expiresIn(c, now))
 	}
 	tw.Flush()
 	total := strconv.Itoa(page.Total)
@@ -412,6 +456,21 @@ func (cf *clientFields) changes(fs *pflag.FlagSet) (client.UpdateParams, error) 
 	if given("description") {
 		p.Description = &cf.description
 	}
+	// A list flag given only "" clears the list; "" beside other values
+	// is a slip, not a request.
+	for _, f := range []struct {
+		name string
+		l    *stringList
+	}{{"grant-type", &cf.grants}, {"scope", &cf.scopes}, {"redirect-uri", &cf.redirects}, {"role", &cf.roles},
+		{"post-logout-redirect-uri", &cf.postLogout}} {
+		switch {
+		case !given(f.name) || !slices.Contains(*f.l, ""):
+		case len(*f.l) == 1:
+			*f.l = stringList{}
+		default:
+			return p, usageError{msg: fmt.Sprintf(`--%s "": an empty value clears the list; give it alone`, f.name)}
+		}
+	}
 	if given("grant-type") {
 		g := grantTypes(cf.grants)
 		p.GrantTypes = &g
@@ -422,8 +481,18 @@ func (cf *clientFields) changes(fs *pflag.FlagSet) (client.UpdateParams, error) 
 	if given("redirect-uri") {
 		p.RedirectURIs = (*[]string)(&cf.redirects)
 	}
+	if given("post-logout-redirect-uri") {
+		p.PostLogoutRedirectURIs = (*[]string)(&cf.postLogout)
+	}
 	if given("role") {
 		p.Roles = (*[]string)(&cf.roles)
+	}
+	if given("token-endpoint-auth-method") {
+		m := client.AuthMethod(cf.authMethod)
+		p.TokenEndpointAuthMethod = &m
+	}
+	if given("id-token-alg") {
+		p.IDTokenAlg = &cf.idTokenAlg
 	}
 	if given("owner") {
 		p.OwnerUserID = &cf.owner
@@ -559,6 +628,11 @@ func (cc *clientsCmd) print(v any) error {
 	if len(c.RedirectURIs) > 0 {
 		row("Redirect URIs", strings.Join(c.RedirectURIs, " "))
 	}
+	if len(c.PostLogoutRedirectURIs) > 0 {
+		row("Post-logout URIs", strings.Join(c.PostLogoutRedirectURIs, " "))
+	}
+	row("Token endpoint auth", c.TokenEndpointAuthMethod)
+	row("ID token algorithm", c.IDTokenAlg)
 	if len(c.Roles) > 0 {
 		row("Roles", strings.Join(c.Roles, " "))
 	}
@@ -571,6 +645,16 @@ func (cc *clientsCmd) print(v any) error {
 	}
 	row("Created", c.CreatedAt.Format(time.RFC3339)+" by "+c.CreatedBy)
 	row("Last used", lastUsed(c.LastUsedAt))
+	if a := c.LastAuthorization; a != nil {
+		row("Last authorized", fmt.Sprintf("%s by %s, redirected to %s", a.At.Format(time.RFC3339), a.UserID, a.RedirectURI))
+	} else {
+		row("Last authorized", "Never")
+	}
+	if l := c.LastToken; l != nil {
+		row("Last token", fmt.Sprintf("%s by %s", l.At.Format(time.RFC3339), l.Grant))
+	} else {
+		row("Last token", "Never")
+	}
 	if c.Status == string(client.StatusRevoked) {
 		row("Secret expires", "none: the client is revoked")
 	} else {

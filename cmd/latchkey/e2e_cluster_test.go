@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/token"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -64,8 +65,9 @@ func meStatus(t *testing.T, base, tok string) int {
 	return res.StatusCode
 }
 
-// publishedKIDs returns the kids of the instance's JWKS, and checks its
-// cache lifetime.
+// publishedKIDs returns the kids of the access-token keys (ES256, the
+// default) in the instance's JWKS, and checks that the RS256 ID-token keys
+// are published beside them, and checks the JWKS's cache lifetime.
 func publishedKIDs(t *testing.T, base string) []string {
 	t.Helper()
 	res, err := http.Get(base + "/.well-known/jwks.json")
@@ -79,14 +81,22 @@ func publishedKIDs(t *testing.T, base string) []string {
 	var set struct {
 		Keys []struct {
 			KID string `json:"kid"`
+			Alg string `json:"alg"`
 		} `json:"keys"`
 	}
 	if err := json.NewDecoder(res.Body).Decode(&set); err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out, id []string
 	for _, k := range set.Keys {
+		if k.Alg == token.RS256 {
+			id = append(id, k.KID)
+			continue
+		}
 		out = append(out, k.KID)
+	}
+	if len(id) == 0 {
+		t.Errorf("the JWKS publishes no RS256 ID-token key: %v", set.Keys)
 	}
 	return out
 }
@@ -279,7 +289,7 @@ func testKeysRewrapCLI(t *testing.T, db database) {
 		t.Fatal(err)
 	}
 	out, code = cli(envWith(map[string]string{"LATCHKEY_SECRET_KEY": newKey}), "keys", "rewrap", "--old-key-file", oldFile)
-	if code != 0 || !strings.Contains(out, "Re-sealed 2 signing keys") {
+	if code != 0 || !strings.Contains(out, "Re-sealed 4 signing keys") {
 		t.Fatalf("rewrap: %d %s", code, out)
 	}
 	// The new key opens the keys; the old one no longer does.

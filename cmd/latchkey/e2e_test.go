@@ -148,7 +148,7 @@ func testRestartProvisionsNothing(t *testing.T, db database) {
 		t.Fatalf("first start: %s", first.stdout)
 	}
 	out, code := first.cli(t, "clients", "list", "--json")
-	if code != 0 || strings.Count(out, `"client_id"`) != 2 {
+	if code != 0 || strings.Count(out, `"client_id"`) != 3 {
 		t.Fatalf("list after first start: %d %s", code, out)
 	}
 	second := start(t, db, nil)
@@ -163,13 +163,23 @@ func TestClientCredentialsWithOAuth2Library(t *testing.T) {
 
 func testClientCredentialsWithOAuth2Library(t *testing.T, db database) {
 	in := start(t, db, nil)
-	id, secret := in.createClient(t, "--name", "Billing sync", "--grant-type", "client_credentials",
-		"--scope", "read", "--scope", "write")
-	if !strings.HasPrefix(id, "lkc_") || !strings.HasPrefix(secret, "lks_") {
-		t.Fatalf("id %q secret %q", id, secret)
-	}
 	ctx := context.Background()
-	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
+	var id, secret string
+	// Each client is held to its token_endpoint_auth_method: one client
+	// per style, and the other style refused.
+	for style, method := range map[oauth2.AuthStyle]string{
+		oauth2.AuthStyleInHeader: "client_secret_basic", oauth2.AuthStyleInParams: "client_secret_post"} {
+		id, secret = in.createClient(t, "--name", "Billing sync", "--grant-type", "client_credentials",
+			"--scope", "read", "--scope", "write", "--token-endpoint-auth-method", method)
+		if !strings.HasPrefix(id, "lkc_") || !strings.HasPrefix(secret, "lks_") {
+			t.Fatalf("id %q secret %q", id, secret)
+		}
+		other := oauth2.AuthStyleInParams + oauth2.AuthStyleInHeader - style
+		wrong := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: in.url + "/oauth2/token", AuthStyle: other}
+		var rerr *oauth2.RetrieveError
+		if _, err := wrong.Token(ctx); !asRetrieveError(err, &rerr) || rerr.ErrorCode != "invalid_client" || !strings.Contains(rerr.ErrorDescription, method) {
+			t.Fatalf("%s client with the other style: %v", method, err)
+		}
 		cfg := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: in.url + "/oauth2/token",
 			Scopes: []string{"read"}, AuthStyle: style}
 		tok, err := cfg.Token(ctx)

@@ -127,6 +127,9 @@ var fieldFlags = map[string]string{
 	"access_token_ttl": "--access-token-ttl", "refresh_token_ttl": "--refresh-token-ttl",
 	"client_secret": "--secret-file", "secret_expires": "--secret-expires", "grace": "--grace", "search": "--search", "type": "--public",
 	"status": "--status", "sort": "--sort", "after": "--after", "limit": "--limit", "slug": "--slug",
+	"token_endpoint_auth_method": "--token-endpoint-auth-method", "id_token_signed_response_alg": "--id-token-alg",
+	"post_logout_redirect_uris": "--post-logout-redirect-uri", "last_grant": "--last-grant", "authorized_by": "--authorized-by",
+	"email": "--email", "password": "--password-file", "locale": "--locale",
 }
 
 // usageError is a mistake on the command line (exit status 2). help, when
@@ -181,7 +184,7 @@ func (a *app) root() *cobra.Command {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.clientsCmd(), a.tenantsCmd(), a.keysCmd()} {
+	for _, c := range []*cobra.Command{a.clientsCmd(), a.usersCmd(), a.tenantsCmd(), a.keysCmd()} {
 		c.GroupID = "manage"
 		root.AddCommand(c)
 	}

@@ -13,9 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/provision"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
@@ -26,8 +29,8 @@ import (
 // than the longest token it can have signed, for clock skew and caches.
 const keyRetainMargin = time.Hour
 
-// pruneExpired deletes expired opaque tokens and revocations every
-// interval until ctx ends. It also reloads the revocation list whole,
+// pruneExpired deletes expired opaque tokens, revocations, authorization
+// codes, refresh tokens and sessions every interval until ctx ends. It also reloads the revocation list whole,
 // dropping expired entries from memory, and so bounds how long a
 // revocation whose change-log row was given up can go unseen.
 func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocations, every time.Duration,
@@ -40,7 +43,9 @@ func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocation
 			return
 		case <-t.C:
 			at := now()
-			if err := errors.Join(st.PruneTokens(ctx, at), revoked.Load(ctx, st, at)); err != nil && ctx.Err() == nil {
+			err := errors.Join(st.PruneTokens(ctx, at), st.PruneGrants(ctx, at), st.PruneSessions(ctx, at),
+				revoked.Load(ctx, st, at))
+			if err != nil && ctx.Err() == nil {
 				onErr(err)
 			}
 		}
@@ -51,6 +56,7 @@ func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocation
 type serveOptions struct {
 	addr                                                     string
 	shutdownTimeout, keyRotation, usageFlush, cacheTTL, poll time.Duration
+	sessionLifetime                                          time.Duration
 	failLimit                                                int
 	proxies                                                  string
 }
@@ -74,6 +80,8 @@ client; generated credentials are printed once, to a terminal only.`,
 	durationSetting(fs, &o.usageFlush, "usage-flush", "LATCHKEY_USAGE_FLUSH", 30*time.Second, "how often last-used times are written")
 	durationOrOffSetting(fs, &o.cacheTTL, "client-cache-ttl", "LATCHKEY_CLIENT_CACHE_TTL", 5*time.Second, "how long a change made by another process may take to reach this one's client cache (0, off or negative: no cache)")
 	durationSetting(fs, &o.poll, "change-poll", "LATCHKEY_CHANGE_POLL", time.Second, "how often to check whether another process changed clients or revoked tokens")
+	durationSetting(fs, &o.sessionLifetime, "session-lifetime", "LATCHKEY_SESSION_LIFETIME", account.DefaultSessionTTL,
+		"how long a sign-in to the account pages lasts before the password is asked again")
 	fs.IntVar(&o.failLimit, "auth-failure-limit", 20, "failed client authentications per client ID or address per minute before 429 (0: no limit)")
 	setting(fs, "auth-failure-limit", "LATCHKEY_AUTH_FAILURE_LIMIT")
 	stringSetting(fs, &o.proxies, "trusted-proxies", "LATCHKEY_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed")
@@ -120,7 +128,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err := feed.Start(ctx); err != nil {
 		return err
 	}
-	keys, _, err := signingKeys(ctx, c, a.env, st, log, o.keyRotation)
+	keys, kek, err := signingKeys(ctx, c, a.env, st, log, o.keyRotation)
+	if err != nil {
+		return err
+	}
+	requests, err := authreq.NewSealer(kek, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -134,11 +146,34 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	// first request on, so none can tell unknown client IDs apart.
 	auth.Calibrate()
 	log.Debug("timed argon2id", "pad", auth.Pad())
+	// A revocation made here (a user disabled, an application's access
+	// revoked) takes effect in this process at once; others learn of it
+	// from the change log.
+	addRevoked := func(rs []token.Revocation) {
+		for _, rv := range rs {
+			revoked.Add(rv)
+		}
+	}
+	sessions := &account.Sessions{Repo: st, TTL: o.sessionLifetime, OnRevoke: addRevoked}
+	pages := &lazySessions{}
 	proto := oauth.New(oauth.Config{
 		Issuer: c.issuer, Auth: auth, Usage: usage, Keys: keys,
 		Tokens: st, Revoked: revoked, Accounts: st, Logger: log, FailureThreshold: o.failLimit, TrustedProxies: trusted,
+		Sessions: pages, Requests: requests, GrantStore: st, Consents: sessions,
 	})
-	handler := server.New(server.Config{DB: st, Logger: log, Mount: []func(*http.ServeMux){proto.Mount}})
+	accountPages, err := console.New(console.Config{
+		Sessions: sessions, Accounts: st, Requests: requests, Logger: log, TrustedProxies: trusted,
+		Client: func(ctx context.Context, id string) (*client.Client, error) {
+			c, _, err := auth.Current(ctx, id)
+			return c, err
+		},
+		Tenant: proto.Tenant,
+	})
+	if err != nil {
+		return err
+	}
+	pages.Sessions = accountPages
+	handler := server.New(server.Config{DB: st, Logger: log, Mount: []func(*http.ServeMux){proto.Mount, accountPages.Mount}})
 
 	// Background work stops only after the server has drained, so the
 	// last uses are flushed before the store closes.
@@ -210,9 +245,14 @@ func openStore(ctx context.Context, c *config, e env) (store.Store, *provision.R
 	return st, res, nil
 }
 
+// lazySessions lets the protocol server and the account pages be built
+// in either order: each needs the other (the pages resolve tenants through
+// the protocol server, which asks the pages who is signed in).
+type lazySessions struct{ oauth.Sessions }
+
 // provisioned reports whether a first start made anything.
 func provisioned(r *provision.Result) bool {
-	return r.CreatedTenant || r.CreatedAdmin || r.AdminClient || r.ConsoleClient
+	return r.CreatedTenant || r.CreatedAdmin || r.AdminClient || r.ConsoleClient || r.CLIClient
 }
 
 // firstStart tells the operator what a first start made and what to do
@@ -222,6 +262,12 @@ func provisioned(r *provision.Result) bool {
 // terminal, one log record says what was made and how to get credentials.
 func (a *app) firstStart(r *provision.Result, baseURL string) {
 	if !provisioned(r) {
+		return
+	}
+	if !r.CreatedTenant && !r.CreatedAdmin && !r.AdminClient && !r.ConsoleClient {
+		// A database from an earlier release gained a default client it
+		// lacked: no first start, and nothing secret to show.
+		a.log.Info("provisioned a default client this release adds", "client_id", provision.CLIClientID)
 		return
 	}
 	var w io.Writer
@@ -238,7 +284,8 @@ func (a *app) firstStart(r *provision.Result, baseURL string) {
 		if generated {
 			a.log.Warn("first start: generated credentials are printed only to a terminal, and none is attached; " +
 				"set LATCHKEY_ADMIN_PASSWORD and LATCHKEY_ADMIN_CLIENT_SECRET before a first start to choose them, " +
-				"or issue a new admin API secret with: latchkey clients rotate-secret " + provision.AdminClientID + " --confirm")
+				"or issue a new admin API secret with: latchkey clients rotate-secret " + provision.AdminClientID + " --confirm" +
+				", and set the admin's password with: latchkey users set-password " + r.Admin.Email)
 		}
 		return
 	}
@@ -263,12 +310,18 @@ func printProvisioned(w io.Writer, r *provision.Result, baseURL string, otherDat
 	if r.ConsoleClient {
 		fmt.Fprintf(w, "  Console client:     %s (public, PKCE)\n", provision.ConsoleClientID)
 	}
+	if r.CLIClient {
+		fmt.Fprintf(w, "  CLI client:         %s (public, PKCE, loopback redirect)\n", provision.CLIClientID)
+	}
 	if r.AdminPassword != "" || r.AdminClientSecret != "" {
 		fmt.Fprintln(w, "These credentials are shown once and are stored only as hashes: save them now.")
 	}
 	fmt.Fprintln(w, "\nNext:")
 	if baseURL != "" {
 		fmt.Fprintf(w, "  Discovery:          %s/.well-known/oauth-authorization-server\n", baseURL)
+	}
+	if r.CreatedAdmin {
+		fmt.Fprintf(w, "  Set a password:     latchkey users set-password %s   (asked twice on a terminal, or read from standard input)\n", r.Admin.Email)
 	}
 	fmt.Fprintln(w, `  Create a client:    latchkey clients create --name "My service" --grant-type client_credentials`)
 	token := "latchkey clients token CLIENT_ID"

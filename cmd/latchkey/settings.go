@@ -35,6 +35,8 @@ type config struct {
 	logFormat string
 	// signingAlg is the JWS alg of new signing keys (serve, keys rotate).
 	signingAlg string
+	// idTokenAlg is the JWS alg of new ID-token signing keys.
+	idTokenAlg string
 }
 
 // setting marks the flag name of fs as a setting read from envName.

@@ -71,11 +71,18 @@ func (cc *clientsCmd) issuer(ctx context.Context) (string, error) {
 	return cc.a.cfg.issuer + "/t/" + t.Slug, nil
 }
 
-// readSecret reads a secret from a file, or, for "-", from standard
+// readSecret reads a client secret named by --secret-file: see
+// readFlagged.
+func (a *app) readSecret(path, prompt string, limit int64) (string, error) {
+	return a.readFlagged("--secret-file", "secret", path, prompt, limit)
+}
+
+// readFlagged reads a secret from a file, or, for "-", from standard
 // input: asked for without echo on a terminal. A trailing line break is
 // dropped; an empty secret is a usage error, never a silent default. It
-// reads at most limit bytes.
-func (a *app) readSecret(path, prompt string, limit int64) (string, error) {
+// reads at most limit bytes. Its messages name the flag that gave path,
+// and what the secret is.
+func (a *app) readFlagged(flag, what, path, prompt string, limit int64) (string, error) {
 	var b []byte
 	var err error
 	switch f, ok := a.stdin.(*os.File); {
@@ -93,7 +100,7 @@ func (a *app) readSecret(path, prompt string, limit int64) (string, error) {
 		b, err = io.ReadAll(io.LimitReader(a.stdin, limit))
 	}
 	if err != nil {
-		return "", fmt.Errorf("--secret-file %s: %w", path, err)
+		return "", fmt.Errorf("%s %s: %w", flag, path, err)
 	}
 	secret := strings.TrimRight(string(b), "\r\n")
 	if secret == "" {
@@ -101,7 +108,7 @@ func (a *app) readSecret(path, prompt string, limit int64) (string, error) {
 		if path == "-" {
 			where = "standard input"
 		}
-		return "", usageError{msg: fmt.Sprintf("--secret-file: no secret in %s", where)}
+		return "", usageError{msg: fmt.Sprintf("%s: no %s in %s", flag, what, where)}
 	}
 	return secret, nil
 }

@@ -33,6 +33,28 @@ type Client struct {
 	Secrets           []Secret   `json:"secrets,omitempty"`
 	ClientSecret      string     `json:"client_secret,omitempty"`
 	ClientSecretShown string     `json:"client_secret_notice,omitempty"`
+
+	// The sign-in metadata, by their RFC 7591 and OpenID Connect
+	// Registration names; the latest authorization and token are null
+	// until the first one.
+	TokenEndpointAuthMethod string         `json:"token_endpoint_auth_method"`
+	IDTokenAlg              string         `json:"id_token_signed_response_alg"`
+	PostLogoutRedirectURIs  []string       `json:"post_logout_redirect_uris"`
+	LastAuthorization       *Authorization `json:"last_authorization"`
+	LastToken               *Issue         `json:"last_token"`
+}
+
+// Authorization is the JSON form of a client's latest authorization.
+type Authorization struct {
+	At          time.Time `json:"at"`
+	UserID      string    `json:"user_id"`
+	RedirectURI string    `json:"redirect_uri"`
+}
+
+// Issue is the JSON form of the latest token issued to a client.
+type Issue struct {
+	At    time.Time `json:"at"`
+	Grant string    `json:"grant"`
 }
 
 // Secret is the JSON form of a secret's metadata; the secret itself is
@@ -62,6 +84,17 @@ func NewClient(c *client.Client, secrets []client.Secret) Client {
 		RequireConsent: c.RequireConsent, Status: string(c.Status), Protected: c.Protected,
 		CreatedAt: c.CreatedAt, CreatedBy: c.CreatedBy, UpdatedAt: c.UpdatedAt,
 		LastUsedAt: optTime(c.LastUsedAt), SecretExpiresAt: optTime(c.SecretExpiresAt),
+		TokenEndpointAuthMethod: string(c.TokenEndpointAuthMethod), IDTokenAlg: c.IDTokenAlg,
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
+	}
+	if v.IDTokenAlg == "" {
+		v.IDTokenAlg = client.IDTokenRS256 // the documented default of an empty one
+	}
+	if a := c.LastAuthorization; !a.At.IsZero() {
+		v.LastAuthorization = &Authorization{At: a.At, UserID: a.UserID, RedirectURI: a.RedirectURI}
+	}
+	if l := c.LastToken; !l.At.IsZero() {
+		v.LastToken = &Issue{At: l.At, Grant: string(l.Grant)}
 	}
 	for i, g := range c.GrantTypes {
 		v.GrantTypes[i] = string(g)

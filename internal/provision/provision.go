@@ -1,6 +1,7 @@
 // Package provision gives an empty database what a first start needs: the
-// default tenant (the one the root issuer serves), a super admin, and the protected default clients (seed
-// ThetaSecure). Each step checks whether it was already done, so a start
+// default tenant (the one the root issuer serves), a super admin, and the
+// protected default clients: the admin API's, the console's and the
+// command-line tools' (seed ThetaSecure). Each step checks whether it was already done, so a start
 // that crashed half-way, or several instances starting at once, end with
 // exactly one of each.
 package provision
@@ -24,6 +25,9 @@ import (
 const (
 	AdminClientID   = "latchkey-admin"
 	ConsoleClientID = "latchkey-console"
+	// CLIClientID is the public client of tools that sign a person in
+	// from a terminal (authorization code with PKCE, loopback redirect).
+	CLIClientID = "latchkey-cli"
 )
 
 // Params configure the first start. Empty credentials are generated.
@@ -49,6 +53,7 @@ type Result struct {
 	AdminClient       bool   // created now
 	AdminClientSecret string // set only when generated
 	ConsoleClient     bool   // created now
+	CLIClient         bool   // created now, at a first start or the first start of a release that has it
 }
 
 // Store is what provisioning writes to.
@@ -79,59 +84,91 @@ func Run(ctx context.Context, st Store, p Params) (*Result, error) {
 	svc := &client.Service{Repo: st, Now: p.Now, Random: p.Random}
 	actor := client.SystemActor(res.Tenant.ID)
 
-	if _, err := st.Client(ctx, AdminClientID); errors.Is(err, client.ErrNotFound) {
-		lifetime := time.Duration(0) // generated: the default expiry, with warnings
-		if p.AdminClientSecret != "" {
-			lifetime = client.NeverExpires // the operator manages it
-		}
-		perms := authz.AllPermissions()
-		scopes := make([]string, len(perms))
-		for i, perm := range perms {
-			scopes[i] = string(perm)
-		}
-		_, sec, err := svc.Create(ctx, actor, client.CreateParams{
-			ClientID: AdminClientID, Name: "Latchkey admin API",
-			Description: "Provisioned at first start for the admin API. Protected: it cannot be deleted.",
-			GrantTypes:  []client.GrantType{client.GrantClientCredentials},
-			Scopes:      scopes, Roles: []string{authz.SuperAdmin}, OwnerUserID: res.Admin.ID,
-			Protected: true, Secret: p.AdminClientSecret, SecretLifetime: lifetime,
-		})
-		switch {
-		case isTaken(err):
-		case err != nil:
-			return nil, fmt.Errorf("provision admin client: %w", err)
-		default:
-			res.AdminClient = true
-			if p.AdminClientSecret == "" {
-				res.AdminClientSecret = sec.Plaintext
-			}
-		}
-	} else if err != nil {
-		return nil, err
+	lifetime := time.Duration(0) // generated: the default expiry, with warnings
+	if p.AdminClientSecret != "" {
+		lifetime = client.NeverExpires // the operator manages it
+	}
+	perms := authz.AllPermissions()
+	adminScopes := make([]string, len(perms))
+	for i, perm := range perms {
+		adminScopes[i] = string(perm)
+	}
+	created, sec, err := ensureClient(ctx, st, svc, actor, client.CreateParams{
+		ClientID: AdminClientID, Name: "Latchkey admin API",
+		Description: "Provisioned at first start for the admin API. Protected: it cannot be deleted.",
+		GrantTypes:  []client.GrantType{client.GrantClientCredentials},
+		Scopes:      adminScopes, Roles: []string{authz.SuperAdmin}, OwnerUserID: res.Admin.ID,
+		Protected: true, Secret: p.AdminClientSecret, SecretLifetime: lifetime,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("provision admin client: %w", err)
+	}
+	if res.AdminClient = created; created && p.AdminClientSecret == "" {
+		res.AdminClientSecret = sec.Plaintext
 	}
 
-	if _, err := st.Client(ctx, ConsoleClientID); errors.Is(err, client.ErrNotFound) {
-		base := strings.TrimSuffix(p.Issuer, "/")
-		_, _, err := svc.Create(ctx, actor, client.CreateParams{
-			ClientID: ConsoleClientID, Name: "Latchkey console and CLI", Type: client.Public,
-			Description: "Provisioned at first start for the web console and the CLI. Protected: it cannot be deleted.",
-			GrantTypes:  []client.GrantType{client.GrantAuthorizationCode, client.GrantRefreshToken},
-			// The loopback URI lets a CLI sign in through the browser on any port.
-			RedirectURIs: []string{base + "/console/callback", "http://127.0.0.1/callback"},
-			Scopes:       []string{"openid", "profile", "email"},
-			Protected:    true,
-		})
-		switch {
-		case isTaken(err):
-		case err != nil:
-			return nil, fmt.Errorf("provision console client: %w", err)
-		default:
-			res.ConsoleClient = true
-		}
-	} else if err != nil {
-		return nil, err
+	base := strings.TrimSuffix(p.Issuer, "/")
+	if res.ConsoleClient, _, err = ensureClient(ctx, st, svc, actor, client.CreateParams{
+		ClientID: ConsoleClientID, Name: "Latchkey console and CLI", Type: client.Public,
+		Description: "Provisioned at first start for the web console and the CLI. Protected: it cannot be deleted.",
+		GrantTypes:  []client.GrantType{client.GrantAuthorizationCode, client.GrantRefreshToken},
+		// The loopback URI lets a CLI sign in through the browser on any port.
+		RedirectURIs:            []string{base + "/console/callback", loopbackCallback},
+		Scopes:                  consoleScopes(),
+		TokenEndpointAuthMethod: client.AuthNone,
+		Protected:               true,
+	}); err != nil {
+		return nil, fmt.Errorf("provision console client: %w", err)
+	}
+
+	// A database provisioned before the CLI client existed gains it at
+	// its next start: every step runs on every start.
+	if res.CLIClient, _, err = ensureClient(ctx, st, svc, actor, client.CreateParams{
+		ClientID: CLIClientID, Name: "Latchkey command-line tools", Type: client.Public,
+		Description: "Provisioned for tools that sign a person in from a terminal, through the browser. Protected: it cannot be deleted.",
+		GrantTypes:  []client.GrantType{client.GrantAuthorizationCode, client.GrantRefreshToken},
+		// A terminal tool listens on a port the OS picks: loopback
+		// redirect URIs match on any port (RFC 8252 §7.3).
+		RedirectURIs: []string{loopbackCallback},
+		// offline_access: a tool keeps its refresh token between runs
+		// instead of opening the browser every time.
+		Scopes:                  append(consoleScopes(), "offline_access"),
+		TokenEndpointAuthMethod: client.AuthNone,
+		Protected:               true,
+	}); err != nil {
+		return nil, fmt.Errorf("provision CLI client: %w", err)
 	}
 	return res, nil
+}
+
+// loopbackCallback is the redirect URI of the clients that sign in from a
+// terminal; any port matches it.
+const loopbackCallback = "http://127.0.0.1/callback"
+
+// consoleScopes are the scopes of the clients a person signs in with: the
+// console's, which the CLI client shares so a tool at the terminal may
+// ask for what the console may.
+func consoleScopes() []string { return []string{"openid", "profile", "email"} }
+
+// ensureClient creates the default client p describes unless it exists.
+// It reports whether this call created it, with the secret it issued.
+// Another instance creating it first is not an error.
+func ensureClient(ctx context.Context, st Store, svc *client.Service, actor client.Actor, p client.CreateParams) (bool, *client.IssuedSecret, error) {
+	_, err := st.Client(ctx, p.ClientID)
+	if err == nil {
+		return false, nil, nil
+	}
+	if !errors.Is(err, client.ErrNotFound) {
+		return false, nil, err
+	}
+	_, sec, err := svc.Create(ctx, actor, p)
+	switch {
+	case isTaken(err):
+		return false, nil, nil
+	case err != nil:
+		return false, nil, err
+	}
+	return true, sec, nil
 }
 
 // isTaken reports whether Create failed because another instance created
