@@ -72,16 +72,10 @@ func (s *Server) inspect(ctx context.Context, ts *tenantScope, tok string, now t
 	if claims.Subject != claims.ClientID && s.Revoked.CutOff(claims.Subject, claims.ClientID, claims.IssuedAt, now) {
 		return nil, nil
 	}
-	c, secrets, err := s.Auth.Current(ctx, claims.ClientID)
-	if errors.Is(err, client.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	// An opaque token carries no issuer: its client says whose it is.
-	if c.Status != client.StatusActive || c.TenantID != ts.tenant.ID {
-		return nil, nil
+	c, secrets, err := s.activeClient(ctx, ts, claims.ClientID)
+	if c == nil || err != nil {
+		return nil, err
 	}
 	if sid, _ := claims.Extra[claimSecretID].(string); sid != "" {
 		revoked := true
@@ -206,15 +200,8 @@ func (s *Server) inspectRefresh(ctx context.Context, ts *tenantScope, tok string
 	if rt.TenantID != ts.tenant.ID || !rt.Active(now) {
 		return nil, nil
 	}
-	c, _, err := s.Auth.Current(ctx, rt.ClientID)
-	if errors.Is(err, client.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
+	if c, _, err := s.activeClient(ctx, ts, rt.ClientID); c == nil || err != nil {
 		return nil, err
-	}
-	if c.Status != client.StatusActive || c.TenantID != ts.tenant.ID {
-		return nil, nil
 	}
 	u, err := s.Accounts.User(ctx, rt.UserID)
 	if errors.Is(err, account.ErrNotFound) {
@@ -252,4 +239,20 @@ func (s *Server) introspectRefresh(w http.ResponseWriter, r *http.Request, ts *t
 	// No token_type: RFC 7662 means the access token's type by it.
 	writeJSON(w, http.StatusOK, introspection{Active: true, Scope: strings.Join(rt.Scopes, " "), ClientID: rt.ClientID,
 		Exp: rt.ExpiresAt.Unix(), Iat: rt.IssuedAt.Unix(), Sub: rt.UserID, Iss: ts.issuer, Jti: rt.ID})
+}
+
+// activeClient returns the client with its secrets when it exists, is one
+// of the tenant's and is active; nil with no error when it is not.
+func (s *Server) activeClient(ctx context.Context, ts *tenantScope, id string) (*client.Client, []client.Secret, error) {
+	c, secrets, err := s.Auth.Current(ctx, id)
+	if errors.Is(err, client.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Status != client.StatusActive || c.TenantID != ts.tenant.ID {
+		return nil, nil, nil
+	}
+	return c, secrets, nil
 }

@@ -27,6 +27,26 @@ func bearer(r *http.Request) (string, *oautherr.Error) {
 	return tok, nil
 }
 
+// bearerToken returns the request's bearer access token, active and for
+// the tenant's own audience (its resources, /api/v1/me and /userinfo).
+// When there is none it has written the RFC 6750 error and returns nil.
+func (s *Server) bearerToken(w http.ResponseWriter, r *http.Request, ts *tenantScope) *inspected {
+	tok, oerr := bearer(r)
+	if oerr != nil {
+		writeError(w, oerr)
+		return nil
+	}
+	in, err := s.inspect(r.Context(), ts, tok, s.now(), ts.audience())
+	if err != nil {
+		serverError(w, s.Logger, r, err)
+		return nil
+	}
+	if in == nil {
+		writeError(w, oautherr.InvalidToken("the access token is invalid, expired or revoked"))
+	}
+	return in
+}
+
 // principal is what /api/v1/me says about the bearer of a token.
 type principal struct {
 	Subject    string   `json:"sub"`
@@ -43,18 +63,8 @@ type principal struct {
 // tenant's own resource, so the token must name the tenant's issuer in its
 // aud.
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, ts *tenantScope) {
-	tok, oerr := bearer(r)
-	if oerr != nil {
-		writeError(w, oerr)
-		return
-	}
-	in, err := s.inspect(r.Context(), ts, tok, s.now(), ts.audience())
-	if err != nil {
-		serverError(w, s.Logger, r, err)
-		return
-	}
+	in := s.bearerToken(w, r, ts)
 	if in == nil {
-		writeError(w, oautherr.InvalidToken("the access token is invalid, expired or revoked"))
 		return
 	}
 	c := in.claims

@@ -32,18 +32,8 @@ type userinfo struct {
 func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request, ts *tenantScope) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Access-Control-Expose-Headers", "WWW-Authenticate")
-	tok, oerr := bearer(r)
-	if oerr != nil {
-		writeError(w, oerr)
-		return
-	}
-	in, err := s.inspect(r.Context(), ts, tok, s.now(), ts.audience())
-	if err != nil {
-		serverError(w, s.Logger, r, err)
-		return
-	}
+	in := s.bearerToken(w, r, ts)
 	if in == nil {
-		writeError(w, oautherr.InvalidToken("the access token is invalid, expired or revoked"))
 		return
 	}
 	c := in.claims
