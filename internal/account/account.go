@@ -155,6 +155,9 @@ type Tx interface {
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteUserSessions deletes every session of the user.
 	DeleteUserSessions(ctx context.Context, userID string) error
+	// Consent returns the user's consent for the client, read in the
+	// transaction, or ErrNotFound.
+	Consent(ctx context.Context, userID, clientID string) (*Consent, error)
 	// PutConsent stores c, replacing the user's consent for the client.
 	PutConsent(ctx context.Context, c *Consent) error
 	// DeleteConsent forgets the user's consent for the client; a missing

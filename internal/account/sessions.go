@@ -217,7 +217,7 @@ func (s *Sessions) putConsent(ctx context.Context, u *User, clientID string, sco
 		if _, err := tx.LockUser(ctx, u.ID); err != nil {
 			return err
 		}
-		c, err := s.Repo.Consent(ctx, u.ID, clientID)
+		c, err := tx.Consent(ctx, u.ID, clientID)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			c = &Consent{TenantID: u.TenantID, UserID: u.ID, ClientID: clientID, FirstAt: now}

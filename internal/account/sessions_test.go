@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -140,5 +142,44 @@ func TestConsents(t *testing.T) {
 	}
 	if list, err := f.db.Consents(ctx, u.ID); err != nil || len(list) != 0 {
 		t.Fatalf("consents after revoke: %+v %v", list, err)
+	}
+}
+
+// On an in-memory SQLite store the reads share the one connection a
+// transaction holds: approving must read the consent in its transaction,
+// or it waits for itself. The deadline turns such a wait into a failure.
+func TestConsentsInMemoryStore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := sqlite.Open(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { return now }
+	users := &account.Users{Repo: db, Now: clock, Hash: cheap}
+	sessions := &account.Sessions{Repo: db, Now: clock}
+	u, err := users.Create(ctx, authz.OperatorActor("ten_home", "alice"), account.NewUser{Email: "ana@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sessions.Approve(ctx, u, "app", []string{"openid"}, "192.0.2.1"); err != nil {
+		t.Fatalf("Approve: %v", err)
+	}
+	now = now.Add(time.Minute)
+	if _, err := sessions.Approve(ctx, u, "app", []string{"email"}, "192.0.2.1"); err != nil {
+		t.Fatalf("Approve again: %v", err)
+	}
+	now = now.Add(time.Minute)
+	if _, err := sessions.Authorized(ctx, u, "app", []string{"openid"}); err != nil {
+		t.Fatalf("Authorized: %v", err)
+	}
+	c, err := db.Consent(ctx, u.ID, "app")
+	if err != nil || !slices.Equal(c.Scopes, []string{"email", "openid"}) || !c.LastAt.Equal(now) {
+		t.Fatalf("consent %+v %v", c, err)
 	}
 }

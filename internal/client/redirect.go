@@ -120,6 +120,9 @@ func isLoopback(host string) bool {
 func (c *Client) MatchRedirectURI(uri string) (string, bool) { return matchURI(c.RedirectURIs, uri) }
 
 func matchURI(registered []string, uri string) (string, bool) {
+	if strings.ContainsRune(uri, '#') {
+		return "", false // even an empty fragment: parameters would land after it
+	}
 	for _, r := range registered {
 		if r == uri {
 			return r, true

@@ -115,6 +115,8 @@ func TestMatchRedirectURI(t *testing.T) {
 		{"http://localhost:4000/dev?x=1", "http://localhost:3000/dev?x=1"},
 		{"http://localhost:4000/dev?x=2", ""},
 		{"http://127.0.0.1:5/cb#frag", ""},
+		{"http://127.0.0.1:5000/cb#", ""},
+		{"https://app.example.com/callback#", ""},
 		{"https://127.0.0.1:5/cb", ""},
 	}
 	for _, tt := range tests {

@@ -52,9 +52,12 @@ func wellFormedToken(v string) bool {
 // the issuer's, and its form's token equals its cookie's (compared in
 // constant time). A page on another site can make the browser post, but
 // can neither read the cookie nor, in a modern browser, hide its origin.
-// The form must have been parsed.
+// An Origin of "null" counts as none: browsers send it for every POST
+// from a page served with Referrer-Policy: no-referrer, as these pages
+// are (Fetch, "append a request Origin header"), so the token alone
+// decides. The form must have been parsed.
 func (p *Pages) checkCSRF(r *http.Request, s *site) bool {
-	if o := r.Header.Get("Origin"); o != "" && o != s.origin {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != s.origin {
 		return false
 	}
 	c, err := r.Cookie(CSRFCookie(s.secure))

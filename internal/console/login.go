@@ -78,10 +78,17 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 	addr := p.sourceAddr(r)
 	addrKey := ratelimit.SourceKey(addr)
 	accountKey := "login:" + s.tenant.ID + ":" + account.NormalizeEmail(v.Email)
+	fromHere := accountKey + "@" + addrKey
 	wait := p.byAddr.Attempt(now, addrKey)
 	if wait == 0 {
-		if wait = p.byAccount.Attempt(now, accountKey); wait > 0 {
-			p.byAddr.Refund(now, addrKey) // not tried: the account is locked
+		if wait = p.byAccount.Attempt(now, fromHere); wait > 0 {
+			p.byAddr.Refund(now, addrKey) // not tried: the account is locked here
+		}
+	}
+	if wait == 0 {
+		if wait = p.accountWide.Attempt(now, accountKey); wait > 0 {
+			p.byAddr.Refund(now, addrKey)
+			p.byAccount.Refund(now, fromHere)
 		}
 	}
 	if wait > 0 {
@@ -100,7 +107,8 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 	}
 	// From here on nothing the user typed failed: take the attempt back.
 	p.byAddr.Refund(now, addrKey)
-	p.byAccount.Refund(now, accountKey)
+	p.byAccount.Refund(now, fromHere)
+	p.accountWide.Refund(now, accountKey)
 	if err != nil {
 		p.serverError(w, r, s, err)
 		return

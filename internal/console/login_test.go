@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -121,6 +122,65 @@ func TestLoginLockoutPerAccount(t *testing.T) {
 	if r := b.submit("/account/login", url.Values{"email": {anaEmail}, "password": {password}}); r.Code != http.StatusSeeOther {
 		t.Fatalf("after the window: %d %s", r.Code, r.Body)
 	}
+}
+
+// Failing on purpose from one address cannot lock a user out of their
+// own account elsewhere: the limit of LoginFailures counts per account
+// and address.
+func TestLoginLockoutIsPerAddress(t *testing.T) {
+	f := newFixture(t, "http://id.test", func(c *Config) { c.AddressFailures = 100 })
+	attacker := f.browser()
+	attacker.addr = "203.0.113.66:4000"
+	wrong := url.Values{"email": {anaEmail}, "password": {"wrong password, wrong"}}
+	for i := range DefaultLoginFailures {
+		if r := attacker.submit("/account/login", wrong); r.Code != http.StatusBadRequest {
+			t.Fatalf("failure %d: status %d", i+1, r.Code)
+		}
+	}
+	// From the attacker's address the account is locked, right password
+	// or not.
+	wantCode(t, attacker.submit("/account/login", url.Values{"email": {anaEmail}, "password": {password}}), http.StatusTooManyRequests)
+	// Ana, at her own address, signs in.
+	ana := f.browser()
+	ana.addr = "192.0.2.10:4711"
+	ana.signIn(anaEmail)
+	if ana.jar[ana.sessionName("ten_a")] == "" {
+		t.Fatal("no session for Ana")
+	}
+	wantCode(t, attacker.submit("/account/login", wrong), http.StatusTooManyRequests)
+}
+
+// Guessing spread over many addresses meets the account-wide limit,
+// AccountFactor times LoginFailures; past it the password is not checked
+// from any address.
+func TestLoginLockoutAccountWide(t *testing.T) {
+	const perAddress = 2
+	f := newFixture(t, "http://id.test", func(c *Config) { c.LoginFailures, c.AddressFailures = perAddress, 100 })
+	wrong := url.Values{"email": {anaEmail}, "password": {"wrong password, wrong"}}
+	for i := range AccountFactor {
+		b := f.browser()
+		b.addr = fmt.Sprintf("198.51.100.%d:1", i+1)
+		for j := range perAddress {
+			if r := b.submit("/account/login", wrong); r.Code != http.StatusBadRequest {
+				t.Fatalf("address %d, failure %d: status %d", i+1, j+1, r.Code)
+			}
+		}
+	}
+	looked := f.repo.count()
+	fresh := f.browser()
+	fresh.addr = "192.0.2.99:1"
+	r := fresh.submit("/account/login", url.Values{"email": {anaEmail}, "password": {password}})
+	wantCode(t, r, http.StatusTooManyRequests)
+	if r.Header.Get("Retry-After") == "" || f.repo.count() != looked || r.cookie(fresh.sessionName("ten_a")) != nil {
+		t.Error("a locked account's password was checked")
+	}
+	// Another account is not locked, from that address either.
+	wantCode(t, fresh.submit("/account/login", url.Values{"email": {disEmail}, "password": {"wrong"}}), http.StatusBadRequest)
+	if f.repo.count() != looked+1 {
+		t.Error("another account's password was not checked")
+	}
+	f.now = f.now.Add(DefaultLoginWindow)
+	fresh.signIn(anaEmail)
 }
 
 func TestLoginSuccessIsRefunded(t *testing.T) {

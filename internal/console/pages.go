@@ -34,7 +34,10 @@ var ErrNoTenant = errors.New("console: no tenant is served at this path")
 const (
 	DefaultLoginFailures   = 5
 	DefaultAddressFailures = 20
-	DefaultLoginWindow     = 15 * time.Minute
+	// AccountFactor is how many more failures one account takes, from
+	// all addresses together, than from one.
+	AccountFactor      = 20
+	DefaultLoginWindow = 15 * time.Minute
 )
 
 // Config is what the pages are built from.
@@ -61,9 +64,13 @@ type Config struct {
 	// Logger receives errors the pages do not show; nil discards them.
 	Logger *slog.Logger
 	// LoginFailures failed sign-ins to one account (tenant and email)
-	// within LoginWindow make the pages refuse further tries for it until
-	// the window ends; 0 means DefaultLoginFailures, a negative value no
-	// limit.
+	// from one source address within LoginWindow make the pages refuse
+	// further tries of that account from that address until the window
+	// ends; 0 means DefaultLoginFailures, a negative value no limit.
+	// Counting per account and address means nobody can lock a user out
+	// of their own account from elsewhere by failing on purpose; guessing
+	// spread over many addresses meets the account-wide limit, which is
+	// AccountFactor times higher.
 	LoginFailures int
 	// AddressFailures is the same limit per source address; 0 means
 	// DefaultAddressFailures, a negative value no limit.
@@ -81,11 +88,12 @@ type Config struct {
 // Pages serves the end-user pages of every tenant. Build it with New; it
 // is safe for concurrent use.
 type Pages struct {
-	cfg       Config
-	pages     map[string]*template.Template
-	css       []byte
-	byAccount *ratelimit.Limiter
-	byAddr    *ratelimit.Limiter
+	cfg         Config
+	pages       map[string]*template.Template
+	css         []byte
+	byAccount   *ratelimit.Limiter // per account and address
+	accountWide *ratelimit.Limiter
+	byAddr      *ratelimit.Limiter
 	// sites remembers each tenant's issuer by tenant ID, for Current and
 	// End, which are given only the ID. Tenants are never renamed or
 	// removed, so an entry never goes stale.
@@ -138,8 +146,9 @@ func New(c Config) (*Pages, error) {
 		return nil, err
 	}
 	return &Pages{cfg: c, pages: pages, css: styleCSS,
-		byAccount: ratelimit.New(c.LoginFailures, c.LoginWindow),
-		byAddr:    ratelimit.New(c.AddressFailures, c.LoginWindow)}, nil
+		byAccount:   ratelimit.New(c.LoginFailures, c.LoginWindow),
+		accountWide: ratelimit.New(c.LoginFailures*AccountFactor, c.LoginWindow),
+		byAddr:      ratelimit.New(c.AddressFailures, c.LoginWindow)}, nil
 }
 
 // parsePages parses every page with the layout, failing on the first

@@ -147,12 +147,7 @@ func checkAuthorize(c *client.Client, p url.Values, redirectURI string, now time
 	if rm := get("response_mode"); rm != "" && rm != "query" {
 		return nil, false, oautherr.InvalidRequest("response_mode %s is not supported: the response is sent in the redirect URI's query", oautherr.Quote(rm))
 	}
-	switch {
-	case c.Status == client.StatusRevoked:
-		return nil, false, oautherr.UnauthorizedClient("the client has been revoked")
-	case c.Status != client.StatusActive:
-		return nil, false, oautherr.UnauthorizedClient("the client is inactive")
-	case !c.HasGrant(client.GrantAuthorizationCode):
+	if !c.HasGrant(client.GrantAuthorizationCode) {
 		return nil, false, oautherr.UnauthorizedClient("this client is not allowed the authorization_code grant")
 	}
 	scopes, oerr := authorizeScopes(c, get("scope"))
@@ -288,9 +283,9 @@ func (s *Server) flowServed() bool {
 	return s.Sessions != nil && s.Requests != nil && s.GrantStore != nil && s.Consents != nil
 }
 
-// pageClient returns the tenant's client with this ID, or answers with
-// the error page: an unknown client, or another tenant's, is never
-// redirected to.
+// pageClient returns the tenant's active client with this ID, or answers
+// with the error page: an unknown client, another tenant's, and an
+// inactive or revoked one are never redirected to.
 func (s *Server) pageClient(w http.ResponseWriter, r *http.Request, ts *tenantScope, id string) (*client.Client, bool) {
 	unknown := "The application (client_id) is not known to this server."
 	if client.ValidateClientID(id) != nil {
@@ -307,6 +302,14 @@ func (s *Server) pageClient(w http.ResponseWriter, r *http.Request, ts *tenantSc
 		return nil, false
 	case c.TenantID != ts.tenant.ID:
 		writePage(w, http.StatusBadRequest, unknown)
+		return nil, false
+	case c.Status == client.StatusRevoked:
+		// A client revoked for abuse must not keep this server working
+		// as a redirector to its site (RFC 9700 §4.11).
+		writePage(w, http.StatusBadRequest, "This application has been revoked: it can no longer sign anyone in.")
+		return nil, false
+	case c.Status != client.StatusActive:
+		writePage(w, http.StatusBadRequest, "This application is inactive: it cannot sign anyone in until an administrator activates it.")
 		return nil, false
 	}
 	return c, true

@@ -79,6 +79,16 @@ func TestAuthorizeErrorPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An inactive or revoked client is never redirected to: the server
+	// must not serve as a redirector to its site.
+	inactive, _ := f.create(client.CreateParams{Name: "Paused", Status: client.StatusInactive,
+		GrantTypes: []client.GrantType{client.GrantAuthorizationCode}, RedirectURIs: []string{webCB}})
+	revoked, _ := f.create(client.CreateParams{Name: "Abusive",
+		GrantTypes: []client.GrantType{client.GrantAuthorizationCode}, RedirectURIs: []string{webCB}})
+	st := client.StatusRevoked
+	if _, err := f.svc.Update(context.Background(), f.actor, revoked, client.UpdateParams{Status: &st}); err != nil {
+		t.Fatal(err)
+	}
 	ok := func(extra url.Values) url.Values { return authParams(f.web, webCB, extra) }
 	tests := []struct {
 		name   string
@@ -100,6 +110,11 @@ func TestAuthorizeErrorPages(t *testing.T) {
 		{"redirect_uri of another case", "GET", "", ok(url.Values{"redirect_uri": {"https://APP.example/cb"}}), "", 400, "not registered"},
 		{"redirect_uri with a suffix", "GET", "", ok(url.Values{"redirect_uri": {webCB + "/x"}}), "", 400, "not registered"},
 		{"client without redirect URIs", "GET", "", authParams(cc, webCB, nil), "", 400, "not registered"},
+		{"a loopback redirect_uri with an empty fragment", "GET", "", authParams(f.spa, "http://127.0.0.1:5000/cb#", nil), "", 400, "not registered"},
+		{"inactive client", "GET", "", authParams(inactive, webCB, nil), "", 400, "inactive"},
+		{"inactive client, POST", "POST", "", authParams(inactive, webCB, nil), form, 400, "inactive"},
+		{"revoked client", "GET", "", authParams(revoked, webCB, nil), "", 400, "revoked"},
+		{"revoked client with an invalid request", "GET", "", authParams(revoked, webCB, url.Values{"response_type": {"token"}}), "", 400, "revoked"},
 		{"malformed query", "GET", "client_id=%zz", nil, "", 400, "malformed"},
 		{"POST with a query", "POST", "client_id=" + f.web, ok(nil), form, 400, "one place only"},
 		{"POST not a form", "POST", "", ok(nil), "application/json", 400, "x-www-form-urlencoded"},
@@ -131,8 +146,6 @@ func TestAuthorizeErrorPages(t *testing.T) {
 
 func TestAuthorizeErrorRedirects(t *testing.T) {
 	f := newFlow(t)
-	inactive, _ := f.create(client.CreateParams{Name: "Paused", Status: client.StatusInactive,
-		GrantTypes: []client.GrantType{client.GrantAuthorizationCode}, RedirectURIs: []string{webCB}})
 	star, _ := f.create(client.CreateParams{Name: "Anything", Scopes: []string{"*"},
 		GrantTypes: []client.GrantType{client.GrantAuthorizationCode}, RedirectURIs: []string{webCB}})
 	ok := func(extra url.Values) url.Values { return authParams(f.web, webCB, extra) }
@@ -160,7 +173,6 @@ func TestAuthorizeErrorRedirects(t *testing.T) {
 		{"nonce too long", ok(url.Values{"nonce": {long}}), "", webCB, "invalid_request", "nonce must be at most", "st-1"},
 		{"login_hint too long", ok(url.Values{"login_hint": {long}}), "", webCB, "invalid_request", "login_hint", "st-1"},
 		{"not UTF-8", ok(url.Values{"nonce": {"\xff"}}), "", webCB, "invalid_request", "UTF-8", "st-1"},
-		{"inactive client", authParams(inactive, webCB, nil), "", webCB, "unauthorized_client", "inactive", "st-1"},
 		{"scope not allowed", ok(url.Values{"scope": {"openid admin"}}), "", webCB, "invalid_scope", "'admin'", "st-1"},
 		{"admin permission", ok(url.Values{"scope": {"oauth:client:view"}}), "", webCB, "invalid_scope", "permission", "st-1"},
 		{"star asked for a user", authParams(star, webCB, url.Values{"scope": {"openid *"}}), "", webCB, "invalid_scope", "'*'", "st-1"},
@@ -179,6 +191,8 @@ func TestAuthorizeErrorRedirects(t *testing.T) {
 		{"max_age with a sign", ok(url.Values{"max_age": {"+5"}}), "", webCB, "invalid_request", "max_age", "st-1"},
 		{"prompt none, signed out", ok(url.Values{"prompt": {"none"}}), "-", webCB, "login_required", "sign in", "st-1"},
 		{"prompt none, consent needed", authParams(f.strict, webCB, url.Values{"prompt": {"none"}}), "", webCB, "consent_required", "approve", "st-1"},
+		{"prompt none, a public client not yet approved", authParams(f.spa, spaCB, url.Values{"prompt": {"none"}}), "", spaCB, "consent_required", "approve", "st-1"},
+		{"prompt none, offline_access not yet approved", ok(url.Values{"prompt": {"none"}, "scope": {"openid read offline_access"}}), "", webCB, "consent_required", "approve", "st-1"},
 		{"prompt none, max_age passed", ok(url.Values{"prompt": {"none"}, "max_age": {"0"}}), "", webCB, "login_required", "sign in", "st-1"},
 		{"the redirect URI's query is kept", authParams(f.web, webCBQ, url.Values{"response_type": {"token"}}), "", webCBQ, "unsupported_response_type", "use code", "st-1"},
 		{"a loopback port is any port", authParams(f.spa, "http://127.0.0.1:53117/cb", url.Values{"response_type": {"token"}}), "", "http://127.0.0.1:53117/cb", "unsupported_response_type", "use code", "st-1"},
@@ -239,7 +253,8 @@ func TestAuthorizeSignInAndConsent(t *testing.T) {
 		f.codeFrom(p, "https://app.example/cb2?tab=1&", "st-1")
 	})
 	t.Run("native and loopback redirects", func(t *testing.T) {
-		f.authorize(f.cookie, f.spa, nativeCB, nil)
+		// A public client asks for consent the first time.
+		f.authorizeApproving(f.user, f.cookie, f.spa, nativeCB, nil)
 		f.authorize(f.cookie, f.spa, "http://127.0.0.1:40123/cb", nil)
 	})
 	t.Run("consent required: the page, then approve", func(t *testing.T) {
@@ -317,7 +332,18 @@ func TestAuthorizeResume(t *testing.T) {
 		if _, err := f.svc.Update(context.Background(), f.actor, f.noRefresh, client.UpdateParams{Status: &st}); err != nil {
 			t.Fatal(err)
 		}
-		checkRedirectError(t, f.harness, f.resume(f.cookie, sealed), webCB, "unauthorized_client", "inactive", "st-1")
+		checkPage(t, f.resume(f.cookie, sealed), 400, "inactive")
+	})
+	t.Run("client revoked meanwhile", func(t *testing.T) {
+		id, _ := f.create(client.CreateParams{Name: "Soon revoked", Scopes: []string{"read"},
+			GrantTypes: []client.GrantType{client.GrantAuthorizationCode}, RedirectURIs: []string{webCB}})
+		p := f.browse(http.MethodGet, "/oauth2/authorize", "", authParams(id, webCB, nil))
+		sealed := f.sealedReq(p, authreq.LoginPath)
+		st := client.StatusRevoked
+		if _, err := f.svc.Update(context.Background(), f.actor, id, client.UpdateParams{Status: &st}); err != nil {
+			t.Fatal(err)
+		}
+		checkPage(t, f.resume(f.cookie, sealed), 400, "revoked")
 	})
 	t.Run("expired", func(t *testing.T) {
 		f.clock.Advance(authreq.Lifetime)
@@ -394,5 +420,54 @@ func TestBrowserEndpointsFailCleanly(t *testing.T) {
 		if p.status != http.StatusFound || p.location.Query().Get("error") != "server_error" {
 			t.Fatalf("%d %v", p.status, p.location)
 		}
+	})
+}
+
+// max_age is checked at every step of the flow, in whole seconds: a
+// sign-in made for the request that grows older than max_age while the
+// user reads the consent page asks for a sign-in again, and max_age=0 is
+// met by the sign-in just made.
+func TestMaxAgeAtEveryStep(t *testing.T) {
+	// signedOut starts a request of the strict app (which asks for
+	// consent) without a session, signs u in for it and returns the
+	// request sealed for the consent page, with u's cookie.
+	signedOut := func(f *signedInFlow, u *account.User, maxAge string) (string, string) {
+		p := f.browse(http.MethodGet, "/oauth2/authorize", "", authParams(f.strict, webCB, url.Values{"max_age": {maxAge}}))
+		sealed := f.sealedReq(p, authreq.LoginPath)
+		cookie := f.signIn(u)
+		return f.sealedReq(f.resume(cookie, sealed), authreq.ConsentPath), cookie
+	}
+	t.Run("too old on the consent page", func(t *testing.T) {
+		f := newFlow(t)
+		u := f.newUser("slow@example.com")
+		sealed, cookie := signedOut(f, u, "60")
+		f.clock.Advance(61 * time.Second)
+		approved := f.decideAs(u, sealed, true)
+		f.sealedReq(f.resume(cookie, approved), authreq.LoginPath)
+		// Signed in again, the approved request goes on: no loop.
+		f.codeFrom(f.resume(f.signIn(u), approved), webCB, "st-1")
+	})
+	t.Run("exactly max_age old", func(t *testing.T) {
+		f := newFlow(t)
+		u := f.newUser("timely@example.com")
+		sealed, cookie := signedOut(f, u, "60")
+		f.clock.Advance(60 * time.Second)
+		f.codeFrom(f.resume(cookie, f.decideAs(u, sealed, true)), webCB, "st-1")
+	})
+	t.Run("max_age=0 right after the sign-in", func(t *testing.T) {
+		f := newFlow(t)
+		u := f.newUser("quick@example.com")
+		sealed, cookie := signedOut(f, u, "0")
+		f.clock.Advance(500 * time.Millisecond) // under a second: none in whole seconds
+		f.codeFrom(f.resume(cookie, f.decideAs(u, sealed, true)), webCB, "st-1")
+		// Without a page in between, too.
+		p := f.browse(http.MethodGet, "/oauth2/authorize", "", authParams(f.web, webCB, url.Values{"max_age": {"0"}}))
+		sealed = f.sealedReq(p, authreq.LoginPath)
+		cookie = f.signIn(u)
+		f.clock.Advance(999 * time.Millisecond)
+		f.codeFrom(f.resume(cookie, sealed), webCB, "st-1")
+		// A second later the same sign-in is too old for max_age=0.
+		f.clock.Advance(time.Millisecond)
+		f.sealedReq(f.resume(cookie, sealed), authreq.LoginPath)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 // idClaims are the ID token claims the tests check.
@@ -51,10 +53,10 @@ func TestCodeExchange(t *testing.T) {
 	f.clock.Advance(5 * time.Second)
 
 	t.Run("confidential client", func(t *testing.T) {
-		r := f.tokens(url.Values{"scope": {"openid read"}})
+		r := f.tokens(url.Values{"scope": {offlineScope}})
 		at, _ := r.body["access_token"].(string)
 		rt, _ := r.body["refresh_token"].(string)
-		if r.body["token_type"] != "Bearer" || r.body["scope"] != "openid read" || !strings.HasPrefix(rt, "lkrt_") ||
+		if r.body["token_type"] != "Bearer" || r.body["scope"] != offlineScope || !strings.HasPrefix(rt, "lkrt_") ||
 			r.header.Get("Cache-Control") != "no-store" {
 			t.Fatalf("token response %s %v", r.raw, r.header)
 		}
@@ -64,7 +66,7 @@ func TestCodeExchange(t *testing.T) {
 			t.Fatalf("ID token claims %+v", c)
 		}
 		in := f.introspect(f.rs, f.rsSecret, at)
-		if in["active"] != true || in["sub"] != f.user.ID || in["client_id"] != f.web || in["scope"] != "openid read" {
+		if in["active"] != true || in["sub"] != f.user.ID || in["client_id"] != f.web || in["scope"] != offlineScope {
 			t.Fatalf("introspection %v", in)
 		}
 		me := f.me(at)
@@ -73,7 +75,7 @@ func TestCodeExchange(t *testing.T) {
 		}
 	})
 	t.Run("public client with PKCE and ES256 ID tokens", func(t *testing.T) {
-		code := f.authorize(f.cookie, f.spa, spaCB, nil)
+		code := f.authorizeApproving(f.user, f.cookie, f.spa, spaCB, nil)
 		r := f.exchange(f.spa, "", code, spaCB, verifier)
 		if r.status != 200 {
 			t.Fatalf("%d %s", r.status, r.raw)
@@ -124,6 +126,8 @@ func TestCodeExchangeFailures(t *testing.T) {
 	ccID, ccSecret := f.create(client.CreateParams{Name: "Machine"})
 	noChallenge := url.Values{"code_challenge": {""}, "code_challenge_method": {""}}
 	web := func() string { return f.authorize(f.cookie, f.web, webCB, nil) }
+	// The public client asks for consent once; then its codes need no page.
+	f.authorizeApproving(f.user, f.cookie, f.spa, spaCB, nil)
 	// webOwner and spaOwner redeem a code as its owner would.
 	webOwner := func(code string) response { return f.exchange(f.web, f.webSecret, code, webCB, verifier) }
 	spaOwner := func(uri string) func(string) response {
@@ -207,7 +211,7 @@ func TestCodeExchangeFailures(t *testing.T) {
 
 func TestReplayedCodeRevokesItsTokens(t *testing.T) {
 	f := newFlow(t)
-	code := f.authorize(f.cookie, f.web, webCB, nil)
+	code := f.authorizeApproving(f.user, f.cookie, f.web, webCB, url.Values{"scope": {offlineScope}})
 	first := f.exchange(f.web, f.webSecret, code, webCB, verifier)
 	if first.status != 200 {
 		t.Fatalf("%d %s", first.status, first.raw)
@@ -234,5 +238,119 @@ func TestReplayedCodeRevokesItsTokens(t *testing.T) {
 	}
 	if r := f.refresh(f.web, f.webSecret, rt2, nil); r.status != 400 {
 		t.Errorf("the family's live token still refreshes: %d %s", r.status, r.raw)
+	}
+}
+
+// codeUsedAt returns when a code was exchanged, zero while it is unused,
+// reading it in a grant transaction that is rolled back.
+func (h *harness) codeUsedAt(code string) time.Time {
+	h.t.Helper()
+	ctx := context.Background()
+	errLook := errors.New("only looking")
+	var used time.Time
+	err := h.db.InGrantTx(ctx, func(tx token.GrantTx) error {
+		c, err := tx.UseCode(ctx, token.HashOpaque(code), h.clock.Now())
+		if err != nil {
+			return err
+		}
+		used = c.UsedAt
+		return errLook
+	})
+	if !errors.Is(err, errLook) {
+		h.t.Fatalf("reading code: %v", err)
+	}
+	return used
+}
+
+// A code issued before the user revoked the application grants nothing,
+// and its refused exchange leaves it unused.
+func TestCodeExchangeAfterTheUserRevoked(t *testing.T) {
+	f := newFlow(t)
+	ctx := context.Background()
+	spent := f.authorize(f.cookie, f.web, webCB, nil)
+	if r := f.exchange(f.web, f.webSecret, spent, webCB, verifier); r.status != 200 {
+		t.Fatalf("exchange: %d %s", r.status, r.raw)
+	}
+	if f.codeUsedAt(spent).IsZero() {
+		t.Fatal("an exchanged code reads as unused")
+	}
+	tests := []struct {
+		name   string
+		revoke func()
+	}{
+		{"consent revoked", func() {
+			if err := f.sessions.Revoke(ctx, f.user, f.web, "127.0.0.1"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"approved again for less", func() {
+			if err := f.sessions.Revoke(ctx, f.user, f.web, "127.0.0.1"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.sessions.Approve(ctx, f.user, f.web, []string{"openid"}, "127.0.0.1"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code := f.authorize(f.cookie, f.web, webCB, nil) // openid read
+			tt.revoke()
+			for range 2 { // refused the same way again: not as a replay
+				r := f.exchange(f.web, f.webSecret, code, webCB, verifier)
+				desc, _ := r.body["error_description"].(string)
+				if r.status != 400 || r.body["error"] != "invalid_grant" || !strings.Contains(desc, "revoked this application's access") {
+					t.Fatalf("%d %s; want invalid_grant saying the access was revoked", r.status, r.raw)
+				}
+				if _, ok := r.body["access_token"]; ok {
+					t.Fatalf("tokens issued: %s", r.raw)
+				}
+				if used := f.codeUsedAt(code); !used.IsZero() {
+					t.Fatalf("the refused exchange used the code at %v", used)
+				}
+			}
+		})
+	}
+}
+
+// An OpenID Connect sign-in gets a refresh token only when offline_access
+// was granted; a plain OAuth request gets one by the client's grant
+// alone; and no request gets one without the grant.
+func TestRefreshTokenOffered(t *testing.T) {
+	f := newFlow(t)
+	tests := []struct {
+		name  string
+		app   string // "web" has the refresh grant, "noRefresh" not
+		scope string
+		want  bool
+	}{
+		{"openid without offline_access", "web", "openid read", false},
+		{"openid with offline_access", "web", "openid read offline_access", true},
+		{"no openid", "web", "read", true},
+		{"offline_access without openid", "web", "read offline_access", true},
+		{"without the grant, offline_access", "noRefresh", "openid read offline_access", false},
+		{"without the grant, no openid", "noRefresh", "read", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, secret := f.web, f.webSecret
+			if tt.app == "noRefresh" {
+				id, secret = f.noRefresh, f.noRefreshSecret
+			}
+			extra := url.Values{"scope": {tt.scope}}
+			if !strings.Contains(tt.scope, "openid") {
+				extra.Set("nonce", "")
+			}
+			r := f.exchange(id, secret, f.codeApproving(id, webCB, extra), webCB, verifier)
+			rt, got := r.body["refresh_token"].(string)
+			if r.status != 200 || r.body["scope"] != tt.scope || got != tt.want {
+				t.Fatalf("refresh token %v, want %v: %d %s", got, tt.want, r.status, r.raw)
+			}
+			if got {
+				if rr := f.refresh(id, secret, rt, nil); rr.status != 200 {
+					t.Fatalf("refresh: %d %s", rr.status, rr.raw)
+				}
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,13 +21,16 @@ import (
 // request and again each time the pages send the browser back (resume),
 // so each decision is made from what holds now:
 //
-//   - The user must sign in when no one is, when prompt=login asked for a
-//     new sign-in, or when the last one is older than max_age; a sign-in
-//     at or after the request began satisfies both.
-//   - The user must consent when prompt=consent asked for it, or when the
-//     client requires consent and what the user approved before does not
-//     cover the scopes. Only this user's decision on this very request
-//     (sealed into it by the consent page) satisfies prompt=consent.
+//   - The user must sign in when no one is, when the sign-in is older
+//     than max_age (checked at every step, in whole seconds), or when
+//     prompt=login asked for a new sign-in and none was made since the
+//     request began.
+//   - The user must consent when prompt=consent asked for it, or when
+//     needsConsent says so and what the user approved before does not
+//     cover the scopes. A decision sealed into the request by the consent
+//     page counts only when it is this user's and, for an approval, while
+//     the stored consent still covers the scopes: an approval replayed
+//     after the user revoked the application asks again.
 //
 // With prompt=none, a page needed is an error instead (login_required,
 // consent_required).
@@ -50,14 +54,18 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, ts *tenantScope,
 		s.redirectError(w, r, ts, req.RedirectURI, req.State, oautherr.AccessDenied("the user denied the request"))
 		return
 	}
+	prior, err := s.Accounts.Consent(r.Context(), u.ID, c.ID)
+	if err != nil && !errors.Is(err, account.ErrNotFound) {
+		s.serverFailed(w, r, ts, req, err)
+		return
+	}
+	// An approval sealed into the request holds only while what it
+	// approved stands: once the user revokes the application, replaying
+	// the approved request (from the browser's history) asks again.
+	decided = decided && account.Covers(prior, req.Scopes)
 	if !decided {
 		need := req.HasPrompt("consent")
-		if !need && c.RequireConsent {
-			prior, err := s.Accounts.Consent(r.Context(), u.ID, c.ID)
-			if err != nil && !errors.Is(err, account.ErrNotFound) {
-				s.serverFailed(w, r, ts, req, err)
-				return
-			}
+		if !need && needsConsent(c, req) {
 			need = !account.Covers(prior, req.Scopes)
 		}
 		if need {
@@ -71,7 +79,16 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, ts *tenantScope,
 			return
 		}
 	}
-	s.issueCode(w, r, ts, c, req, sess, u, decided)
+	s.issueCode(w, r, ts, c, req, sess, u)
+}
+
+// needsConsent reports whether the user must approve the request unless
+// they approved it before: when the client requires consent; always for
+// a public client, since any program can claim its loopback redirect or
+// URI scheme and present its client ID (RFC 8252 §8.6); and whenever
+// offline access is asked for (OpenID Connect Core §11).
+func needsConsent(c *client.Client, req *authreq.Request) bool {
+	return c.RequireConsent || c.Type == client.Public || slices.Contains(req.Scopes, grant.ScopeOfflineAccess)
 }
 
 // needsLogin reports whether the request needs a (new) sign-in, given the
@@ -80,12 +97,15 @@ func needsLogin(req *authreq.Request, sess *account.Session, now time.Time) bool
 	switch {
 	case sess == nil:
 		return true
+	case req.MaxAge >= 0 && int64(now.Sub(sess.AuthTime)/time.Second) > int64(req.MaxAge):
+		// Checked at every step: a sign-in made for this request grows
+		// older while the user reads the consent page. Whole seconds, so
+		// max_age=0 is met by the sign-in just made.
+		return true
 	case !sess.AuthTime.Before(req.Started):
 		return false // signed in since the request began
-	case req.HasPrompt("login"):
-		return true
 	}
-	return req.MaxAge >= 0 && now.Sub(sess.AuthTime) > time.Duration(req.MaxAge)*time.Second
+	return req.HasPrompt("login")
 }
 
 // toPage sends the browser to one of the account pages with the request
@@ -107,17 +127,18 @@ func (s *Server) toPage(w http.ResponseWriter, r *http.Request, ts *tenantScope,
 }
 
 // issueCode ends an authorization the user is entitled to: the consent
-// records it (unless the consent page just did, approving), a code is
+// records it, a code is
 // stored by its hash alone, the client's last authorization is noted,
 // and the browser goes back to the client with the code.
 func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ts *tenantScope, c *client.Client, req *authreq.Request,
-	sess *account.Session, u *account.User, approvedNow bool) {
+	sess *account.Session, u *account.User) {
 	ctx := r.Context()
-	if !approvedNow {
-		if _, err := s.Consents.Authorized(ctx, u, c.ID, req.Scopes); err != nil {
-			s.serverFailed(w, r, ts, req, err)
-			return
-		}
+	// Every authorization is recorded in the consent, so that whatever a
+	// code grants shows on the Authorized applications page, where the
+	// user can revoke it.
+	if _, err := s.Consents.Authorized(ctx, u, c.ID, req.Scopes); err != nil {
+		s.serverFailed(w, r, ts, req, err)
+		return
 	}
 	value, hash, err := grant.NewCode(s.Random)
 	if err != nil {
@@ -181,13 +202,10 @@ func (s *Server) handleResume(w http.ResponseWriter, r *http.Request, ts *tenant
 }
 
 // recheck holds a resumed request to the client as it is now: it may have
-// been deactivated, lost the grant or scopes, since the request began.
+// lost the grant or scopes since the request began (pageClient has
+// already refused it if it was deactivated or revoked).
 func recheck(c *client.Client, req *authreq.Request) *oautherr.Error {
 	switch {
-	case c.Status == client.StatusRevoked:
-		return oautherr.UnauthorizedClient("the client has been revoked")
-	case c.Status != client.StatusActive:
-		return oautherr.UnauthorizedClient("the client is inactive")
 	case !c.HasGrant(client.GrantAuthorizationCode):
 		return oautherr.UnauthorizedClient("this client is not allowed the authorization_code grant")
 	case c.Type == client.Public && req.CodeChallenge == "":

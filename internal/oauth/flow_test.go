@@ -239,6 +239,36 @@ func (h *harness) authorize(cookie, id, redirectURI string, extra url.Values) st
 	return h.codeFrom(h.browse(http.MethodGet, "/oauth2/authorize", cookie, p), redirectURI, p.Get("state"))
 }
 
+// approveOn plays user u approving on the consent page, where p must
+// send the browser, and returns what resuming the approved request
+// answers.
+func (h *harness) approveOn(p page, u *account.User, cookie string) page {
+	h.t.Helper()
+	return h.resume(cookie, h.decideAs(u, h.sealedReq(p, authreq.ConsentPath), true))
+}
+
+// authorizeApproving runs an authorization request of signed-in user u
+// that must ask for consent, approves it, and returns the code.
+func (h *harness) authorizeApproving(u *account.User, cookie, id, redirectURI string, extra url.Values) string {
+	h.t.Helper()
+	p := authParams(id, redirectURI, extra)
+	first := h.browse(http.MethodGet, "/oauth2/authorize", cookie, p)
+	return h.codeFrom(h.approveOn(first, u, cookie), redirectURI, p.Get("state"))
+}
+
+// codeApproving runs an authorization request of the flow's user and
+// returns the code, approving on the consent page when it is asked:
+// for the tests whose subject is the tokens, not the consent.
+func (f *signedInFlow) codeApproving(id, redirectURI string, extra url.Values) string {
+	f.t.Helper()
+	p := authParams(id, redirectURI, extra)
+	got := f.browse(http.MethodGet, "/oauth2/authorize", f.cookie, p)
+	if got.location != nil && target(got.location) == f.issuer+authreq.ConsentPath {
+		got = f.approveOn(got, f.user, f.cookie)
+	}
+	return f.codeFrom(got, redirectURI, p.Get("state"))
+}
+
 // exchange trades a code at the token endpoint.
 func (h *harness) exchange(id, secret, code, redirectURI, verifier string) response {
 	h.t.Helper()
@@ -288,11 +318,15 @@ func newFlow(t *testing.T) *signedInFlow {
 	return f
 }
 
-// tokens runs a whole code flow for the web app and returns the token
+// offlineScope asks for a refresh token in an OpenID Connect request.
+const offlineScope = "openid read offline_access"
+
+// tokens runs a whole code flow for the web app, approving on the
+// consent page when asked (offline_access asks), and returns the token
 // response.
 func (f *signedInFlow) tokens(extra url.Values) response {
 	f.t.Helper()
-	code := f.authorize(f.cookie, f.web, webCB, extra)
+	code := f.codeApproving(f.web, webCB, extra)
 	r := f.exchange(f.web, f.webSecret, code, webCB, verifier)
 	if r.status != 200 {
 		f.t.Fatalf("exchange: %d %s", r.status, r.raw)

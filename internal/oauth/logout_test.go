@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
 )
 
@@ -99,6 +100,37 @@ func TestEndSession(t *testing.T) {
 			}
 			if ended := sess == nil; ended != tt.ended {
 				t.Errorf("session ended: %v, want %v", ended, tt.ended)
+			}
+		})
+	}
+}
+
+// An inactive or revoked client's post_logout_redirect_uri is not
+// followed, whatever the hint: the error page answers, and nobody is
+// signed out.
+func TestEndSessionRefusesAnInactiveClient(t *testing.T) {
+	f := newFlow(t)
+	ctx := context.Background()
+	const bye = "https://app.example/bye"
+	for _, st := range []client.Status{client.StatusInactive, client.StatusRevoked} {
+		t.Run(string(st), func(t *testing.T) {
+			id, secret := f.create(client.CreateParams{Name: "Leaving", Scopes: []string{"read"},
+				GrantTypes: []client.GrantType{client.GrantAuthorizationCode}, RedirectURIs: []string{webCB},
+				PostLogoutRedirectURIs: []string{bye}})
+			cookie := f.signIn(f.user)
+			r := f.exchange(id, secret, f.authorize(cookie, id, webCB, nil), webCB, verifier)
+			hint, _ := r.body["id_token"].(string)
+			if hint == "" {
+				t.Fatalf("no ID token: %d %s", r.status, r.raw)
+			}
+			if _, err := f.svc.Update(ctx, f.actor, id, client.UpdateParams{Status: &st}); err != nil {
+				t.Fatal(err)
+			}
+			p := f.browse(http.MethodGet, "/oauth2/logout", cookie,
+				url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {bye}, "state": {"s1"}})
+			checkPage(t, p, 400, string(st))
+			if sess, _, err := f.sessions.Find(ctx, "ten_1", cookie); err != nil || sess == nil {
+				t.Errorf("the session ended: %v", err)
 			}
 		})
 	}

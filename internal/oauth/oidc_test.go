@@ -92,9 +92,9 @@ func TestOAuth2LibraryFlow(t *testing.T) {
 		alg  jose.SignatureAlgorithm
 	}{
 		{"confidential", oauth2.Config{ClientID: f.web, ClientSecret: f.webSecret, RedirectURL: webCB,
-			Scopes: []string{"openid", "read"}, Endpoint: withStyle(endpoint, oauth2.AuthStyleInHeader)}, jose.RS256},
+			Scopes: []string{"openid", "read", "offline_access"}, Endpoint: withStyle(endpoint, oauth2.AuthStyleInHeader)}, jose.RS256},
 		{"public", oauth2.Config{ClientID: f.spa, RedirectURL: "http://127.0.0.1:8765/cb",
-			Scopes: []string{"openid", "read"}, Endpoint: withStyle(endpoint, oauth2.AuthStyleInParams)}, jose.ES256},
+			Scopes: []string{"openid", "read", "offline_access"}, Endpoint: withStyle(endpoint, oauth2.AuthStyleInParams)}, jose.ES256},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,7 +102,9 @@ func TestOAuth2LibraryFlow(t *testing.T) {
 			authURL := tt.conf.AuthCodeURL("xyz", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("nonce", "abc"))
 			req, _ := http.NewRequest("GET", authURL, nil)
 			req.AddCookie(&http.Cookie{Name: testCookie, Value: f.cookie})
-			code := f.codeFrom(f.send(req), tt.conf.RedirectURL, "xyz")
+			// offline_access, which the refresh below needs, asks for
+			// consent the first time.
+			code := f.codeFrom(f.approveOn(f.send(req), f.user, f.cookie), tt.conf.RedirectURL, "xyz")
 			tok, err := tt.conf.Exchange(context.Background(), code, oauth2.VerifierOption(v))
 			if err != nil {
 				t.Fatal(err)

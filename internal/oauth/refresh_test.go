@@ -17,12 +17,12 @@ import (
 func TestRefreshRotates(t *testing.T) {
 	f := newFlow(t)
 	authAt := f.clock.Now()
-	first := f.tokens(url.Values{"scope": {"openid read write"}})
+	first := f.tokens(url.Values{"scope": {"openid read write offline_access"}})
 	rt := first.body["refresh_token"].(string)
 	f.clock.Advance(time.Minute)
 
 	r := f.refresh(f.web, f.webSecret, rt, nil)
-	if r.status != 200 || r.body["scope"] != "openid read write" || r.header.Get("Cache-Control") != "no-store" {
+	if r.status != 200 || r.body["scope"] != "openid read write offline_access" || r.header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
 	next := r.body["refresh_token"].(string)
@@ -46,11 +46,11 @@ func TestRefreshRotates(t *testing.T) {
 		t.Error("an ID token without openid")
 	}
 	r = f.refresh(f.web, f.webSecret, r.body["refresh_token"].(string), nil)
-	if r.status != 200 || r.body["scope"] != "openid read write" {
+	if r.status != 200 || r.body["scope"] != "openid read write offline_access" {
 		t.Fatalf("after narrowing %d %s", r.status, r.raw)
 	}
 	in := f.introspect(f.web, f.webSecret, r.body["refresh_token"].(string))
-	if in["active"] != true || in["scope"] != "openid read write" || in["sub"] != f.user.ID || in["client_id"] != f.web {
+	if in["active"] != true || in["scope"] != "openid read write offline_access" || in["sub"] != f.user.ID || in["client_id"] != f.web {
 		t.Fatalf("introspection %v", in)
 	}
 	if err := f.usage.Flush(context.Background()); err != nil {
@@ -63,12 +63,12 @@ func TestRefreshRotates(t *testing.T) {
 
 func TestRefreshReuseRevokesTheFamily(t *testing.T) {
 	f := newFlow(t)
-	first := f.tokens(nil)
+	first := f.tokens(url.Values{"scope": {offlineScope}})
 	at0, rt0 := first.body["access_token"].(string), first.body["refresh_token"].(string)
 	r := f.refresh(f.web, f.webSecret, rt0, nil)
 	at1, rt1 := r.body["access_token"].(string), r.body["refresh_token"].(string)
 	// Another grant of the same user and client is not this family.
-	other := f.tokens(nil)
+	other := f.tokens(url.Values{"scope": {offlineScope}})
 	for _, tok := range []string{at0, at1, rt1} {
 		if !f.active(tok, f.web, f.webSecret) {
 			t.Fatalf("%s... inactive before the reuse", tok[:10])
@@ -195,7 +195,7 @@ func TestRefreshEndsWithTheClient(t *testing.T) {
 
 func TestRefreshTokenIntrospectionAndRevocation(t *testing.T) {
 	f := newFlow(t)
-	r := f.tokens(nil)
+	r := f.tokens(url.Values{"scope": {offlineScope}})
 	at, rt := r.body["access_token"].(string), r.body["refresh_token"].(string)
 	auditor, auditorSecret := f.create(client.CreateParams{Name: "Auditor", Roles: []string{authz.OAuthAdmin}})
 	tests := []struct {
@@ -227,7 +227,7 @@ func TestRefreshTokenIntrospectionAndRevocation(t *testing.T) {
 		t.Error("revoking the refresh token left its grant active")
 	}
 	// A public client revokes its own with client_id alone.
-	code := f.authorize(f.cookie, f.spa, spaCB, nil)
+	code := f.authorizeApproving(f.user, f.cookie, f.spa, spaCB, url.Values{"scope": {offlineScope}})
 	pr := f.exchange(f.spa, "", code, spaCB, verifier)
 	if r := f.do("POST", "/oauth2/revoke", form, url.Values{"token": {pr.body["refresh_token"].(string)}, "client_id": {f.spa}}.Encode()); r.status != 200 {
 		t.Fatalf("public revoke: %d %s", r.status, r.raw)

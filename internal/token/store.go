@@ -262,6 +262,13 @@ type GrantTx interface {
 	// zero (as it was); when it was used before it changes nothing and
 	// returns it with its UsedAt. A missing code is ErrNotFound.
 	UseCode(ctx context.Context, hash string, now time.Time) (*Code, error)
+	// UserActive reports whether the user exists in the tenant and is
+	// active, read in the transaction.
+	UserActive(ctx context.Context, userID, tenantID string) (bool, error)
+	// ConsentScopes returns the scopes the user has approved for the
+	// client, or ErrNotFound when they have approved nothing (or revoked
+	// it): an exchange checks that the authorization still stands.
+	ConsentScopes(ctx context.Context, userID, clientID string) ([]string, error)
 	// SetCodeAccess records on a code the access token its exchange issued.
 	SetCodeAccess(ctx context.Context, hash, accessTokenID string, accessExpiresAt time.Time) error
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error

@@ -3,6 +3,7 @@ package grant
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth/oautherr"
@@ -99,18 +100,26 @@ func (g *AuthorizationCode) Handle(ctx context.Context, r *Request) (*Response, 
 		if oerr := checkPKCE(cd.CodeChallenge, verifier); oerr != nil {
 			return oerr
 		}
-		u, err := g.activeUser(ctx, cd.UserID, r.Tenant.ID)
+		if err := userActive(ctx, tx, cd.UserID, r.Tenant.ID); err != nil {
+			return err
+		}
+		// The user may have revoked the application since the code was
+		// issued: the code then grants nothing.
+		approved, err := tx.ConsentScopes(ctx, cd.UserID, c.ID)
+		if errors.Is(err, token.ErrNotFound) || err == nil && !covers(approved, cd.Scopes) {
+			return oautherr.InvalidGrant("the user has revoked this application's access")
+		}
 		if err != nil {
 			return err
 		}
 		if err := tx.SetCodeAccess(ctx, hash, jti, accessExp); err != nil {
 			return err
 		}
-		is = userIssue{user: u, scopes: cd.Scopes, authTime: cd.AuthTime, nonce: cd.Nonce, jti: jti}
-		if !c.HasGrant(client.GrantRefreshToken) {
+		is = userIssue{userID: cd.UserID, scopes: cd.Scopes, authTime: cd.AuthTime, nonce: cd.Nonce, jti: jti}
+		if !offersRefresh(c, cd.Scopes) {
 			return nil
 		}
-		value, rt, err := g.newRefresh(c, r.Tenant.ID, cd.FamilyID, u.ID, cd.Scopes, cd.AuthTime, now, jti, accessExp)
+		value, rt, err := g.newRefresh(c, r.Tenant.ID, cd.FamilyID, cd.UserID, cd.Scopes, cd.AuthTime, now, jti, accessExp)
 		if err != nil {
 			return err
 		}
@@ -120,11 +129,33 @@ func (g *AuthorizationCode) Handle(ctx context.Context, r *Request) (*Response, 
 	if err != nil {
 		return nil, err
 	}
-	if is.user == nil {
+	if is.userID == "" {
 		if g.OnRevoke != nil && len(revs) > 0 {
 			g.OnRevoke(revs)
 		}
 		return nil, oautherr.InvalidGrant("the authorization code was already used; the tokens issued for it are revoked")
 	}
 	return g.respond(ctx, r, is)
+}
+
+// offersRefresh reports whether an exchange of a code with these scopes
+// issues a refresh token: the client must have the refresh_token grant,
+// and an OpenID Connect sign-in must have asked for offline_access, which
+// the user approved in words ("stay signed in … when you are not using
+// it"). A plain OAuth request, without openid, gets one by the grant alone.
+func offersRefresh(c *client.Client, scopes []string) bool {
+	if !c.HasGrant(client.GrantRefreshToken) {
+		return false
+	}
+	return !slices.Contains(scopes, ScopeOpenID) || slices.Contains(scopes, ScopeOfflineAccess)
+}
+
+// covers reports whether approved holds every scope of asked.
+func covers(approved, asked []string) bool {
+	for _, s := range asked {
+		if !slices.Contains(approved, s) {
+			return false
+		}
+	}
+	return true
 }

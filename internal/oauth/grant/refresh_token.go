@@ -105,21 +105,20 @@ func (g *RefreshToken) Handle(ctx context.Context, r *Request) (*Response, error
 				}
 			}
 		}
-		u, err := g.activeUser(ctx, old.UserID, r.Tenant.ID)
+		if err := userActive(ctx, tx, old.UserID, r.Tenant.ID); err != nil {
+			return err
+		}
+		next, rt, err := g.newRefresh(c, r.Tenant.ID, old.FamilyID, old.UserID, old.Scopes, old.AuthTime, now, jti, accessExp)
 		if err != nil {
 			return err
 		}
-		next, rt, err := g.newRefresh(c, r.Tenant.ID, old.FamilyID, u.ID, old.Scopes, old.AuthTime, now, jti, accessExp)
-		if err != nil {
-			return err
-		}
-		is = userIssue{user: u, scopes: scopes, authTime: old.AuthTime, jti: jti, refresh: next}
+		is = userIssue{userID: old.UserID, scopes: scopes, authTime: old.AuthTime, jti: jti, refresh: next}
 		return tx.CreateRefreshToken(ctx, rt)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if is.user == nil {
+	if is.userID == "" {
 		if g.OnRevoke != nil && len(revs) > 0 {
 			g.OnRevoke(revs)
 		}

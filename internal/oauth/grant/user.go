@@ -41,7 +41,15 @@ const IDTokenLifetime = time.Hour
 // OIDCScopes are the OpenID Connect scopes every authorization_code client
 // may ask for, registered or not: they speak of the user, who consents to
 // them, not of what the client may do.
-var OIDCScopes = []string{"openid", "profile", "email", "offline_access"}
+var OIDCScopes = []string{ScopeOpenID, "profile", "email", ScopeOfflineAccess}
+
+// Scopes the grants give a meaning to.
+const (
+	ScopeOpenID = "openid"
+	// ScopeOfflineAccess asks for a refresh token in an OpenID Connect
+	// request (OpenID Connect Core §11): without it, a sign-in gets none.
+	ScopeOfflineAccess = "offline_access"
+)
 
 // UserGrants is what the grants acting for a signed-in user share: the
 // authorization_code grant and the refresh_token grant. Every field but
@@ -150,8 +158,23 @@ func checkPKCE(challenge, verifier string) *oautherr.Error {
 	return nil
 }
 
-// activeUser returns the user a code or refresh token speaks for, or
-// invalid_grant when the user is gone, disabled or of another tenant.
+// userActive checks, in the grant's transaction, that the user a code or
+// refresh token speaks for still exists in the tenant and is active: a
+// user disabled concurrently either commits first (and this refuses) or
+// after (and the disable revokes what this issues).
+func userActive(ctx context.Context, tx token.GrantTx, id, tenantID string) error {
+	ok, err := tx.UserActive(ctx, id, tenantID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return oautherr.InvalidGrant("the user is disabled or no longer exists")
+	}
+	return nil
+}
+
+// activeUser reads, after the grant's transaction, the user the tokens
+// are for (their claims need the whole record).
 func (g *UserGrants) activeUser(ctx context.Context, id, tenantID string) (*account.User, error) {
 	u, err := g.User(ctx, id)
 	if errors.Is(err, account.ErrNotFound) {
@@ -190,6 +213,7 @@ func grantRevoke(ctx context.Context, tx token.GrantTx, familyID string, now tim
 
 // userIssue is what one successful user grant issues.
 type userIssue struct {
+	userID   string // set once the grant's transaction has succeeded
 	user     *account.User
 	scopes   []string
 	authTime time.Time
@@ -201,6 +225,11 @@ type userIssue struct {
 // respond mints the access token (and, with openid, the ID token) of a
 // committed grant and words the token response.
 func (g *UserGrants) respond(ctx context.Context, r *Request, is userIssue) (*Response, error) {
+	u, err := g.activeUser(ctx, is.userID, r.Tenant.ID)
+	if err != nil {
+		return nil, err
+	}
+	is.user = u
 	req := AccessRequest{Tenant: r.Tenant, Client: r.Client, Subject: is.user.ID, Scopes: is.scopes, Now: r.Now, ID: is.jti}
 	if r.Secret != nil {
 		req.SecretID = r.Secret.ID

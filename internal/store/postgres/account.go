@@ -351,7 +351,26 @@ func scanConsent(row scanner) (*account.Consent, error) {
 // Consent returns what the user approved for the client, or
 // account.ErrNotFound.
 func (db *DB) Consent(ctx context.Context, userID, clientID string) (*account.Consent, error) {
-	c, err := scanConsent(db.pool.QueryRow(ctx, `SELECT `+consentColumns+` FROM consents
+	return consent(ctx, db.pool, userID, clientID)
+}
+
+// Consent reads the user's consent for the client inside the transaction.
+func (t *tx) Consent(ctx context.Context, userID, clientID string) (*account.Consent, error) {
+	return consent(ctx, t.tx, userID, clientID)
+}
+
+// ConsentScopes returns the scopes the user approved for the client,
+// read inside the transaction, or token.ErrNotFound.
+func (t *tx) ConsentScopes(ctx context.Context, userID, clientID string) ([]string, error) {
+	c, err := consent(ctx, t.tx, userID, clientID)
+	if err != nil {
+		return nil, err
+	}
+	return c.Scopes, nil
+}
+
+func consent(ctx context.Context, q querier, userID, clientID string) (*account.Consent, error) {
+	c, err := scanConsent(q.QueryRow(ctx, `SELECT `+consentColumns+` FROM consents
 		WHERE user_id = $1 AND client_id = $2`, userID, clientID))
 	if isNoRows(err) {
 		err = account.ErrNotFound
@@ -383,4 +402,18 @@ func (db *DB) Consents(ctx context.Context, userID string) ([]account.Consent, e
 		return nil, fmt.Errorf("postgres: consents: %w", err)
 	}
 	return out, nil
+}
+
+// UserActive reports, inside the transaction, whether the user exists in
+// the tenant and is active.
+func (t *tx) UserActive(ctx context.Context, userID, tenantID string) (bool, error) {
+	var status string
+	err := t.tx.QueryRow(ctx, `SELECT status FROM users WHERE id = $1 AND tenant_id = $2`, userID, tenantID).Scan(&status)
+	if isNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("postgres: user status: %w", err)
+	}
+	return status != string(account.UserDisabled), nil
 }

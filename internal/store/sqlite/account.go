@@ -363,7 +363,26 @@ func scanConsent(row scanner) (*account.Consent, error) {
 // Consent returns what the user approved for the client, or
 // account.ErrNotFound.
 func (db *DB) Consent(ctx context.Context, userID, clientID string) (*account.Consent, error) {
-	c, err := scanConsent(db.read.QueryRowContext(ctx, `SELECT `+consentColumns+` FROM consents
+	return consent(ctx, db.read, userID, clientID)
+}
+
+// Consent reads the user's consent for the client inside the transaction.
+func (t *tx) Consent(ctx context.Context, userID, clientID string) (*account.Consent, error) {
+	return consent(ctx, t.tx, userID, clientID)
+}
+
+// ConsentScopes returns the scopes the user approved for the client,
+// read inside the transaction, or token.ErrNotFound.
+func (t *tx) ConsentScopes(ctx context.Context, userID, clientID string) ([]string, error) {
+	c, err := consent(ctx, t.tx, userID, clientID)
+	if err != nil {
+		return nil, err
+	}
+	return c.Scopes, nil
+}
+
+func consent(ctx context.Context, q querier, userID, clientID string) (*account.Consent, error) {
+	c, err := scanConsent(q.QueryRowContext(ctx, `SELECT `+consentColumns+` FROM consents
 		WHERE user_id = ? AND client_id = ?`, userID, clientID))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = account.ErrNotFound
@@ -395,4 +414,18 @@ func (db *DB) Consents(ctx context.Context, userID string) ([]account.Consent, e
 		return nil, fmt.Errorf("sqlite: consents: %w", err)
 	}
 	return out, nil
+}
+
+// UserActive reports, inside the transaction, whether the user exists in
+// the tenant and is active.
+func (t *tx) UserActive(ctx context.Context, userID, tenantID string) (bool, error) {
+	var status string
+	err := t.tx.QueryRowContext(ctx, `SELECT status FROM users WHERE id = ? AND tenant_id = ?`, userID, tenantID).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("sqlite: user status: %w", err)
+	}
+	return status != string(account.UserDisabled), nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -24,6 +25,7 @@ var grantTests = []test{
 	{"RevokeRefreshTokensEmptyFilter", testRevokeRefreshTokensEmptyFilter},
 	{"Rollback", testGrantTxRollback},
 	{"Prune", testPruneGrants},
+	{"ReadsInTx", testGrantTxReads},
 }
 
 // newCode returns a code with every field set to a distinctive value.
@@ -549,4 +551,62 @@ func testPruneGrants(t *testing.T, s store.Store) {
 			t.Errorf("refresh token %s after PruneGrants: %v", r.ID, err)
 		}
 	}
+}
+
+// testGrantTxReads checks the reads an exchange makes inside its
+// transaction: whether the user is active, and what they approved.
+func testGrantTxReads(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser("ten_a", "usr_reads", "reads@example.com")
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	err := s.InAccountTx(ctx, func(tx account.Tx) error {
+		return tx.PutConsent(ctx, &account.Consent{TenantID: "ten_a", UserID: u.ID, ClientID: "app",
+			Scopes: []string{"openid", "profile"}, FirstAt: base, LastAt: base})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(want bool, userID, tenantID string) {
+		t.Helper()
+		err := s.InGrantTx(ctx, func(tx token.GrantTx) error {
+			ok, err := tx.UserActive(ctx, userID, tenantID)
+			if err == nil && ok != want {
+				t.Errorf("UserActive(%s, %s) = %v, want %v", userID, tenantID, ok, want)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(true, u.ID, "ten_a")
+	check(false, u.ID, "ten_b")
+	check(false, "usr_missing", "ten_a")
+	err = s.InGrantTx(ctx, func(tx token.GrantTx) error {
+		scopes, err := tx.ConsentScopes(ctx, u.ID, "app")
+		if err != nil || !slices.Equal(scopes, []string{"openid", "profile"}) {
+			t.Errorf("ConsentScopes = %v, %v", scopes, err)
+		}
+		if _, err := tx.ConsentScopes(ctx, u.ID, "other"); !errors.Is(err, token.ErrNotFound) {
+			t.Errorf("ConsentScopes(other) err = %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.InAccountTx(ctx, func(tx account.Tx) error {
+		c, err := tx.Consent(ctx, u.ID, "app")
+		if err != nil || c.ClientID != "app" {
+			t.Errorf("Tx.Consent = %+v, %v", c, err)
+		}
+		u.Status = account.UserDisabled
+		return tx.UpdateUser(ctx, u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(false, u.ID, "ten_a")
 }
