@@ -61,38 +61,48 @@ const floorTTL = time.Hour
 // logging and no policy beyond that. Its throughput is the ceiling Latchkey
 // is compared to on the same machine, with the same client.
 //
-// The token endpoint serves only client, the introspection endpoint only
-// resourceServer.
+// The token endpoint serves client_credentials only to client, and the
+// user grants (flooruser.go) only to the user's application; the
+// introspection endpoint serves only resourceServer.
 type floor struct {
 	issuer         string
 	client         floorClient
 	resourceServer floorClient
+	user           *floorUser // nil without the user grants
 	key            *ecdsa.PrivateKey
 	header         string // base64url of floorHeader
 	now            func() time.Time
 }
 
-// newFloor returns a floor with a fresh P-256 signing key.
-func newFloor(issuer string, client, resourceServer credentials) (*floor, error) {
+// newFloor returns a floor with a fresh P-256 signing key, and the user
+// grants when cfg has an application for them.
+func newFloor(cfg floorConfig) (*floor, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
+	user, err := newFloorUser(cfg, time.Now())
+	if err != nil {
+		return nil, err
+	}
 	return &floor{
-		issuer:         issuer,
-		client:         newFloorClient(client),
-		resourceServer: newFloorClient(resourceServer),
+		issuer:         cfg.Issuer,
+		client:         newFloorClient(cfg.Client),
+		resourceServer: newFloorClient(cfg.ResourceServer),
+		user:           user,
 		key:            key,
 		header:         base64.RawURLEncoding.EncodeToString([]byte(floorHeader)),
 		now:            time.Now,
 	}, nil
 }
 
-// Handler returns the floor's routes: POST /token and POST /introspect.
+// Handler returns the floor's routes: POST /token, POST /introspect and
+// GET /authorize.
 func (f *floor) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", f.handleToken)
 	mux.HandleFunc("POST /introspect", f.handleIntrospect)
+	mux.HandleFunc("GET /authorize", f.handleAuthorize)
 	return mux
 }
 
@@ -159,22 +169,36 @@ type introspection struct {
 // maxBody bounds a request body, as Latchkey does.
 const maxBody = 64 << 10
 
-// handleToken issues a token for grant_type=client_credentials.
+// handleToken issues tokens for grant_type=client_credentials, and for
+// authorization_code and refresh_token when the floor has a user.
 func (f *floor) handleToken(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
 		writeFloorError(w, http.StatusBadRequest, "invalid_request")
 		return
 	}
+	grant := r.PostForm.Get("grant_type")
+	if f.user != nil && (grant == "authorization_code" || grant == "refresh_token") {
+		if !authenticate(r, f.user.app) {
+			writeFloorError(w, http.StatusUnauthorized, "invalid_client")
+			return
+		}
+		if grant == "authorization_code" {
+			f.handleCode(w, r)
+		} else {
+			f.handleRefresh(w, r)
+		}
+		return
+	}
 	if !authenticate(r, f.client) {
 		writeFloorError(w, http.StatusUnauthorized, "invalid_client")
 		return
 	}
-	if r.PostForm.Get("grant_type") != "client_credentials" {
+	if grant != "client_credentials" {
 		writeFloorError(w, http.StatusBadRequest, "unsupported_grant_type")
 		return
 	}
-	tok, err := f.issue(f.client.id, r.PostForm.Get("scope"))
+	tok, err := f.issueFor(f.client.id, f.client.id, r.PostForm.Get("scope"))
 	if err != nil {
 		writeFloorError(w, http.StatusInternalServerError, "server_error")
 		return
@@ -217,14 +241,15 @@ func authenticate(r *http.Request, want floorClient) bool {
 	return match && id == want.id
 }
 
-// issue signs an access token for clientID with scope.
-func (f *floor) issue(clientID, scope string) (string, error) {
+// issueFor signs an access token for subject (the client itself, or a
+// user) issued to clientID, with scope.
+func (f *floor) issueFor(subject, clientID, scope string) (string, error) {
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", err
 	}
 	now := f.now().Unix()
-	return f.sign(floorClaims{Iss: f.issuer, Sub: clientID, Aud: f.issuer, ClientID: clientID, Scope: scope,
+	return f.sign(floorClaims{Iss: f.issuer, Sub: subject, Aud: f.issuer, ClientID: clientID, Scope: scope,
 		Jti: base64.RawURLEncoding.EncodeToString(jti[:]), Iat: now, Exp: now + int64(floorTTL/time.Second)})
 }
 

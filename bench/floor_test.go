@@ -25,7 +25,7 @@ func newTestFloor(t *testing.T) (f *floor, base string, client, rs credentials) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err = newFloor(issuer, client, rs)
+	f, err = newFloor(floorConfig{Issuer: issuer, Client: client, ResourceServer: rs})
 	if err != nil {
 		t.Fatal(err)
 	}

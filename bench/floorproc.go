@@ -25,6 +25,13 @@ type floorConfig struct {
 	Issuer         string      `json:"issuer"`
 	Client         credentials `json:"client"`
 	ResourceServer credentials `json:"resource_server"`
+	// The user grants: the application, where it is sent back to, and the
+	// signed-in user with the value of their session cookie. Without App
+	// the floor serves no user grant.
+	App         credentials `json:"app"`
+	RedirectURI string      `json:"redirect_uri"`
+	UserID      string      `json:"user_id"`
+	Session     string      `json:"session"`
 }
 
 // startFloor runs this binary again as "floor" and returns the floor's base
@@ -87,7 +94,7 @@ func runFloor(ctx context.Context, stdout io.Writer) error {
 	if err := json.Unmarshal([]byte(os.Getenv(floorEnv)), &cfg); err != nil {
 		return fmt.Errorf("floor: %s: %w", floorEnv, err)
 	}
-	fl, err := newFloor(cfg.Issuer, cfg.Client, cfg.ResourceServer)
+	fl, err := newFloor(cfg)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 // target is one endpoint under load: the same request, sent over and over,
-// and how to tell a good answer.
+// and how to tell a good answer; or a flow of requests.
 type target struct {
 	url           string
 	body          string // application/x-www-form-urlencoded
@@ -24,7 +24,17 @@ type target struct {
 	// want is a fragment a good response body contains; the status must
 	// be 200 as well.
 	want string
+
+	// flow, when set, replaces the single request: each worker calls it
+	// once, before the clock starts, for a step of its own (one that may
+	// keep state, such as the refresh token it rotates), and then runs
+	// that step back to back. A step is one measured request, however
+	// many HTTP requests it sends.
+	flow func(ctx context.Context, w *worker) (step, error)
 }
+
+// step is one iteration of a flow.
+type step func(ctx context.Context, w *worker) error
 
 // basicAuth is the Authorization header for c, form-encoding the ID and
 // secret as RFC 6749 §2.3.1 asks.
@@ -97,7 +107,8 @@ const requestTimeout = 10 * time.Second
 // its own keep-alive connection, for warmup and then duration. Only
 // requests that complete within the measured window (after warmup) are
 // counted and timed; errors are counted throughout. Every response is read
-// to the end and checked. runLoad returns within warmup + duration +
+// to the end and checked. A flow's set-up comes first, within
+// requestTimeout. runLoad returns within warmup + duration + twice
 // requestTimeout, or sooner when ctx ends.
 func runLoad(ctx context.Context, t target, concurrency int, warmup, duration time.Duration) *result {
 	tr := &http.Transport{
@@ -109,7 +120,28 @@ func runLoad(ctx context.Context, t target, concurrency int, warmup, duration ti
 		DisableCompression:  true,
 	}
 	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: requestTimeout}
+	hc := &http.Client{Transport: tr, Timeout: requestTimeout,
+		// A redirect is an answer to check (the authorize endpoint's code),
+		// never one to follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	res := &result{window: duration}
+	workers := make([]*worker, concurrency)
+	for i := range workers {
+		workers[i] = &worker{hc: hc, t: t, lat: make([]time.Duration, 0, 1<<12)}
+	}
+	// A flow's set-up is not load: it is done before the clock starts, and
+	// a worker whose set-up failed counts one error and sends nothing.
+	if t.flow != nil {
+		setupCtx, cancel := context.WithTimeout(ctx, requestTimeout)
+		for _, w := range workers {
+			if w.step, w.setupErr = t.flow(setupCtx, w); w.setupErr != nil {
+				w.errors++
+				w.messages = append(w.messages, "set-up: "+w.setupErr.Error())
+			}
+		}
+		cancel()
+	}
 
 	start := time.Now()
 	measureFrom := start.Add(warmup)
@@ -118,14 +150,14 @@ func runLoad(ctx context.Context, t target, concurrency int, warmup, duration ti
 	defer cancel()
 
 	var (
-		mu  sync.Mutex
-		res = &result{window: duration}
-		wg  sync.WaitGroup
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
-	for range concurrency {
+	for _, w := range workers {
 		wg.Go(func() {
-			w := worker{hc: hc, t: t, lat: make([]time.Duration, 0, 1<<12)}
-			w.loop(ctx, measureFrom, measureTo)
+			if w.setupErr == nil {
+				w.loop(ctx, measureFrom, measureTo)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			res.requests += len(w.lat)
@@ -147,10 +179,14 @@ func runLoad(ctx context.Context, t target, concurrency int, warmup, duration ti
 type worker struct {
 	hc       *http.Client
 	t        target
-	lat      []time.Duration
-	errors   int
-	messages []string
-	buf      bytes.Buffer
+	step     step // the flow's, if any
+	setupErr error
+	// lastLocation is the Location header of the last response.
+	lastLocation string
+	lat          []time.Duration
+	errors       int
+	messages     []string
+	buf          bytes.Buffer
 }
 
 // loop sends requests until measureTo or ctx ends, recording the latency
@@ -176,30 +212,52 @@ func (w *worker) loop(ctx context.Context, measureFrom, measureTo time.Time) {
 	}
 }
 
-// do sends one request and checks its response.
+// do sends one request, or runs one step of the flow, and checks the
+// response.
 func (w *worker) do(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.t.url, strings.NewReader(w.t.body))
+	if w.step != nil {
+		return w.step(ctx, w)
+	}
+	_, err := w.post(ctx, w.t.url, w.t.body, w.t.authorization, w.t.want)
+	return err
+}
+
+// post sends a form with an Authorization header and returns the
+// response body, which must come with 200 and contain want. The body is
+// valid until the worker's next request.
+func (w *worker) post(ctx context.Context, url, body, authorization, want string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", w.t.authorization)
+	req.Header.Set("Authorization", authorization)
+	status, b, err := w.send(req)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %.200s", status, bytes.TrimSpace(b))
+	}
+	if !bytes.Contains(b, []byte(want)) {
+		return nil, fmt.Errorf("response lacks %s: %.200s", want, bytes.TrimSpace(b))
+	}
+	return b, nil
+}
+
+// send sends req and reads the response to the end (within a bound), so
+// that the connection is reused. The body is valid until the worker's
+// next request.
+func (w *worker) send(req *http.Request) (int, []byte, error) {
 	resp, err := w.hc.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	w.buf.Reset()
-	// Read to the end (within a bound) so the connection is reused.
 	if _, err := w.buf.ReadFrom(io.LimitReader(resp.Body, 1<<20)); err != nil {
-		return fmt.Errorf("read response: %w", err)
+		return 0, nil, fmt.Errorf("read response: %w", err)
 	}
-	body := w.buf.Bytes()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d: %.200s", resp.StatusCode, bytes.TrimSpace(body))
-	}
-	if !bytes.Contains(body, []byte(w.t.want)) {
-		return fmt.Errorf("response lacks %s: %.200s", w.t.want, bytes.TrimSpace(body))
-	}
-	return nil
+	w.lastLocation = resp.Header.Get("Location")
+	return resp.StatusCode, w.buf.Bytes(), nil
 }

@@ -3,7 +3,7 @@
 // implementation can avoid. The ratio of their throughputs under the same load is the
 // measure; absolute numbers depend on the machine.
 //
-//	go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1]
+//	go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1] [-scenarios all]
 //	go run ./bench oracle [-samples 60] [-max-diff 5ms]
 //
 // The oracle command probes instead whether failed authentications' response
@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,11 +36,12 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1]
+const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1] [-scenarios all]
        go run ./bench oracle [-samples 60] [-max-diff 5ms]
 
-  tokens   load POST /oauth2/token (client_credentials) and
-           POST /oauth2/introspect on Latchkey and on the floor server
+  tokens   load POST /oauth2/token (client_credentials), POST /oauth2/introspect,
+           the authorization code flow (authorize with a session, then the
+           code exchange) and the refresh grant on Latchkey and on the floor server
   oracle   time failed authentications (wrong admin-chosen secret, unknown
            client ID, wrong generated secret) and compare their medians
 `
@@ -94,7 +96,11 @@ type options struct {
 	warmup      time.Duration
 	concurrency []int
 	rounds      int
+	scenarios   []string
 }
+
+// scenarioNames are the tokens command's scenarios, in the order they run.
+var scenarioNames = []string{"client_credentials", "introspection", "authorization_code", "refresh_token"}
 
 // Bounds on the flags, so a run always ends in reasonable time.
 const (
@@ -111,8 +117,22 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured time before each run")
 	fs.IntVar(&o.rounds, "rounds", 1, "times each side is run per scenario and concurrency, alternating; the results are pooled")
 	conc := fs.String("concurrency", "16,64", "comma-separated numbers of concurrent workers")
+	scen := fs.String("scenarios", "all", "comma-separated scenarios to run, of "+strings.Join(scenarioNames, ", "))
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if *scen == "all" {
+		o.scenarios = scenarioNames
+	} else {
+		for f := range strings.SplitSeq(*scen, ",") {
+			f = strings.TrimSpace(f)
+			if !slices.Contains(scenarioNames, f) {
+				return o, fmt.Errorf("-scenarios: %q is not one of %s", f, strings.Join(scenarioNames, ", "))
+			}
+			if !slices.Contains(o.scenarios, f) {
+				o.scenarios = append(o.scenarios, f)
+			}
+		}
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -154,15 +174,15 @@ type row struct {
 const settle = 500 * time.Millisecond
 
 // setupBudget bounds everything but the runs: building, starting,
-// creating clients, stopping.
-const setupBudget = buildTimeout + readyTimeout + 3*cliTimeout + stopTimeout + time.Minute
+// creating the clients and the user, signing in, stopping.
+const setupBudget = buildTimeout + readyTimeout + 6*cliTimeout + stopTimeout + time.Minute
 
 // tokens runs the benchmark and prints its table to stdout and progress
 // to stderr. It fails when setup fails or any run saw errors.
 func tokens(ctx context.Context, o options, stdout, stderr io.Writer) error {
-	// Two scenarios, two sides, each run at most perRun long.
-	perRun := o.warmup + o.duration + requestTimeout + settle
-	runs := 2 * 2 * len(o.concurrency) * o.rounds
+	// Each scenario on two sides, each run at most perRun long.
+	perRun := o.warmup + o.duration + 2*requestTimeout + settle
+	runs := len(o.scenarios) * 2 * len(o.concurrency) * o.rounds
 	ctx, cancel := context.WithTimeout(ctx, setupBudget+time.Duration(runs)*perRun)
 	defer cancel()
 
@@ -194,17 +214,32 @@ func tokens(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	floorBase, stopFloor, err := startFloor(ctx, floorConfig{Issuer: issuer, Client: floorClient, ResourceServer: floorRS})
+	// The user grants: on Latchkey a user signed in through its pages,
+	// who approved the application once; on the floor the same, made up.
+	var serverUser userFlow
+	if slices.Contains(o.scenarios, "authorization_code") || slices.Contains(o.scenarios, "refresh_token") {
+		if serverUser, err = srv.userFlowOn(ctx); err != nil {
+			return err
+		}
+	}
+	floorUser, fcfg, err := floorUserFlow()
+	if err != nil {
+		return err
+	}
+	fcfg.Issuer, fcfg.Client, fcfg.ResourceServer = issuer, floorClient, floorRS
+	floorBase, stopFloor, err := startFloor(ctx, fcfg)
 	if err != nil {
 		return err
 	}
 	defer stopFloor()
+	floorUser = floorUserFlowAt(floorUser, floorBase)
 	floorToken, err := fetchToken(ctx, floorBase+"/token", floorClient)
 	if err != nil {
 		return err
 	}
 
-	scenarios := []scenario{
+	var scenarios []scenario
+	for _, sc := range []scenario{
 		{
 			name:   "client_credentials",
 			server: tokenTarget(srv.base+"/oauth2/token", benchClient),
@@ -215,6 +250,12 @@ func tokens(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			server: introspectionTarget(srv.base+"/oauth2/introspect", resourceServer, serverToken),
 			floor:  introspectionTarget(floorBase+"/introspect", floorRS, floorToken),
 		},
+		{name: "authorization_code", server: codeTarget(serverUser), floor: codeTarget(floorUser)},
+		{name: "refresh_token", server: refreshTarget(serverUser), floor: refreshTarget(floorUser)},
+	} {
+		if slices.Contains(o.scenarios, sc.name) {
+			scenarios = append(scenarios, sc)
+		}
 	}
 
 	var rows []row
@@ -287,6 +328,8 @@ func printReport(w io.Writer, o options, rows []row) {
 	fmt.Fprintln(w, "server and floor run one at a time, alternating.")
 	fmt.Fprintln(w, "Note: the load generator shares this machine with the servers (each in its own process);")
 	fmt.Fprintln(w, "absolute numbers understate a dedicated host. The ratio server/floor is the measure.")
+	fmt.Fprintln(w, "authorization_code: one request is an authorize (with the session cookie, consent given before)")
+	fmt.Fprintln(w, "and its code's exchange; refresh_token: one refresh, rotating the refresh token.")
 	fmt.Fprintln(w)
 	const line = "%-18s %4s | %8s %7s %8s %8s | %8s %7s %8s %8s | %5s  %s\n"
 	fmt.Fprintf(w, line, "", "", "server", "", "", "", "floor", "", "", "", "", "")

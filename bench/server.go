@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -172,20 +171,14 @@ func (s *latchkeyServer) waitReady(ctx context.Context) error {
 // (and any extra flags, such as a role) through the real CLI, against the
 // server's database, and returns the credentials it prints once.
 func (s *latchkeyServer) createClient(ctx context.Context, name string, extra ...string) (credentials, error) {
-	ctx, cancel := context.WithTimeout(ctx, cliTimeout)
-	defer cancel()
 	args := append([]string{"clients", "create", "--name", name,
 		"--grant-type", "client_credentials", "--scope", "read", "--json"}, extra...)
-	cmd := exec.CommandContext(ctx, s.bin, args...)
-	cmd.Dir, cmd.Env = s.dir, s.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return credentials{}, fmt.Errorf("clients create: %w\n%s", err, stderr.Bytes())
-	}
 	var c credentials
-	if err := json.Unmarshal(stdout.Bytes(), &c); err != nil || c.ID == "" || c.Secret == "" {
-		return credentials{}, fmt.Errorf("clients create printed no credentials (%v):\n%s", err, stdout.Bytes())
+	if err := s.cli(ctx, "", &c, args...); err != nil {
+		return credentials{}, err
+	}
+	if c.ID == "" || c.Secret == "" {
+		return credentials{}, errors.New("clients create printed no credentials")
 	}
 	return c, nil
 }
