@@ -305,10 +305,7 @@ func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
 
 // PruneSessions deletes sessions that expired before t.
 func (db *DB) PruneSessions(ctx context.Context, t time.Time) error {
-	if _, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1`, ts(t)); err != nil {
-		return fmt.Errorf("postgres: prune sessions: %w", err)
-	}
-	return nil
+	return db.deleteExpired(ctx, "sessions", t, "sessions")
 }
 
 // PutConsent stores c, replacing the user's consent for the client

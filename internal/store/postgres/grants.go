@@ -239,15 +239,5 @@ func revokeRefreshTokens(ctx context.Context, q querier, f token.RefreshFilter, 
 
 // PruneGrants deletes codes and refresh tokens that expired before t.
 func (db *DB) PruneGrants(ctx context.Context, t time.Time) error {
-	err := db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM auth_codes WHERE expires_at < $1`, ts(t)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `DELETE FROM refresh_tokens WHERE expires_at < $1`, ts(t))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("postgres: prune grants: %w", err)
-	}
-	return nil
+	return db.deleteExpired(ctx, "grants", t, "auth_codes", "refresh_tokens")
 }

@@ -313,10 +313,7 @@ func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
 
 // PruneSessions deletes sessions that expired before t.
 func (db *DB) PruneSessions(ctx context.Context, t time.Time) error {
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, t.UnixMicro()); err != nil {
-		return fmt.Errorf("sqlite: prune sessions: %w", err)
-	}
-	return nil
+	return db.deleteExpired(ctx, "sessions", t, "sessions")
 }
 
 // PutConsent stores c, replacing the user's consent for the client

@@ -233,15 +233,5 @@ func revokeRefreshTokens(ctx context.Context, q querier, f token.RefreshFilter, 
 
 // PruneGrants deletes codes and refresh tokens that expired before t.
 func (db *DB) PruneGrants(ctx context.Context, t time.Time) error {
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM auth_codes WHERE expires_at < ?`, t.UnixMicro()); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at < ?`, t.UnixMicro())
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: prune grants: %w", err)
-	}
-	return nil
+	return db.deleteExpired(ctx, "grants", t, "auth_codes", "refresh_tokens")
 }

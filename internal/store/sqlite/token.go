@@ -295,15 +295,22 @@ func (db *DB) revocations(ctx context.Context, where string, args ...any) ([]tok
 
 // PruneTokens deletes opaque tokens and revocations that expired before t.
 func (db *DB) PruneTokens(ctx context.Context, t time.Time) error {
+	return db.deleteExpired(ctx, "tokens", t, "access_tokens", "revocations")
+}
+
+// deleteExpired deletes, in one transaction, the rows of each table whose
+// expires_at is before t. The table names are the callers' constants.
+func (db *DB) deleteExpired(ctx context.Context, what string, t time.Time, tables ...string) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE expires_at < ?`, t.UnixMicro()); err != nil {
-			return err
+		for _, table := range tables {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at < ?`, t.UnixMicro()); err != nil {
+				return err
+			}
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE expires_at < ?`, t.UnixMicro())
-		return err
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: prune tokens: %w", err)
+		return fmt.Errorf("sqlite: prune %s: %w", what, err)
 	}
 	return nil
 }
