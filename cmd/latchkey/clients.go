@@ -84,6 +84,7 @@ func (cc *clientsCmd) withClient(fn func(ctx context.Context, cmd *cobra.Command
 // changes only the fields whose flags were given.
 type clientFields struct {
 	name, description, owner, format string
+	division                         string
 	grants, scopes, redirects, roles stringList
 	authMethod, idTokenAlg           string
 	postLogout                       stringList
@@ -92,7 +93,7 @@ type clientFields struct {
 }
 
 // updateFlags are the flags of clientFields, the ones update can change.
-var updateFlags = []string{"name", "description", "grant-type", "scope", "redirect-uri", "role", "owner",
+var updateFlags = []string{"name", "description", "grant-type", "scope", "redirect-uri", "role", "owner", "division",
 	"token-format", "access-token-ttl", "refresh-token-ttl", "require-consent",
 	"token-endpoint-auth-method", "id-token-alg", "post-logout-redirect-uri"}
 
@@ -114,8 +115,9 @@ func (cf *clientFields) register(cmd *cobra.Command, update bool) {
 		`redirect URIs, replacing the current ones (repeatable; matched exactly; "" clears them)`))
 	fs.Var(&cf.postLogout, "post-logout-redirect-uri", help("where RP-initiated logout may send the browser back to, for authorization_code (repeatable; matched exactly)",
 		`post-logout redirect URIs, replacing the current ones (repeatable; matched exactly; "" clears them)`))
-	fs.Var(&cf.roles, "role", help("role for client_credentials: super_admin, oauth_admin, viewer, resource_server (repeatable)",
-		`roles, replacing the current ones (repeatable; "" clears them): super_admin, oauth_admin, viewer, resource_server`))
+	fs.Var(&cf.roles, "role", help("role for client_credentials: super_admin, oauth_admin, viewer, resource_server or a custom role, ROLE@DIVISION for one division only (repeatable)",
+		`roles, replacing the current ones (repeatable; "" clears them): super_admin, oauth_admin, viewer, resource_server or a custom role, ROLE@DIVISION for one division only`))
+	fs.StringVar(&cf.division, "division", "", help("ID of the division the client belongs to (default home)", "ID of the division to move the client to"))
 	fs.StringVar(&cf.authMethod, "token-endpoint-auth-method", "", help(
 		"how the client authenticates at the token endpoint: client_secret_basic, client_secret_post or none (default client_secret_basic; none with --public)",
 		"new token endpoint authentication method: client_secret_basic or client_secret_post (a public client's is none)"))
@@ -240,7 +242,7 @@ func (cc *clientsCmd) createCmd() *cobra.Command {
 				AccessTokenTTL: cf.accessTTL, RefreshTokenTTL: cf.refreshTTL, TokenFormat: client.TokenFormat(cf.format),
 				RequireConsent: cf.consent, SecretLifetime: lifetime, Secret: supplied,
 				TokenEndpointAuthMethod: client.AuthMethod(cf.authMethod), IDTokenAlg: cf.idTokenAlg,
-				PostLogoutRedirectURIs: cf.postLogout,
+				PostLogoutRedirectURIs: cf.postLogout, DivisionID: cf.division,
 			}
 			if public {
 				p.Type = client.Public
@@ -361,11 +363,11 @@ func (cc *clientsCmd) list(ctx context.Context, q client.ListQuery, all bool) er
 			next = ""
 		}
 		return cc.print(struct {
-			Clients     []admin.Client `json:"clients"`
-			Total       int            `json:"total"`
-			TotalCapped bool           `json:"total_capped,omitempty"`
-			Next        string         `json:"next,omitempty"`
-		}{nonNilRows(rows), page.Total, page.TotalCapped, next})
+			Clients        []admin.Client `json:"clients"`
+			Total          int            `json:"total"`
+			TotalEstimated bool           `json:"total_estimated,omitempty"`
+			Next           string         `json:"next,omitempty"`
+		}{nonNilRows(rows), page.Total, page.TotalEstimated, next})
 	}
 	now := time.Now()
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -383,8 +385,8 @@ func (cc *clientsCmd) list(ctx context.Context, q client.ListQuery, all bool) er
 	}
 	tw.Flush()
 	total := strconv.Itoa(page.Total)
-	if page.TotalCapped {
-		total += "+"
+	if page.TotalEstimated {
+		total = "about " + total
 	}
 	fmt.Fprintf(out, "%d of %s client(s)", len(rows), total)
 	if page.Next != "" && !all {
@@ -496,6 +498,9 @@ func (cf *clientFields) changes(fs *pflag.FlagSet) (client.UpdateParams, error) 
 	}
 	if given("owner") {
 		p.OwnerUserID = &cf.owner
+	}
+	if given("division") {
+		p.DivisionID = &cf.division
 	}
 	if given("token-format") {
 		tf := client.TokenFormat(cf.format)
@@ -639,6 +644,7 @@ func (cc *clientsCmd) print(v any) error {
 	if c.OwnerUserID != "" {
 		row("Owner", c.OwnerUserID)
 	}
+	row("Division", c.DivisionID)
 	row("Access token TTL", fmt.Sprintf("%ds (%s)", c.AccessTokenTTL, c.TokenFormat))
 	if c.Protected {
 		row("Protected", "yes")

@@ -129,7 +129,7 @@ var fieldFlags = map[string]string{
 	"status": "--status", "sort": "--sort", "after": "--after", "limit": "--limit", "slug": "--slug",
 	"token_endpoint_auth_method": "--token-endpoint-auth-method", "id_token_signed_response_alg": "--id-token-alg",
 	"post_logout_redirect_uris": "--post-logout-redirect-uri", "last_grant": "--last-grant", "authorized_by": "--authorized-by",
-	"email": "--email", "password": "--password-file", "locale": "--locale",
+	"email": "--email", "password": "--password-file", "locale": "--locale", "division": "--division",
 }
 
 // usageError is a mistake on the command line (exit status 2). help, when
@@ -184,7 +184,7 @@ func (a *app) root() *cobra.Command {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.clientsCmd(), a.usersCmd(), a.tenantsCmd(), a.keysCmd()} {
+	for _, c := range []*cobra.Command{a.clientsCmd(), a.usersCmd(), a.tenantsCmd(), a.keysCmd(), a.auditCmd()} {
 		c.GroupID = "manage"
 		root.AddCommand(c)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,7 +42,7 @@ from a flag value, and is never printed.`,
 	pf := cmd.PersistentFlags()
 	tenantFlag(pf, &uc.tenant, "tenant to act in")
 	pf.BoolVar(&uc.json, "json", false, "print JSON for scripts")
-	cmd.AddCommand(uc.createCmd(), uc.listCmd(), uc.showCmd(), uc.setPasswordCmd(),
+	cmd.AddCommand(uc.createCmd(), uc.updateCmd(), uc.listCmd(), uc.showCmd(), uc.setPasswordCmd(),
 		uc.statusCmd("disable", "Stop a user signing in: ends their sessions and revokes their applications' tokens", account.UserDisabled),
 		uc.statusCmd("enable", "Let a disabled user sign in again", account.UserActive))
 	return cmd
@@ -151,9 +152,54 @@ func (uc *usersCmd) createCmd() *cobra.Command {
 	fs.StringVar(&p.Email, "email", "", "email address, unique in the tenant (required)")
 	fs.StringVar(&p.Name, "name", "", "display name")
 	fs.StringVar(&p.Locale, "locale", "", "language of the user's pages and mail: "+orList(account.Locales)+" (default en)")
-	fs.Var(&roles, "role", "role in the console and admin API (repeatable): "+orList(authz.RoleNames())+"; default: none")
+	fs.Var(&roles, "role", "role in the console and admin API (repeatable): "+roleNames()+"; default: none")
+	fs.StringVar(&p.DivisionID, "division", "", "ID of the division the user belongs to (default home)")
 	fs.StringVar(&passwordFile, "password-file", "", passwordFileHelp+`; default: no password until "users set-password"`)
 	completeValues(cmd, "locale", account.Locales...)
+	completeValues(cmd, "role", authz.RoleNames()...)
+	return cmd
+}
+
+// roleNames says in the help of --role what a role may be.
+func roleNames() string {
+	return strings.Join(authz.RoleNames(), ", ") + " or a custom role; ROLE@DIVISION holds it in that division only"
+}
+
+func (uc *usersCmd) updateCmd() *cobra.Command {
+	var roles stringList
+	var division string
+	cmd := &cobra.Command{
+		Use:   "update USER [--division ID] [--role ROLE]...",
+		Short: "Move a user to another division, or replace their roles",
+		Args:  oneArg("user ID or email"),
+	}
+	cmd.RunE = uc.withUser(func(ctx context.Context, u *account.User) error {
+		var c account.UserChanges
+		fs := cmd.Flags()
+		if !fs.Changed("division") && !fs.Changed("role") {
+			return usageError{msg: "nothing to change: give --division or --role"}
+		}
+		if fs.Changed("division") {
+			c.DivisionID = &division
+		}
+		if fs.Changed("role") {
+			if slices.Contains(roles, "") {
+				if len(roles) > 1 {
+					return usageError{msg: `--role "": an empty value takes every role away; give it alone`}
+				}
+				roles = stringList{}
+			}
+			c.Roles = (*[]string)(&roles)
+		}
+		u, err := uc.svc.Update(ctx, uc.actor, u.ID, c)
+		if err != nil {
+			return err
+		}
+		return uc.print(u)
+	})
+	fs := cmd.Flags()
+	fs.StringVar(&division, "division", "", "ID of the division to move the user to")
+	fs.Var(&roles, "role", `roles, replacing the current ones (repeatable; "" takes them all away): `+roleNames())
 	completeValues(cmd, "role", authz.RoleNames()...)
 	return cmd
 }
@@ -291,6 +337,7 @@ type userJSON struct {
 	Name        string    `json:"name"`
 	Status      string    `json:"status"`
 	Roles       []string  `json:"roles"`
+	DivisionID  string    `json:"division_id"`
 	Locale      string    `json:"locale"`
 	PasswordSet bool      `json:"password_set"`
 	CreatedAt   time.Time `json:"created_at"`
@@ -299,7 +346,7 @@ type userJSON struct {
 
 func newUserJSON(u *account.User) userJSON {
 	return userJSON{ID: u.ID, TenantID: u.TenantID, Email: u.Email, Name: u.Name, Status: string(userStatus(u)),
-		Roles: nonNil(u.Roles), Locale: u.Locale, PasswordSet: u.PasswordHash != "",
+		Roles: nonNil(u.Roles), DivisionID: u.Division(), Locale: u.Locale, PasswordSet: u.PasswordHash != "",
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
@@ -331,6 +378,7 @@ func (uc *usersCmd) print(u *account.User) error {
 	row("Name", orNone(oneLine(v.Name, 200)))
 	row("Status", v.Status)
 	row("Roles", orNone(strings.Join(v.Roles, " ")))
+	row("Division", v.DivisionID)
 	row("Locale", v.Locale)
 	if v.PasswordSet {
 		row("Password", "set")

@@ -13,7 +13,7 @@ import (
 
 // userShape is the set of keys "users ... --json" prints for a user: no
 // password and no hash among them.
-var userShape = []string{"created_at", "email", "id", "locale", "name", "password_set", "roles", "status", "tenant_id", "updated_at"}
+var userShape = []string{"created_at", "division_id", "email", "id", "locale", "name", "password_set", "roles", "status", "tenant_id", "updated_at"}
 
 // userOut runs a users command with --json and decodes the user it
 // prints, checking the shape of the JSON.

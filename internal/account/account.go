@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/errs"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -17,6 +18,9 @@ import (
 var (
 	ErrNotFound = errs.ErrNotFound
 	ErrConflict = errs.ErrConflict
+	// ErrInUse means a role or division is still held or used: it is
+	// not removed.
+	ErrInUse = errs.ErrInUse
 )
 
 // Tenant is an isolated organisation: its clients, users and admins never
@@ -58,7 +62,14 @@ type User struct {
 	Name  string
 	// PasswordHash is an argon2id PHC string; empty disables password login.
 	PasswordHash string
-	Roles        []string
+	// Roles are the user's grants: role names, each held tenant-wide or,
+	// as role@division, in one division (see authz.Grant).
+	Roles []string
+	// DivisionID is the division of the tenant the user belongs to
+	// (authz.HomeDivision unless put elsewhere): an admin manages the user
+	// only with users:manage tenant-wide or in that division. Empty reads
+	// as the home division.
+	DivisionID string
 	// Locale is a BCP 47 tag such as "en" or "nb"; it picks the language of
 	// mail sent to the user.
 	Locale    string
@@ -68,6 +79,24 @@ type User struct {
 
 // Active reports whether the user may sign in.
 func (u *User) Active() bool { return u.Status != UserDisabled }
+
+// Division returns the user's division, the home division when unset.
+func (u *User) Division() string {
+	if u.DivisionID == "" {
+		return authz.HomeDivision
+	}
+	return u.DivisionID
+}
+
+// Division is a part of a tenant that clients and users belong to (seed
+// Genesys): roles are granted in every division or in one. Every tenant
+// has the home division, authz.HomeDivision, from its creation.
+type Division struct {
+	TenantID  string
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
 
 // Session is a signed-in browser: the ID its cookie carries is a random
 // value stored only as its hash.
@@ -99,11 +128,14 @@ type Consent struct {
 	LastAt  time.Time
 }
 
-// Repository is the persistence of tenants and users.
+// Repository is the persistence of tenants, their divisions and roles,
+// and users.
 type Repository interface {
-	// CreateTenant stores a new tenant. It returns ErrConflict when the
-	// ID or the slug is taken, or when t is the default and another
-	// tenant already is.
+	// RoleSource reads a tenant's custom roles.
+	authz.RoleSource
+	// CreateTenant stores a new tenant with its home division, in one
+	// transaction. It returns ErrConflict when the ID or the slug is
+	// taken, or when t is the default and another tenant already is.
 	CreateTenant(ctx context.Context, t *Tenant) error
 	Tenant(ctx context.Context, id string) (*Tenant, error)
 	// TenantBySlug returns the tenant with this slug, or ErrNotFound.
@@ -119,6 +151,9 @@ type Repository interface {
 	UpdateUser(ctx context.Context, u *User) error
 	// Users returns a tenant's users ordered by email.
 	Users(ctx context.Context, tenantID string) ([]User, error)
+	// Divisions returns a tenant's divisions, the home division first and
+	// the others by name.
+	Divisions(ctx context.Context, tenantID string) ([]Division, error)
 	// SessionByHash returns the session whose cookie value has this hash,
 	// expired or not, or ErrNotFound.
 	SessionByHash(ctx context.Context, hash string) (*Session, error)
@@ -143,6 +178,11 @@ type Tx interface {
 	// disabled or of an application whose consent is revoked, in the
 	// same transaction.
 	token.Revoker
+	// GrantRefs reads the tenant's roles and divisions, holding those read
+	// until the transaction ends, so none is deleted while it is
+	// assigned.
+	authz.GrantRefs
+	// CreateTenant stores a new tenant with its home division.
 	CreateTenant(ctx context.Context, t *Tenant) error
 	CreateUser(ctx context.Context, u *User) error
 	// LockUser returns the user and holds it until the transaction ends,
@@ -163,4 +203,42 @@ type Tx interface {
 	// DeleteConsent forgets the user's consent for the client; a missing
 	// one is not an error.
 	DeleteConsent(ctx context.Context, userID, clientID string) error
+
+	// CreateDivision stores a new division, or returns ErrConflict when
+	// the tenant has one with its ID.
+	CreateDivision(ctx context.Context, d *Division) error
+	// LockDivision returns the division and holds it until the
+	// transaction ends, or ErrNotFound.
+	LockDivision(ctx context.Context, tenantID, id string) (*Division, error)
+	// UpdateDivision writes a division's name.
+	UpdateDivision(ctx context.Context, d *Division) error
+	// DeleteDivision removes a division; ErrNotFound when there is none.
+	DeleteDivision(ctx context.Context, tenantID, id string) error
+	// DivisionUse counts what names the division: the clients and users
+	// in it, and the clients and users holding a role in it.
+	DivisionUse(ctx context.Context, tenantID, id string) (Use, error)
+
+	// CreateRole stores a new custom role of the tenant, or returns
+	// ErrConflict when it has one of that name.
+	CreateRole(ctx context.Context, tenantID string, r *authz.Role) error
+	// LockRole returns the custom role and holds it until the
+	// transaction ends, or ErrNotFound.
+	LockRole(ctx context.Context, tenantID, name string) (*authz.Role, error)
+	// UpdateRole writes a custom role's description, permissions and
+	// UpdatedAt.
+	UpdateRole(ctx context.Context, tenantID string, r *authz.Role) error
+	// DeleteRole removes a custom role; ErrNotFound when there is none.
+	DeleteRole(ctx context.Context, tenantID, name string) error
+	// RoleUse counts the clients and users holding the role, tenant-wide
+	// or in any division.
+	RoleUse(ctx context.Context, tenantID, name string) (Use, error)
 }
+
+// Use counts the users and clients that name a division or a role.
+type Use struct {
+	Users   int
+	Clients int
+}
+
+// None reports whether nothing names it.
+func (u Use) None() bool { return u.Users == 0 && u.Clients == 0 }

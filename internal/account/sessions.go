@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/reqid"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -24,6 +26,41 @@ import (
 // email is unknown, the password wrong, or the user disabled: the pages
 // must not tell them apart.
 var ErrBadCredentials = errors.New("account: the email or password is not right")
+
+// Audit actions of signing in.
+const (
+	ActionLogin       = "user.login"
+	ActionLoginFailed = "user.login_failed"
+)
+
+// LoginFailureReason says why a sign-in failed, for the audit trail only.
+type LoginFailureReason string
+
+const (
+	// FailBadPassword: the password was wrong, too long, or the user has
+	// no password login.
+	FailBadPassword LoginFailureReason = "bad_password"
+	// FailDisabled: the password was right but the user is disabled.
+	FailDisabled LoginFailureReason = "disabled"
+	// FailUnknownUser: the email names no user of the tenant.
+	FailUnknownUser LoginFailureReason = "unknown_user"
+	// FailRateLimited: the password was not checked, the attempt being
+	// over a failure limit.
+	FailRateLimited LoginFailureReason = "rate_limited"
+)
+
+// LoginFailure is the error of a failed sign-in: errors.Is matches it to
+// ErrBadCredentials, and its Error is the same whatever failed, so only
+// the audit trail tells the failures apart.
+type LoginFailure struct {
+	Reason LoginFailureReason
+	// User is the user the email names, nil when it names none.
+	User *User
+}
+
+func (f *LoginFailure) Error() string { return ErrBadCredentials.Error() }
+
+func (f *LoginFailure) Unwrap() error { return ErrBadCredentials }
 
 // DefaultSessionTTL is how long a session lasts when Sessions.TTL is zero.
 const DefaultSessionTTL = 12 * time.Hour
@@ -74,30 +111,71 @@ func HashValue(v string) string {
 }
 
 // CheckPassword returns the active user of the tenant with this email
-// and password, or ErrBadCredentials. An unknown email costs the same
-// argon2id verification as a known one, so timing does not tell them
-// apart.
+// and password, or a *LoginFailure (which is ErrBadCredentials). An
+// unknown email costs the same argon2id verification as a known one, so
+// timing does not tell them apart. A disabled user fails as disabled only
+// when the password was right.
 func (s *Sessions) CheckPassword(ctx context.Context, tenantID, email, password string) (*User, error) {
 	u, err := s.Repo.UserByEmail(ctx, tenantID, NormalizeEmail(email))
 	if errors.Is(err, ErrNotFound) {
 		s.verifyDummy(password)
-		return nil, ErrBadCredentials
+		return nil, &LoginFailure{Reason: FailUnknownUser}
 	}
 	if err != nil {
 		return nil, err
 	}
 	if u.PasswordHash == "" || len(password) > MaxPasswordLen {
 		s.verifyDummy(password)
-		return nil, ErrBadCredentials
+		return nil, &LoginFailure{Reason: FailBadPassword, User: u}
 	}
 	ok, err := argon2id.Verify(u.PasswordHash, password)
 	if err != nil {
 		return nil, fmt.Errorf("account: verifying the password of %s: %w", u.ID, err)
 	}
-	if !ok || !u.Active() {
-		return nil, ErrBadCredentials
+	switch {
+	case !ok:
+		return nil, &LoginFailure{Reason: FailBadPassword, User: u}
+	case !u.Active():
+		return nil, &LoginFailure{Reason: FailDisabled, User: u}
 	}
 	return u, nil
+}
+
+// LoginFailed records a failed sign-in to the tenant from addr as an
+// audit event, in a transaction of its own (nothing else changed). The
+// event targets the user fail names; for an email that names none, it
+// targets no user and keeps the email typed, normalized, when it is
+// shaped like an address: a password typed into the email field must not
+// reach the trail.
+func (s *Sessions) LoginFailed(ctx context.Context, tenantID, email, addr string, fail *LoginFailure) error {
+	actor := authz.Actor{Kind: authz.KindAnonymous, TenantID: tenantID, SourceAddr: addr, RequestID: reqid.From(ctx)}
+	e := audit.New(actor, s.now(), ActionLoginFailed, "user", "")
+	e.Result = audit.ResultFailure
+	e.Details = map[string]string{"reason": string(fail.Reason)}
+	if fail.User != nil {
+		e.TargetID = fail.User.ID
+		markAdmin(e, fail.User)
+	} else if email = NormalizeEmail(email); looksLikeEmail(email) {
+		e.Details["email"] = email
+	}
+	return AppendAudit(ctx, s.Repo, []*audit.Event{e})
+}
+
+// looksLikeEmail reports whether s is one address with nothing around it.
+func looksLikeEmail(s string) bool {
+	if len(s) > MaxEmailLen {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && strings.EqualFold(a.Address, s)
+}
+
+// markAdmin marks the event of a sign-in as an admin's when the user
+// holds any admin permission: the design audits admin sign-ins apart.
+func markAdmin(e *audit.Event, u *User) {
+	if len(authz.Permissions(u.Roles)) > 0 {
+		e.Details["admin"] = "true"
+	}
 }
 
 // verifyDummy spends one argon2id verification on nothing.
@@ -111,12 +189,13 @@ func (s *Sessions) verifyDummy(password string) {
 	argon2id.Verify(s.dummy, password)
 }
 
-// Start begins a session for u, authenticated now, and returns the cookie
-// value (shown to the browser only; the store keeps its hash). The
-// session the browser held before, if any (its cookie value in previous),
-// is ended in the same transaction: a session ID is never carried across
-// a sign-in.
-func (s *Sessions) Start(ctx context.Context, u *User, previous string) (string, *Session, error) {
+// Start begins a session for u, authenticated now from addr, and returns
+// the cookie value (shown to the browser only; the store keeps its hash).
+// The session the browser held before, if any (its cookie value in
+// previous), is ended in the same transaction: a session ID is never
+// carried across a sign-in. The sign-in's audit event commits with the
+// session.
+func (s *Sessions) Start(ctx context.Context, u *User, previous, addr string) (string, *Session, error) {
 	var raw [32]byte
 	if _, err := io.ReadFull(s.random(), raw[:]); err != nil {
 		return "", nil, err
@@ -135,7 +214,13 @@ func (s *Sessions) Start(ctx context.Context, u *User, previous string) (string,
 				return err
 			}
 		}
-		return tx.CreateSession(ctx, sess)
+		if err := tx.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		e := audit.New(userActor(ctx, u, addr), now, ActionLogin, "user", u.ID)
+		e.Details = map[string]string{"session_id": sess.ID}
+		markAdmin(e, u)
+		return tx.AppendAudit(ctx, e)
 	})
 	if err != nil {
 		return "", nil, err
@@ -239,7 +324,7 @@ func (s *Sessions) putConsent(ctx context.Context, u *User, clientID string, sco
 		if !approved {
 			return nil
 		}
-		e := audit.New(userActor(u, addr), now, ActionConsentApproved, "client", clientID)
+		e := audit.New(userActor(ctx, u, addr), now, ActionConsentApproved, "client", clientID)
 		e.Details = map[string]string{"scopes": strings.Join(scopes, " ")}
 		return tx.AppendAudit(ctx, e)
 	})
@@ -264,7 +349,7 @@ func (s *Sessions) Revoke(ctx context.Context, u *User, clientID, addr string) e
 		if revs, err = endAccess(ctx, tx, u.ID, clientID, now); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, audit.New(userActor(u, addr), now, ActionConsentRevoked, "client", clientID))
+		return tx.AppendAudit(ctx, audit.New(userActor(ctx, u, addr), now, ActionConsentRevoked, "client", clientID))
 	})
 	if err != nil {
 		return err
@@ -275,7 +360,9 @@ func (s *Sessions) Revoke(ctx context.Context, u *User, clientID, addr string) e
 	return nil
 }
 
-// userActor is a signed-in user acting on their own account.
-func userActor(u *User, addr string) authz.Actor {
-	return authz.Actor{Kind: authz.KindUser, ID: u.ID, Name: u.Email, TenantID: u.TenantID, Roles: u.Roles, SourceAddr: addr}
+// userActor is a signed-in user acting on their own account, in the
+// request ctx carries.
+func userActor(ctx context.Context, u *User, addr string) authz.Actor {
+	return authz.Actor{Kind: authz.KindUser, ID: u.ID, Name: u.Email, TenantID: u.TenantID, Roles: u.Roles,
+		SourceAddr: addr, RequestID: reqid.From(ctx)}
 }

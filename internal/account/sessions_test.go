@@ -38,7 +38,7 @@ func TestSessions(t *testing.T) {
 		t.Fatalf("sign-in: %+v %v", got, err)
 	}
 
-	first, s1, err := f.sessions.Start(ctx, u, "")
+	first, s1, err := f.sessions.Start(ctx, u, "", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestSessions(t *testing.T) {
 		t.Fatal("a session crossed tenants")
 	}
 	// Signing in again replaces the session: the old value finds nothing.
-	second, _, err := f.sessions.Start(ctx, u, first)
+	second, _, err := f.sessions.Start(ctx, u, first, "192.0.2.1")
 	if err != nil || second == first {
 		t.Fatalf("rotation: %v", err)
 	}

@@ -92,3 +92,11 @@ func (s *Tenants) Create(ctx context.Context, actor authz.Actor, p NewTenant) (*
 	}
 	return t, nil
 }
+
+// List returns every tenant; the actor needs tenants:manage.
+func (s *Tenants) List(ctx context.Context, actor authz.Actor) ([]Tenant, error) {
+	if err := actor.Require(authz.TenantsManage); err != nil {
+		return nil, err
+	}
+	return s.Repo.Tenants(ctx)
+}

@@ -23,6 +23,7 @@ import (
 // Audit actions of the user use cases.
 const (
 	ActionUserCreated     = "user.created"
+	ActionUserUpdated     = "user.updated"
 	ActionUserPassword    = "user.password_set"
 	ActionUserDisabled    = "user.disabled"
 	ActionUserEnabled     = "user.enabled"
@@ -92,14 +93,30 @@ type NewUser struct {
 	Locale   string // "en" when empty
 	Password string
 	Roles    []string
+	// DivisionID is the division the user belongs to; the home division
+	// when empty.
+	DivisionID string
 }
 
 // Create adds a user to the actor's tenant; the actor needs users:manage
-// and may grant only roles they hold themselves. An email already taken
-// in the tenant is a field error on "email".
+// in the user's division and may grant only roles they hold themselves
+// (tenant-wide, or in the division a grant is limited to). An email
+// already taken in the tenant is a field error on "email".
 func (s *Users) Create(ctx context.Context, actor authz.Actor, p NewUser) (*User, error) {
-	if err := actor.Require(authz.UsersManage); err != nil {
+	if err := resolveActor(ctx, s.Repo, &actor, p.Roles); err != nil {
 		return nil, err
+	}
+	division := p.DivisionID
+	if division == "" {
+		division = authz.HomeDivision
+	}
+	if err := actor.RequireSome(authz.UsersManage); err != nil {
+		return nil, err
+	}
+	if authz.ValidDivisionID(division) {
+		if err := actor.RequireIn(authz.UsersManage, division); err != nil {
+			return nil, err
+		}
 	}
 	email := NormalizeEmail(p.Email)
 	var fields []errs.FieldError
@@ -123,12 +140,16 @@ func (s *Users) Create(ctx context.Context, actor authz.Actor, p NewUser) (*User
 			add("password", msg)
 		}
 	}
-	for _, r := range p.Roles {
-		switch {
-		case !authz.ValidRole(r):
-			add("roles", fmt.Sprintf("unknown role %q", r))
-		case !authz.CanAssign(actor.Roles, r):
-			add("roles", fmt.Sprintf("you cannot grant %q: it carries permissions you do not hold", r))
+	if !authz.ValidDivisionID(division) {
+		add("division", "must be a division ID")
+	}
+	if fs := grantShapes(actor, p.Roles); len(fs) > 0 {
+		fields = append(fields, fs...)
+	} else {
+		for _, r := range p.Roles {
+			if !actor.CanAssign(r) {
+				add("roles", fmt.Sprintf("you cannot grant %q: it carries permissions you do not hold there", r))
+			}
 		}
 	}
 	if len(fields) > 0 {
@@ -147,13 +168,16 @@ func (s *Users) Create(ctx context.Context, actor authz.Actor, p NewUser) (*User
 	}
 	now := s.now()
 	u := &User{ID: id, TenantID: actor.TenantID, Status: UserActive, Email: email, Name: name, PasswordHash: hash,
-		Roles: slices.Clone(p.Roles), Locale: locale, CreatedAt: now, UpdatedAt: now}
+		Roles: slices.Clone(p.Roles), DivisionID: division, Locale: locale, CreatedAt: now, UpdatedAt: now}
 	err = s.Repo.InAccountTx(ctx, func(tx Tx) error {
+		if err := checkRefs(ctx, tx, u.TenantID, u.DivisionID, u.Roles); err != nil {
+			return err
+		}
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return err
 		}
 		e := audit.New(actor, now, ActionUserCreated, "user", u.ID)
-		e.Changes = []string{"email", "locale", "name", "roles"}
+		e.Changes = []string{"division_id", "email", "locale", "name", "roles"}
 		if hash != "" {
 			e.Changes = append(e.Changes, "password")
 		}
@@ -169,48 +193,129 @@ func (s *Users) Create(ctx context.Context, actor authz.Actor, p NewUser) (*User
 	return u, nil
 }
 
-// Get returns a user of the actor's tenant; the actor needs users:manage.
-// A user of another tenant is ErrNotFound.
+// Get returns a user of the actor's tenant; the actor needs users:manage
+// in the user's division. A user of another tenant, or of a division the
+// actor does not manage, is ErrNotFound.
 func (s *Users) Get(ctx context.Context, actor authz.Actor, id string) (*User, error) {
-	if err := actor.Require(authz.UsersManage); err != nil {
+	if err := resolveActor(ctx, s.Repo, &actor, nil); err != nil {
+		return nil, err
+	}
+	if err := actor.RequireSome(authz.UsersManage); err != nil {
 		return nil, err
 	}
 	u, err := s.Repo.User(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if u.TenantID != actor.TenantID {
-		return nil, fmt.Errorf("user %s: %w", id, ErrNotFound)
+	return manageable(actor, u)
+}
+
+// manageable returns u when it is a user the actor manages: of its tenant
+// and of a division where it holds users:manage. Any other is ErrNotFound.
+func manageable(actor authz.Actor, u *User) (*User, error) {
+	if u.TenantID != actor.TenantID || !actor.CanIn(authz.UsersManage, u.Division()) {
+		return nil, fmt.Errorf("user %s: %w", u.ID, ErrNotFound)
 	}
 	return u, nil
 }
 
 // Find returns a user of the actor's tenant by ID or, when ref holds an
-// '@', by email; the actor needs users:manage.
+// '@', by email; the actor needs users:manage in the user's division.
 func (s *Users) Find(ctx context.Context, actor authz.Actor, ref string) (*User, error) {
 	if !strings.Contains(ref, "@") {
 		return s.Get(ctx, actor, ref)
 	}
-	if err := actor.Require(authz.UsersManage); err != nil {
+	if err := resolveActor(ctx, s.Repo, &actor, nil); err != nil {
 		return nil, err
 	}
-	return s.Repo.UserByEmail(ctx, actor.TenantID, NormalizeEmail(ref))
+	if err := actor.RequireSome(authz.UsersManage); err != nil {
+		return nil, err
+	}
+	u, err := s.Repo.UserByEmail(ctx, actor.TenantID, NormalizeEmail(ref))
+	if err != nil {
+		return nil, err
+	}
+	return manageable(actor, u)
 }
 
 // List returns the users of the actor's tenant, by email; the actor needs
-// users:manage.
+// users:manage, and sees the users of the divisions where it holds it.
 func (s *Users) List(ctx context.Context, actor authz.Actor) ([]User, error) {
-	if err := actor.Require(authz.UsersManage); err != nil {
+	if err := resolveActor(ctx, s.Repo, &actor, nil); err != nil {
 		return nil, err
 	}
-	return s.Repo.Users(ctx, actor.TenantID)
+	if err := actor.RequireSome(authz.UsersManage); err != nil {
+		return nil, err
+	}
+	users, err := s.Repo.Users(ctx, actor.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	if all, _ := actor.Divisions(authz.UsersManage); !all {
+		users = slices.DeleteFunc(users, func(u User) bool { return !actor.CanIn(authz.UsersManage, u.Division()) })
+	}
+	return users, nil
 }
 
-// SetPassword replaces a user's password; the actor needs users:manage.
-// The user's sessions end, so a stolen session does not outlive the
-// change.
+// grantShapes returns the field errors of grants: each must be well
+// formed, name a role of the actor's catalog (resolveActor loads it when a
+// grant names a custom role) and be listed once. That the roles and
+// divisions still exist is checkRefs's, in the writing transaction.
+func grantShapes(actor authz.Actor, grants []string) []errs.FieldError {
+	var out []errs.FieldError
+	add := func(msg string) { out = append(out, errs.FieldError{Field: "roles", Message: msg}) }
+	for i, r := range grants {
+		g, err := authz.ParseGrant(r)
+		switch {
+		case err != nil:
+			add(err.Error())
+		case !actor.Catalog.ValidRole(g.Role):
+			add(fmt.Sprintf("unknown role %q", g.Role))
+		case slices.Contains(grants[:i], r):
+			add(fmt.Sprintf("%q is listed twice", r))
+		}
+	}
+	return out
+}
+
+// checkRefs checks, in tx, what a user names in its tenant: its division
+// ("" when unchanged) and the roles and divisions of the grants given.
+func checkRefs(ctx context.Context, tx Tx, tenantID, division string, grants []string) error {
+	if division != "" && division != authz.HomeDivision {
+		ok, err := tx.DivisionInTenant(ctx, tenantID, division)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errs.Invalid("division", fmt.Sprintf("no division %q in this tenant", division))
+		}
+	}
+	return authz.CheckGrants(ctx, tx, tenantID, "roles", grants)
+}
+
+// resolveActor gives the actor its tenant's role catalog when it carries
+// none and its roles, or the grants it is about to give, name a role that
+// is not built in.
+func resolveActor(ctx context.Context, src authz.RoleSource, actor *authz.Actor, grants []string) error {
+	if actor.Catalog != nil || actor.TenantID == "" || !(authz.NamesCustomRole(actor.Roles) || authz.NamesCustomRole(grants)) {
+		return nil
+	}
+	custom, err := src.CustomRoles(ctx, actor.TenantID)
+	if err != nil {
+		return err
+	}
+	actor.Catalog = authz.NewCatalog(custom)
+	return nil
+}
+
+// SetPassword replaces a user's password; the actor needs users:manage in
+// the user's division. The user's sessions end, so a stolen session does
+// not outlive the change.
 func (s *Users) SetPassword(ctx context.Context, actor authz.Actor, id, password string) error {
-	if err := actor.Require(authz.UsersManage); err != nil {
+	if err := resolveActor(ctx, s.Repo, &actor, nil); err != nil {
+		return err
+	}
+	if err := actor.RequireSome(authz.UsersManage); err != nil {
 		return err
 	}
 	if msg := CheckPassword(password); msg != "" {
@@ -239,13 +344,16 @@ func (s *Users) SetPassword(ctx context.Context, actor authz.Actor, id, password
 	})
 }
 
-// SetStatus disables or enables a user; the actor needs users:manage and
-// cannot disable themselves. Disabling ends the user's sessions at once,
+// SetStatus disables or enables a user; the actor needs users:manage in
+// the user's division and cannot disable themselves. Disabling ends the user's sessions at once,
 // revokes their refresh tokens, and cuts off every access token issued to
 // them until now, in the same transaction. Setting the status a user
 // already has changes nothing and records nothing.
 func (s *Users) SetStatus(ctx context.Context, actor authz.Actor, id string, st UserStatus) (*User, error) {
-	if err := actor.Require(authz.UsersManage); err != nil {
+	if err := resolveActor(ctx, s.Repo, &actor, nil); err != nil {
+		return nil, err
+	}
+	if err := actor.RequireSome(authz.UsersManage); err != nil {
 		return nil, err
 	}
 	if st != UserActive && st != UserDisabled {
@@ -269,6 +377,10 @@ func (s *Users) SetStatus(ctx context.Context, actor authz.Actor, id string, st 
 		if u.Status == st || (st == UserActive && u.Active()) {
 			return nil
 		}
+		was := UserActive
+		if !u.Active() {
+			was = UserDisabled
+		}
 		u.Status, u.UpdatedAt = st, now
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
@@ -284,7 +396,9 @@ func (s *Users) SetStatus(ctx context.Context, actor authz.Actor, id string, st 
 			}
 		}
 		e := audit.New(actor, now, action, "user", u.ID)
-		e.Changes = []string{"status"}
+		var d audit.Diff
+		d.String("status", string(was), string(st))
+		d.Apply(e)
 		return tx.AppendAudit(ctx, e)
 	})
 	if err != nil {
@@ -296,17 +410,165 @@ func (s *Users) SetStatus(ctx context.Context, actor authz.Actor, id string, st 
 	return out, nil
 }
 
-// lock returns the user, held for the transaction, when it belongs to the
-// actor's tenant.
+// UserChanges change a user; nil fields stay as they are. An empty Locale
+// is the default, "en"; an empty Roles list takes every role away.
+type UserChanges struct {
+	Email  *string
+	Name   *string
+	Locale *string
+	Roles  *[]string
+	// DivisionID moves the user to another division of the tenant; the
+	// actor needs users:manage in both.
+	DivisionID *string
+}
+
+// Update applies p to a user of the actor's tenant and returns the result;
+// the actor needs users:manage in the user's division (and in the one it
+// moves the user to). Roles given or taken away must be roles the actor
+// could grant there, and no one changes their own roles. A change
+// that changes nothing records nothing. The event names each changed
+// field with its values before and after.
+func (s *Users) Update(ctx context.Context, actor authz.Actor, id string, p UserChanges) (*User, error) {
+	var grants []string
+	if p.Roles != nil {
+		grants = *p.Roles
+	}
+	if err := resolveActor(ctx, s.Repo, &actor, grants); err != nil {
+		return nil, err
+	}
+	if err := actor.RequireSome(authz.UsersManage); err != nil {
+		return nil, err
+	}
+	var fields []errs.FieldError
+	add := func(field, msg string) { fields = append(fields, errs.FieldError{Field: field, Message: msg}) }
+	var email, name, locale string
+	if p.Email != nil {
+		if email = NormalizeEmail(*p.Email); checkEmail(email) != "" {
+			add("email", checkEmail(email))
+		}
+	}
+	if p.Name != nil {
+		if name = strings.TrimSpace(*p.Name); checkName(name) != "" {
+			add("name", checkName(name))
+		}
+	}
+	if p.Locale != nil {
+		if locale = *p.Locale; locale == "" {
+			locale = "en"
+		}
+		if !slices.Contains(Locales, locale) {
+			add("locale", "must be one of "+strings.Join(Locales, ", "))
+		}
+	}
+	if p.Roles != nil {
+		fields = append(fields, grantShapes(actor, *p.Roles)...)
+	}
+	if p.DivisionID != nil && !authz.ValidDivisionID(*p.DivisionID) {
+		add("division", "must be a division ID")
+	}
+	if len(fields) > 0 {
+		return nil, &errs.ValidationError{Fields: fields}
+	}
+	now := s.now()
+	var out *User
+	err := s.Repo.InAccountTx(ctx, func(tx Tx) error {
+		old, err := s.lock(ctx, tx, actor, id)
+		if err != nil {
+			return err
+		}
+		u := *old
+		set(&u.Email, p.Email, email)
+		set(&u.Name, p.Name, name)
+		set(&u.Locale, p.Locale, locale)
+		if p.Roles != nil {
+			u.Roles = slices.Clone(*p.Roles)
+			if err := checkRoleChange(actor, old, &u); err != nil {
+				return err
+			}
+		}
+		moved := ""
+		if p.DivisionID != nil && *p.DivisionID != old.Division() {
+			if err := actor.RequireIn(authz.UsersManage, *p.DivisionID); err != nil {
+				return err
+			}
+			moved, u.DivisionID = *p.DivisionID, *p.DivisionID
+		}
+		var added []string
+		for _, r := range u.Roles {
+			if !slices.Contains(old.Roles, r) {
+				added = append(added, r)
+			}
+		}
+		if err := checkRefs(ctx, tx, u.TenantID, moved, added); err != nil {
+			return err
+		}
+		var d audit.Diff
+		d.String("division_id", old.Division(), u.Division())
+		d.String("email", old.Email, u.Email)
+		d.String("locale", old.Locale, u.Locale)
+		d.String("name", old.Name, u.Name)
+		d.List("roles", old.Roles, u.Roles)
+		out = old
+		if d.Empty() {
+			return nil
+		}
+		u.UpdatedAt = now
+		if err := tx.UpdateUser(ctx, &u); err != nil {
+			return err
+		}
+		out = &u
+		e := audit.New(actor, now, ActionUserUpdated, "user", u.ID)
+		d.Apply(e)
+		return tx.AppendAudit(ctx, e)
+	})
+	if errors.Is(err, ErrConflict) {
+		return nil, &errs.ValidationError{Fields: []errs.FieldError{{Field: "email", Message: "is taken by another user of this tenant"}}}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// set stores the checked value v in dst when the change p was given.
+func set(dst *string, p *string, v string) {
+	if p != nil {
+		*dst = v
+	}
+}
+
+// checkRoleChange refuses roles the actor could not grant, whether given
+// or taken away, and any change of the actor's own roles (a super admin
+// who drops their own role could leave no one to manage the tenant).
+func checkRoleChange(actor authz.Actor, old, u *User) error {
+	if slices.Equal(old.Roles, u.Roles) {
+		return nil
+	}
+	if actor.Kind == authz.KindUser && actor.ID == u.ID {
+		return &errs.ValidationError{Fields: []errs.FieldError{{Field: "roles", Message: "you cannot change your own roles"}}}
+	}
+	var fields []errs.FieldError
+	for _, r := range slices.Concat(old.Roles, u.Roles) {
+		if slices.Contains(old.Roles, r) == slices.Contains(u.Roles, r) || actor.CanAssign(r) {
+			continue
+		}
+		fields = append(fields, errs.FieldError{Field: "roles",
+			Message: fmt.Sprintf("you cannot grant or take away %q: it carries permissions you do not hold", r)})
+	}
+	if len(fields) > 0 {
+		return &errs.ValidationError{Fields: fields}
+	}
+	return nil
+}
+
+// lock returns the user, held for the transaction, when the actor manages
+// it (see manageable).
 func (s *Users) lock(ctx context.Context, tx Tx, actor authz.Actor, id string) (*User, error) {
 	u, err := tx.LockUser(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if u.TenantID != actor.TenantID {
-		return nil, fmt.Errorf("user %s: %w", id, ErrNotFound)
-	}
-	return u, nil
+	return manageable(actor, u)
 }
 
 // endAccess revokes, in tx, the refresh tokens of a user (for one client

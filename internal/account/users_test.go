@@ -116,7 +116,7 @@ func TestDisableUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	value, _, err := f.sessions.Start(ctx, u, "")
+	value, _, err := f.sessions.Start(ctx, u, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestSetPassword(t *testing.T) {
 	if err := f.users.SetPassword(ctx, f.op, u.ID, "a much longer passphrase"); err != nil {
 		t.Fatal(err)
 	}
-	value, _, err := f.sessions.Start(ctx, u, "")
+	value, _, err := f.sessions.Start(ctx, u, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestClassify(t *testing.T) {
 		msg    string
 		ok     bool
 	}{
-		{errs.Invalid("name", "is required"), http.StatusBadRequest, "invalid_input", "the input is not valid", true},
+		{errs.Invalid("name", "is required"), http.StatusUnprocessableEntity, "invalid_input", "the input is not valid", true},
 		{fmt.Errorf("update: %w", client.ErrNotFound), http.StatusNotFound, "not_found", "not found", true},
 		{fmt.Errorf("%w: this needs oauth:client:add", errs.ErrForbidden), http.StatusForbidden, "forbidden",
 			"permission denied: this needs oauth:client:add", true},

@@ -19,6 +19,7 @@ type Client struct {
 	Scopes            []string   `json:"scopes"`
 	Roles             []string   `json:"roles"`
 	OwnerUserID       string     `json:"owner_user_id,omitempty"`
+	DivisionID        string     `json:"division_id"`
 	AccessTokenTTL    int64      `json:"access_token_ttl"`
 	RefreshTokenTTL   int64      `json:"refresh_token_ttl"`
 	TokenFormat       string     `json:"token_format"`
@@ -79,7 +80,7 @@ func NewClient(c *client.Client, secrets []client.Secret) Client {
 		ClientID: c.ID, TenantID: c.TenantID, Name: c.Name, Description: c.Description,
 		Type: string(c.Type), GrantTypes: make([]string, len(c.GrantTypes)),
 		RedirectURIs: nonNil(c.RedirectURIs), Scopes: nonNil(c.Scopes), Roles: nonNil(c.Roles),
-		OwnerUserID: c.OwnerUserID, AccessTokenTTL: int64(c.AccessTokenTTL / time.Second),
+		OwnerUserID: c.OwnerUserID, DivisionID: c.DivisionID, AccessTokenTTL: int64(c.AccessTokenTTL / time.Second),
 		RefreshTokenTTL: int64(c.RefreshTokenTTL / time.Second), TokenFormat: string(c.TokenFormat),
 		RequireConsent: c.RequireConsent, Status: string(c.Status), Protected: c.Protected,
 		CreatedAt: c.CreatedAt, CreatedBy: c.CreatedBy, UpdatedAt: c.UpdatedAt,

@@ -69,3 +69,57 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		t.Error("a run verified against the wrong predecessor")
 	}
 }
+
+// An event without Before and After hashes exactly as it did before they
+// existed, so chains stored by earlier releases still verify. The hashes
+// were computed by the code of that release.
+func TestHashOfAnOldStyleEventIsUnchanged(t *testing.T) {
+	actor := authz.Actor{TenantID: "ten_a", Kind: authz.KindUser, ID: "usr_1", Name: "Alice", SourceAddr: "192.0.2.1", RequestID: "req_1"}
+	e := New(actor, time.Date(2030, 1, 2, 3, 4, 5, 678901000, time.UTC), "client.updated", "client", "lkc_x")
+	e.Changes, e.Details = []string{"name", "scopes"}, map[string]string{"k": "v"}
+	e.Before, e.After = map[string]string{}, map[string]string{} // as a store returns none
+	Seal(e, 16, "prevhash")
+	if want := "flSDDaHa64yqY2_DIa2kbXtYrF8mIyVeZfoQhRq5kRM"; e.Hash != want {
+		t.Errorf("hash of an event with details = %s, want %s", e.Hash, want)
+	}
+	bare := New(authz.SystemActor("ten_a"), time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), "client.created", "client", "lkc_y")
+	Seal(bare, 0, "")
+	if want := "xsVcEfp74Rto1jbnuAN844EwYCGqT4kH_uQly6mnUBc"; bare.Hash != want {
+		t.Errorf("hash of a bare first event = %s, want %s", bare.Hash, want)
+	}
+	if e.Before != nil || e.After != nil {
+		t.Error("Seal kept empty maps, which a store returns as nil")
+	}
+}
+
+// Before and After are covered by the hash: changing either, or moving a
+// value from one to the other, is detected.
+func TestBeforeAndAfterAreHashed(t *testing.T) {
+	mk := func() []Event {
+		es := chain(3)
+		seq, prev := int64(0), ""
+		for i := range es {
+			es[i].Before, es[i].After = map[string]string{"name": "Old"}, map[string]string{"name": "New"}
+			Seal(&es[i], seq, prev)
+			seq, prev = es[i].Seq, es[i].Hash
+		}
+		return es
+	}
+	if err := Verify(mk(), 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	for name, tamper := range map[string]func(e *Event){
+		"changed before": func(e *Event) { e.Before["name"] = "Other" },
+		"changed after":  func(e *Event) { e.After["name"] = "Other" },
+		"dropped after":  func(e *Event) { e.After = nil },
+		"swapped":        func(e *Event) { e.Before, e.After = e.After, e.Before },
+		"added a value":  func(e *Event) { e.After["roles"] = `["super_admin"]` },
+	} {
+		es := mk()
+		tamper(&es[1])
+		var b *Break
+		if err := Verify(es, 0, ""); !errors.As(err, &b) || b.Seq != 2 || b.Kind != BreakAltered {
+			t.Errorf("%s: Verify = %v, want event 2 altered", name, err)
+		}
+	}
+}

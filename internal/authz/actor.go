@@ -21,6 +21,10 @@ const (
 	// KindSystem is Latchkey itself: first-start provisioning and
 	// background jobs.
 	KindSystem PrincipalKind = "system"
+	// KindAnonymous is someone who has not authenticated: the party to a
+	// failed sign-in or a failed client authentication. It holds no
+	// roles; only its source address is known.
+	KindAnonymous PrincipalKind = "anonymous"
 )
 
 // Actor is who performs an operation, with what the permission checks and
@@ -35,7 +39,18 @@ type Actor struct {
 	// CLI actor, a user's email, a client's name.
 	Name     string
 	TenantID string
-	Roles    []string
+	// Roles are the actor's grants: role names, each held tenant-wide or,
+	// as role@division, in one division (see Grant).
+	Roles []string
+	// Catalog resolves the roles; nil knows the built-in roles only. The
+	// services load the tenant's catalog themselves when it is nil and
+	// Roles name a role that is not built in.
+	Catalog *Catalog
+	// Limit, when not nil, caps what the roles grant: a permission must be
+	// listed here too. The admin API sets it to the permissions a bearer
+	// token's scopes carry, so a token is never worth more than its scopes
+	// nor more than its principal's current roles.
+	Limit []Permission
 	// SourceAddr and RequestID tie an audited change to the request that
 	// made it; empty outside HTTP.
 	SourceAddr string
@@ -57,11 +72,37 @@ func OperatorActor(tenantID, osUser string) Actor {
 	return Actor{Kind: KindCLI, ID: "cli:" + osUser, Name: osUser, TenantID: tenantID, Roles: []string{SuperAdmin}}
 }
 
-// Can reports whether the actor holds permission p.
-func (a Actor) Can(p Permission) bool { return a.TenantID != "" && Has(a.Roles, p) }
+// limited reports whether Limit, when set, leaves p out.
+func (a Actor) limited(p Permission) bool { return a.Limit != nil && !slices.Contains(a.Limit, p) }
 
-// Require returns nil when the actor holds p, and otherwise an error
-// wrapping errs.ErrForbidden that names the missing permission.
+// Can reports whether the actor holds permission p in every division of
+// its tenant.
+func (a Actor) Can(p Permission) bool {
+	return a.TenantID != "" && !a.limited(p) && a.Catalog.Has(a.Roles, p)
+}
+
+// CanIn reports whether the actor holds p in the division named: tenant-wide
+// or in that division.
+func (a Actor) CanIn(p Permission, division string) bool {
+	return a.TenantID != "" && !a.limited(p) && a.Catalog.HasIn(a.Roles, p, division)
+}
+
+// Divisions says where the actor holds p: in every division (all), or in
+// the divisions listed, sorted. Lists filter by it.
+func (a Actor) Divisions(p Permission) (all bool, ids []string) {
+	r := a.reach(p)
+	return r.All, r.Divisions
+}
+
+func (a Actor) reach(p Permission) Reach {
+	if a.TenantID == "" || a.limited(p) {
+		return Reach{}
+	}
+	return a.Catalog.Reach(a.Roles, p)
+}
+
+// Require returns nil when the actor holds p tenant-wide, and otherwise an
+// error wrapping errs.ErrForbidden that names the missing permission.
 func (a Actor) Require(p Permission) error {
 	if a.Can(p) {
 		return nil
@@ -69,5 +110,68 @@ func (a Actor) Require(p Permission) error {
 	return fmt.Errorf("%w: this needs the %s permission", errs.ErrForbidden, p)
 }
 
-// IsSuperAdmin reports whether the actor holds the super admin role.
-func (a Actor) IsSuperAdmin() bool { return slices.Contains(a.Roles, SuperAdmin) }
+// RequireIn is Require for one division.
+func (a Actor) RequireIn(p Permission, division string) error {
+	if a.CanIn(p, division) {
+		return nil
+	}
+	return fmt.Errorf("%w: this needs the %s permission in division %q", errs.ErrForbidden, p, division)
+}
+
+// RequireSome returns nil when the actor holds p in at least one division,
+// and otherwise the error of Require. It is the first check of an
+// operation on records whose division is not known yet: each record is
+// then checked with CanIn.
+func (a Actor) RequireSome(p Permission) error {
+	if a.reach(p).Any() {
+		return nil
+	}
+	return a.Require(p)
+}
+
+// IsSuperAdmin reports whether the actor holds the super admin role, and
+// Limit, if set, leaves it every permission.
+func (a Actor) IsSuperAdmin() bool {
+	if !slices.Contains(a.Roles, SuperAdmin) {
+		return false
+	}
+	for _, p := range allPermissions {
+		if a.limited(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// CanAssign reports whether the actor may give grant g to a user or a
+// client: CanAssign of its roles, and, when Limit is set, every permission
+// of g's role within it, so a token cannot hand out more than it carries.
+func (a Actor) CanAssign(g string) bool {
+	if a.TenantID == "" || !CanAssign(a.Roles, g) {
+		return false
+	}
+	if a.Limit != nil {
+		role, _ := splitGrant(g)
+		for _, p := range a.Catalog.perms(role) {
+			if a.limited(p) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// NeedsCatalog reports whether the actor's roles name a role that is not
+// built in while it carries no Catalog to resolve it.
+func (a Actor) NeedsCatalog() bool { return a.Catalog == nil && NamesCustomRole(a.Roles) }
+
+// NamesCustomRole reports whether any of grants names a role that is not
+// built in.
+func NamesCustomRole(grants []string) bool {
+	for _, g := range grants {
+		if role, _ := splitGrant(g); lookup(role) == nil {
+			return true
+		}
+	}
+	return false
+}

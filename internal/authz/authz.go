@@ -2,8 +2,10 @@
 // Users and client_credentials clients hold roles; a token's permissions are
 // the union of its roles' permissions, never more than its owner's.
 //
-// The role table is fixed at compile time and cannot be changed at run
-// time: every accessor returns a fresh copy.
+// The built-in role table is fixed at compile time and cannot be changed
+// at run time: every accessor returns a fresh copy. A tenant may define
+// custom roles beside it; a Catalog holds both. A role is granted in every
+// division of a tenant or in one division only (see Grant).
 package authz
 
 import "slices"
@@ -53,16 +55,17 @@ const (
 
 // role is one row of the fixed role table.
 type role struct {
-	name  string
-	perms []Permission
+	name        string
+	description string
+	perms       []Permission
 }
 
 // roles is the role table, in display order.
 var roles = [...]role{
-	{SuperAdmin, allPermissions[:]},
-	{OAuthAdmin, []Permission{ClientView, ClientAdd, ClientEdit, ClientRotate, ClientRevoke, ClientDelete, AuditView, TokenIntrospect}},
-	{Viewer, []Permission{ClientView, AuditView}},
-	{ResourceServer, []Permission{TokenIntrospect}},
+	{SuperAdmin, "Everything, in every division, and the tenants themselves", allPermissions[:]},
+	{OAuthAdmin, "Manages OAuth clients and reads the audit log", []Permission{ClientView, ClientAdd, ClientEdit, ClientRotate, ClientRevoke, ClientDelete, AuditView, TokenIntrospect}},
+	{Viewer, "Sees clients and the audit log", []Permission{ClientView, AuditView}},
+	{ResourceServer, "An API's own client: introspects the tenant's tokens", []Permission{TokenIntrospect}},
 }
 
 func lookup(r string) *role {
@@ -83,8 +86,8 @@ func RoleNames() []string {
 	return out
 }
 
-// RolePermissions returns the permissions role r grants; none for an
-// unknown role.
+// RolePermissions returns the permissions built-in role r grants; none for
+// any other role.
 func RolePermissions(r string) []Permission {
 	if x := lookup(r); x != nil {
 		return slices.Clone(x.perms)
@@ -95,29 +98,31 @@ func RolePermissions(r string) []Permission {
 // ValidRole reports whether r names a built-in role.
 func ValidRole(r string) bool { return lookup(r) != nil }
 
-// Permissions returns the union of the roles' permissions, in display order.
-func Permissions(held []string) []Permission {
-	var out []Permission
-	for _, p := range allPermissions {
-		if Has(held, p) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+// Permissions returns, in display order, the permissions the built-in
+// roles among grants give tenant-wide; see Catalog.Permissions.
+func Permissions(grants []string) []Permission { return (*Catalog)(nil).Permissions(grants) }
 
-// Has reports whether any of the held roles grants p.
-func Has(held []string, p Permission) bool {
-	for _, r := range held {
-		if x := lookup(r); x != nil && slices.Contains(x.perms, p) {
+// Has reports whether the built-in roles among grants give p tenant-wide;
+// see Catalog.Has.
+func Has(grants []string, p Permission) bool { return (*Catalog)(nil).Has(grants, p) }
+
+// CanAssign reports whether a principal holding held may give grant g to
+// someone else: a super admin may give anything; anyone else must hold
+// g's role tenant-wide, or, for a grant limited to a division, in that
+// division. A malformed grant cannot be given.
+func CanAssign(held []string, g string) bool {
+	want, err := ParseGrant(g)
+	if err != nil {
+		return false
+	}
+	for _, h := range held {
+		role, div := splitGrant(h)
+		switch {
+		case role == SuperAdmin && div == "":
+			return true
+		case role == want.Role && (div == "" || div == want.Division):
 			return true
 		}
 	}
 	return false
-}
-
-// CanAssign reports whether a principal holding held may give role r to
-// someone else: it must hold r itself, or be a super admin.
-func CanAssign(held []string, r string) bool {
-	return slices.Contains(held, SuperAdmin) || slices.Contains(held, r)
 }

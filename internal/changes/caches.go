@@ -17,11 +17,21 @@ type ClientCache interface {
 	InvalidateAll()
 }
 
+// CatalogCache is a cache of tenants' role catalogs; *authz.Catalogs is
+// one.
+type CatalogCache interface {
+	// Invalidate forgets one tenant's catalog.
+	Invalidate(tenantID string)
+	// InvalidateAll forgets every catalog.
+	InvalidateAll()
+}
+
 // Caches is the Applier that keeps one process's caches up to date: a
 // changed client is forgotten (and read afresh when next used), new
 // revocations are read by token ID and merged into the in-memory list,
-// and changed signing keys are reloaded. A Resync batch drops the client
-// cache and reloads the revocation list and every key set.
+// changed signing keys are reloaded, and a tenant whose roles changed has
+// its catalog forgotten. A Resync batch drops the client and catalog
+// caches and reloads the revocation list and every key set.
 type Caches struct {
 	// Clients is the client cache. Required.
 	Clients ClientCache
@@ -32,6 +42,9 @@ type Caches struct {
 	// ReloadKeys reloads the signing keys of one tenant, or of all when
 	// tenantID is "". Required.
 	ReloadKeys func(ctx context.Context, tenantID string) error
+	// Catalogs, when set, is the cache of tenants' role catalogs: a
+	// tenant whose roles changed is forgotten.
+	Catalogs CatalogCache
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -51,6 +64,9 @@ func (c *Caches) Apply(ctx context.Context, b Batch) error {
 	now := c.now()
 	if b.Resync {
 		c.Clients.InvalidateAll()
+		if c.Catalogs != nil {
+			c.Catalogs.InvalidateAll()
+		}
 		return errors.Join(c.Revocations.Load(ctx, c.Tokens, now), c.ReloadKeys(ctx, ""))
 	}
 	var revoked, tenants []string
@@ -62,6 +78,10 @@ func (c *Caches) Apply(ctx context.Context, b Batch) error {
 			revoked = append(revoked, ch.Key)
 		case SigningKey:
 			tenants = append(tenants, ch.Key)
+		case Role:
+			if c.Catalogs != nil {
+				c.Catalogs.Invalidate(ch.Key)
+			}
 		}
 	}
 	var errs []error

@@ -20,6 +20,9 @@ const (
 	// SigningKey is a signing key made, promoted, retired or pruned; Key
 	// is the key's tenant ID, or "" when every key set may have changed.
 	SigningKey Kind = "signing_key"
+	// Role is a tenant's custom role created, changed or deleted; Key is
+	// the tenant ID.
+	Role Kind = "role"
 )
 
 // Change is one row of the change log.

@@ -2,6 +2,7 @@ package client
 
 import (
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -128,7 +129,11 @@ type Client struct {
 	// browser back to; matched exactly like RedirectURIs.
 	PostLogoutRedirectURIs []string
 	// OwnerUserID is the account the client acts for; empty for none.
-	OwnerUserID     string
+	OwnerUserID string
+	// DivisionID is the division of the tenant the client belongs to
+	// (authz.HomeDivision unless put elsewhere): an admin acts on it only
+	// with a role held tenant-wide or in that division.
+	DivisionID      string
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 	TokenFormat     TokenFormat
@@ -183,3 +188,8 @@ func CanTransition(from, to Status) bool {
 func ValidStatus(s Status) bool {
 	return s == StatusActive || s == StatusInactive || s == StatusRevoked
 }
+
+// Version names the client's state for optimistic concurrency (the admin
+// API's ETag): it changes with every committed change to the client or
+// its secrets, and not with usage.
+func (c *Client) Version() string { return strconv.FormatInt(c.UpdatedAt.UnixMicro(), 36) }

@@ -17,6 +17,8 @@ var (
 	// ErrProtected means the client is protected: deleting it is refused and
 	// editing it needs confirmation.
 	ErrProtected = errs.ErrProtected
+	// ErrStale means an update named a version the client no longer has.
+	ErrStale = errs.ErrStale
 )
 
 // FieldError is one rule broken by one field of the input.

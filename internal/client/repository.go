@@ -4,17 +4,21 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/authz"
 )
 
 // Repository is the persistence the client domain needs. The storage
 // adapters implement it; they return ErrNotFound and ErrConflict (wrapped or
 // not) for missing and duplicate records, and never a driver error type.
 type Repository interface {
+	// RoleSource reads a tenant's custom roles, to resolve an actor's.
+	authz.RoleSource
 	// Client returns the client with the given ID in any tenant.
 	Client(ctx context.Context, id string) (*Client, error)
 	// Secrets returns the client's secrets, newest first.
@@ -53,6 +57,10 @@ type Activity struct {
 // knowing of any other domain's storage.
 type Tx interface {
 	audit.Appender
+	// RoleSource reads the tenant's custom roles in the transaction,
+	// holding them until it ends, so a role assigned is not deleted
+	// meanwhile.
+	authz.RoleSource
 
 	// LockClient returns the client and holds its row until the transaction
 	// ends, so concurrent changes to one client serialize.
@@ -60,6 +68,10 @@ type Tx interface {
 	Secrets(ctx context.Context, clientID string) ([]Secret, error)
 	// UserInTenant reports whether a user with this ID exists in the tenant.
 	UserInTenant(ctx context.Context, tenantID, userID string) (bool, error)
+	// DivisionInTenant reports whether the tenant has this division,
+	// holding it until the transaction ends, so it is not deleted while a
+	// client is put in it.
+	DivisionInTenant(ctx context.Context, tenantID, divisionID string) (bool, error)
 	CreateClient(ctx context.Context, c *Client) error
 	UpdateClient(ctx context.Context, c *Client) error
 	// DeleteClient removes the client and its secrets.
@@ -113,10 +125,28 @@ type ListQuery struct {
 	// AuthorizedBy keeps only clients whose latest authorization was by
 	// this user, when set.
 	AuthorizedBy string
-	Sort         SortField
-	Desc         bool
-	Limit        int
-	After        string
+	// Divisions keeps only clients of these divisions; nil for every
+	// division (an empty list matches none).
+	Divisions []string
+	// Type keeps only confidential or only public clients, when set.
+	Type Type
+	// GrantType keeps only clients allowed this grant, when set.
+	GrantType GrantType
+	// CreatedBy keeps only clients created by this actor (Client.CreatedBy
+	// exactly), when set.
+	CreatedBy string
+	// SecretExpiresBefore keeps only clients whose secret expires, before
+	// this time: those already expired included. Zero for no filter.
+	SecretExpiresBefore time.Time
+	// UnusedSince keeps only clients never used or last used before this
+	// time. Zero for no filter.
+	UnusedSince time.Time
+	// NeverUsed keeps only clients never used.
+	NeverUsed bool
+	Sort      SortField
+	Desc      bool
+	Limit     int
+	After     string
 }
 
 // ListPage is one page of clients.
@@ -124,11 +154,12 @@ type ListPage struct {
 	Clients []*Client
 	// Next continues the listing; empty on the last page.
 	Next string
-	// Total counts the clients the query matches, across pages, up to a
-	// cap the store sets (counting a million rows for every page would cost
-	// more than the page); TotalCapped says more match than Total.
-	Total       int
-	TotalCapped bool
+	// Total is how many clients the query matches, across pages: exact up
+	// to a cap the store sets, since counting a million rows for every page
+	// would cost more than the page. Beyond the cap it is the store's
+	// estimate, never below the cap, and TotalEstimated is set.
+	Total          int
+	TotalEstimated bool
 }
 
 // Normalize fills defaults and checks the query, returning field errors for
@@ -167,12 +198,36 @@ func (q *ListQuery) Normalize() error {
 	if q.OwnerUserID != "" && !validRef(q.OwnerUserID) {
 		fe.add("owner_user_id", "must be a user ID")
 	}
+	if slices.ContainsFunc(q.Divisions, func(d string) bool { return !authz.ValidDivisionID(d) }) {
+		fe.add("division", "must be division IDs")
+	}
+	if q.Type != "" && q.Type != Confidential && q.Type != Public {
+		fe.add("type", `must be "confidential" or "public"`)
+	}
+	if q.GrantType != "" && CheckGrantType(string(q.GrantType)) != nil {
+		fe.add("grant_type", "must be client_credentials, authorization_code or refresh_token")
+	}
+	if q.CreatedBy != "" && !validRef(q.CreatedBy) {
+		fe.add("created_by", "must be the ID of a user, a client or the system")
+	}
+	// The list stores "never" as the epoch (see Cursor), so a bound must
+	// lie after it; and before the year 10000, which every backend holds.
+	checkBound(&fe, "secret_expires_before", q.SecretExpiresBefore)
+	checkBound(&fe, "unused_since", q.UnusedSince)
 	if q.After != "" {
 		if c, err := DecodeCursor(q.After); err != nil || !validRef(c.ID) || !utf8.ValidString(c.Key) || strings.ContainsRune(c.Key, 0) {
 			fe.add("after", "is not a cursor this server issued")
 		}
 	}
 	return fe.err()
+}
+
+// checkBound adds a field error unless t is zero or a time the list's
+// time filters can compare with.
+func checkBound(fe *fieldErrors, field string, t time.Time) {
+	if !t.IsZero() && (!t.After(time.Unix(0, 0)) || t.Year() > 9999) {
+		fe.add(field, "must be a time after 1970 and before the year 10000")
+	}
 }
 
 // Cursor is the position after which the next page starts: the sort key of

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -78,10 +79,13 @@ const (
 	ActionSecretRotated = "client.secret_rotated"
 )
 
-// record appends the audit event of a change to a client, in tx.
-func record(ctx context.Context, tx Tx, actor Actor, now time.Time, action, id string, changes []string, details map[string]string) error {
-	e := audit.New(actor, now, action, "client", id)
-	e.Changes, e.Details = changes, details
+// record appends the audit event of a change to a client, in tx: the
+// fields changes names (nil for none), with their values before and after
+// when it has them, and details.
+func record(ctx context.Context, tx Tx, actor Actor, now time.Time, action, id string, changes *audit.Diff, details map[string]string) error {
+	e := audit.New(actor, now, action, audit.TargetClient, id)
+	changes.Apply(e)
+	e.Details = details
 	if err := tx.AppendAudit(ctx, e); err != nil {
 		return fmt.Errorf("client: audit %s: %w", action, err)
 	}
@@ -114,6 +118,9 @@ type CreateParams struct {
 	RequireConsent  bool
 	Status          Status
 	Protected       bool
+	// DivisionID is the division the client belongs to; the home division
+	// when empty.
+	DivisionID string
 	// TokenEndpointAuthMethod defaults to client_secret_basic for a
 	// confidential client and none for a public one.
 	TokenEndpointAuthMethod AuthMethod
@@ -128,12 +135,21 @@ type CreateParams struct {
 	SecretLifetime time.Duration
 }
 
-// Create registers a client; the actor needs oauth:client:add. A
-// confidential client's secret is returned once, in the IssuedSecret; a
-// public client gets none.
+// Create registers a client; the actor needs oauth:client:add in the
+// client's division. A confidential client's secret is returned once, in
+// the IssuedSecret; a public client gets none.
 func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Client, *IssuedSecret, error) {
-	if err := actor.Require(authz.ClientAdd); err != nil {
+	if err := s.withCatalog(ctx, &actor, p.Roles); err != nil {
 		return nil, nil, err
+	}
+	division := cmp.Or(p.DivisionID, authz.HomeDivision)
+	if err := actor.RequireSome(authz.ClientAdd); err != nil {
+		return nil, nil, err
+	}
+	if authz.ValidDivisionID(division) {
+		if err := actor.RequireIn(authz.ClientAdd, division); err != nil {
+			return nil, nil, err
+		}
 	}
 	now := s.now()
 	c := &Client{
@@ -143,7 +159,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 		RefreshTokenTTL: p.RefreshTokenTTL, TokenFormat: p.TokenFormat, RequireConsent: p.RequireConsent,
 		Status: p.Status, Protected: p.Protected, CreatedAt: now, CreatedBy: actor.ID, UpdatedAt: now,
 		TokenEndpointAuthMethod: p.TokenEndpointAuthMethod, IDTokenAlg: p.IDTokenAlg,
-		PostLogoutRedirectURIs: p.PostLogoutRedirectURIs,
+		PostLogoutRedirectURIs: p.PostLogoutRedirectURIs, DivisionID: division,
 	}
 	var fe fieldErrors
 	if c.ID == "" {
@@ -187,7 +203,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 		fe.merge(ValidateSuppliedSecret(p.Secret))
 	}
 	checkPrivileges(&fe, actor, nil, c)
-	fe.merge(c.Validate())
+	fe.merge(c.ValidateIn(actor.Catalog))
 	if err := fe.err(); err != nil {
 		return nil, nil, err
 	}
@@ -204,6 +220,9 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 	}
 	err := s.Repo.InTx(ctx, func(tx Tx) error {
 		if err := checkOwner(ctx, tx, c); err != nil {
+			return err
+		}
+		if err := checkRefs(ctx, tx, c.TenantID, c.DivisionID, c.Roles); err != nil {
 			return err
 		}
 		if p.ClientID != "" {
@@ -244,20 +263,66 @@ func checkSecretLifetime(fe *fieldErrors, d time.Duration) {
 }
 
 // checkPrivileges refuses changes the actor may not make: assigning roles it
-// does not hold, and granting the "*" scope without being a super admin.
-// Unchanged roles and scopes of old are not re-checked.
+// does not hold (tenant-wide, or in the division a grant is limited to),
+// and granting the "*" scope without being a super admin. Unchanged roles
+// and scopes of old are not re-checked.
 func checkPrivileges(fe *fieldErrors, actor Actor, old, c *Client) {
-	for _, r := range c.Roles {
-		if old != nil && slices.Contains(old.Roles, r) {
-			continue
-		}
-		if authz.ValidRole(r) && !authz.CanAssign(actor.Roles, r) {
-			fe.add("roles", fmt.Sprintf("you cannot assign %q: you do not hold it", r))
+	for _, r := range newGrants(old, c) {
+		if _, err := authz.ParseGrant(r); err == nil && !actor.CanAssign(r) {
+			fe.add("roles", fmt.Sprintf("you cannot assign %q: you do not hold it there", r))
 		}
 	}
 	if slices.Contains(c.Scopes, "*") && !(old != nil && slices.Contains(old.Scopes, "*")) && !actor.IsSuperAdmin() {
 		fe.add("scopes", `only a super admin can grant the "*" scope`)
 	}
+}
+
+// newGrants returns the grants of c that old does not have: all of them
+// for a new client.
+func newGrants(old, c *Client) []string {
+	if old == nil {
+		return c.Roles
+	}
+	var out []string
+	for _, r := range c.Roles {
+		if !slices.Contains(old.Roles, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// checkRefs checks, in tx, what a client names in its tenant: its
+// division ("" when unchanged) and the roles and divisions of the grants
+// given. Both are read under the transaction's hold, so neither is deleted
+// before the client is written.
+func checkRefs(ctx context.Context, tx Tx, tenantID, division string, grants []string) error {
+	if division != "" && division != authz.HomeDivision {
+		ok, err := tx.DivisionInTenant(ctx, tenantID, division)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errs.Invalid("division", fmt.Sprintf("no division %q in this tenant", truncate(division, 64)))
+		}
+	}
+	return authz.CheckGrants(ctx, tx, tenantID, "roles", grants)
+}
+
+// withCatalog gives the actor its tenant's role catalog when it carries
+// none and its roles, or the grants it is about to give, name a role that
+// is not built in. The writing transaction checks the grants it stores
+// against the catalog as it stands then.
+func (s *Service) withCatalog(ctx context.Context, actor *Actor, grants []string) error {
+	if actor.Catalog != nil || actor.TenantID == "" || !(authz.NamesCustomRole(actor.Roles) || authz.NamesCustomRole(grants)) {
+		return nil
+	}
+	custom, err := s.Repo.CustomRoles(ctx, actor.TenantID)
+	if err != nil {
+		return err
+	}
+	actor.Catalog = authz.NewCatalog(custom)
+	return nil
 }
 
 func checkOwner(ctx context.Context, tx Tx, c *Client) error {
@@ -332,9 +397,13 @@ func (s *Service) acquireSlow(ctx context.Context) (release func(), err error) {
 }
 
 // Get returns a client of the actor's tenant and its secrets' metadata;
-// the actor needs oauth:client:view.
+// the actor needs oauth:client:view in the client's division. A client of a
+// division the actor cannot see is ErrNotFound, as another tenant's is.
 func (s *Service) Get(ctx context.Context, actor Actor, id string) (*Client, []Secret, error) {
-	if err := actor.Require(authz.ClientView); err != nil {
+	if err := s.withCatalog(ctx, &actor, nil); err != nil {
+		return nil, nil, err
+	}
+	if err := actor.RequireSome(authz.ClientView); err != nil {
 		return nil, nil, err
 	}
 	if ValidateClientID(id) != nil {
@@ -344,7 +413,7 @@ func (s *Service) Get(ctx context.Context, actor Actor, id string) (*Client, []S
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.TenantID != actor.TenantID {
+	if c.TenantID != actor.TenantID || !actor.CanIn(authz.ClientView, c.DivisionID) {
 		return nil, nil, ErrNotFound
 	}
 	secrets, err := s.Repo.Secrets(ctx, id)
@@ -355,14 +424,27 @@ func (s *Service) Get(ctx context.Context, actor Actor, id string) (*Client, []S
 }
 
 // List returns one page of the actor's tenant's clients; the actor needs
-// oauth:client:view.
+// oauth:client:view, and sees the clients of the divisions where it holds
+// it (of those among q.Divisions, when set).
 func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (*ListPage, error) {
-	if err := actor.Require(authz.ClientView); err != nil {
+	if err := s.withCatalog(ctx, &actor, nil); err != nil {
+		return nil, err
+	}
+	if err := actor.RequireSome(authz.ClientView); err != nil {
 		return nil, err
 	}
 	q.TenantID = actor.TenantID
+	if all, ids := actor.Divisions(authz.ClientView); !all {
+		if q.Divisions != nil {
+			ids = slices.DeleteFunc(slices.Clone(q.Divisions), func(d string) bool { return !slices.Contains(ids, d) })
+		}
+		q.Divisions = ids
+	}
 	if err := q.Normalize(); err != nil {
 		return nil, err
+	}
+	if q.Divisions != nil && len(q.Divisions) == 0 {
+		return &ListPage{}, nil
 	}
 	return s.Repo.ListClients(ctx, q)
 }
@@ -386,23 +468,38 @@ type UpdateParams struct {
 	TokenEndpointAuthMethod *AuthMethod
 	IDTokenAlg              *string
 	PostLogoutRedirectURIs  *[]string
+	// DivisionID moves the client to another division of the tenant; the
+	// actor needs oauth:client:edit in both.
+	DivisionID *string
 	// Confirm must be set to change a protected client.
 	Confirm bool
+	// IfVersion, when set, is the Version the client must still have:
+	// otherwise nothing changes and the error wraps ErrStale.
+	IfVersion string
 }
 
 // Update applies p to a client and returns the result; the actor needs
-// oauth:client:edit. A status change follows CanTransition; revoking
-// through Update is the same as Revoke and needs oauth:client:revoke too.
+// oauth:client:edit in the client's division. A status change follows
+// CanTransition; revoking through Update is the same as Revoke and needs
+// oauth:client:revoke too.
 func (s *Service) Update(ctx context.Context, actor Actor, id string, p UpdateParams) (*Client, error) {
-	if err := actor.Require(authz.ClientEdit); err != nil {
+	var grants []string
+	if p.Roles != nil {
+		grants = *p.Roles
+	}
+	if err := s.withCatalog(ctx, &actor, grants); err != nil {
 		return nil, err
 	}
+	perms := []authz.Permission{authz.ClientEdit}
 	if p.Status != nil && *p.Status == StatusRevoked {
-		if err := actor.Require(authz.ClientRevoke); err != nil {
+		perms = append(perms, authz.ClientRevoke)
+	}
+	for _, perm := range perms {
+		if err := actor.RequireSome(perm); err != nil {
 			return nil, err
 		}
 	}
-	return s.update(ctx, actor, id, p.Confirm, func(c *Client) {
+	return s.update(ctx, actor, id, p.Confirm, p.IfVersion, perms, func(c *Client) {
 		set(&c.Name, p.Name)
 		set(&c.Description, p.Description)
 		set(&c.GrantTypes, p.GrantTypes)
@@ -418,6 +515,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id string, p UpdatePa
 		set(&c.TokenEndpointAuthMethod, p.TokenEndpointAuthMethod)
 		set(&c.IDTokenAlg, p.IDTokenAlg)
 		set(&c.PostLogoutRedirectURIs, p.PostLogoutRedirectURIs)
+		set(&c.DivisionID, p.DivisionID)
 	})
 }
 
@@ -428,17 +526,20 @@ func set[T any](dst *T, v *T) {
 }
 
 // SetStatus moves a client to status st: activating and deactivating need
-// oauth:client:edit, revoking oauth:client:revoke. A protected client's
-// status changes only when confirmed.
+// oauth:client:edit, revoking oauth:client:revoke, in the client's
+// division. A protected client's status changes only when confirmed.
 func (s *Service) SetStatus(ctx context.Context, actor Actor, id string, st Status, confirmed bool) (*Client, error) {
+	if err := s.withCatalog(ctx, &actor, nil); err != nil {
+		return nil, err
+	}
 	perm := authz.ClientEdit
 	if st == StatusRevoked {
 		perm = authz.ClientRevoke
 	}
-	if err := actor.Require(perm); err != nil {
+	if err := actor.RequireSome(perm); err != nil {
 		return nil, err
 	}
-	return s.update(ctx, actor, id, confirmed, func(c *Client) { c.Status = st })
+	return s.update(ctx, actor, id, confirmed, "", []authz.Permission{perm}, func(c *Client) { c.Status = st })
 }
 
 // Revoke ends a client for good: its status becomes revoked and every
@@ -451,17 +552,28 @@ func (s *Service) Revoke(ctx context.Context, actor Actor, id string) (*Client, 
 
 // update is the one transaction every client edit goes through: lock,
 // apply, validate, write, revoke secrets if the client was revoked, and
-// record the audit event. The caller has checked the permission.
-func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed bool, apply func(*Client)) (*Client, error) {
+// record the audit event. The actor must hold perms in the client's
+// division (the caller has checked it holds them somewhere), and
+// oauth:client:edit in the division it moves the client to.
+func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed bool, version string,
+	perms []authz.Permission, apply func(*Client)) (*Client, error) {
 	now := s.now()
 	var out *Client
 	err := s.Repo.InTx(ctx, func(tx Tx) error {
-		old, err := s.lock(ctx, tx, actor, id)
+		old, err := s.lock(ctx, tx, actor, id, perms...)
 		if err != nil {
 			return err
 		}
+		if version != "" && version != old.Version() {
+			return fmt.Errorf("client %s: %w", id, ErrStale)
+		}
 		c := old.Clone()
 		apply(c)
+		if c.DivisionID != old.DivisionID && authz.ValidDivisionID(c.DivisionID) {
+			if err := actor.RequireIn(authz.ClientEdit, c.DivisionID); err != nil {
+				return err
+			}
+		}
 		var fe fieldErrors
 		if old.Status == StatusRevoked {
 			fe.add("status", "a revoked client cannot be changed; delete it or create a new one")
@@ -477,7 +589,7 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 			return fmt.Errorf("%w: confirm the change to edit it", ErrProtected)
 		}
 		checkPrivileges(&fe, actor, old, c)
-		fe.merge(c.validate(old))
+		fe.merge(c.validate(old, actor.Catalog))
 		if err := fe.err(); err != nil {
 			return err
 		}
@@ -485,6 +597,13 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 			if err := checkOwner(ctx, tx, c); err != nil {
 				return err
 			}
+		}
+		moved := ""
+		if c.DivisionID != old.DivisionID {
+			moved = c.DivisionID
+		}
+		if err := checkRefs(ctx, tx, c.TenantID, moved, newGrants(old, c)); err != nil {
+			return err
 		}
 		changes := changedFields(old, c)
 		c.UpdatedAt = now
@@ -521,38 +640,41 @@ func updateAction(old, c *Client) string {
 	return ActionRevoked
 }
 
-// changedFields names, sorted, the fields of c that differ from old, by
-// their names in the management API.
-func changedFields(old, c *Client) []string {
-	var out []string
-	add := func(name string, changed bool) {
-		if changed {
-			out = append(out, name)
-		}
+// changedFields is what c changes of old, field by field by their names
+// in the management API, with each field's values before and after (see
+// audit.Diff for how they are written). For a new client, old is the zero
+// Client and only the names are kept: the created client holds the
+// values. No field of a Client is a secret.
+func changedFields(old, c *Client) *audit.Diff {
+	d := &audit.Diff{}
+	d.Seconds("access_token_ttl", old.AccessTokenTTL, c.AccessTokenTTL)
+	d.String("client_id", old.ID, c.ID)
+	d.String("description", old.Description, c.Description)
+	d.String("division_id", old.DivisionID, c.DivisionID)
+	d.String("grant_types", audit.ListValue(old.GrantTypes), audit.ListValue(c.GrantTypes))
+	d.String("id_token_signed_response_alg", old.IDTokenAlg, c.IDTokenAlg)
+	d.String("name", old.Name, c.Name)
+	d.String("owner_user_id", old.OwnerUserID, c.OwnerUserID)
+	d.List("post_logout_redirect_uris", old.PostLogoutRedirectURIs, c.PostLogoutRedirectURIs)
+	d.Bool("protected", old.Protected, c.Protected)
+	d.List("redirect_uris", old.RedirectURIs, c.RedirectURIs)
+	d.Seconds("refresh_token_ttl", old.RefreshTokenTTL, c.RefreshTokenTTL)
+	d.Bool("require_consent", old.RequireConsent, c.RequireConsent)
+	d.List("roles", old.Roles, c.Roles)
+	d.List("scopes", old.Scopes, c.Scopes)
+	d.String("status", string(old.Status), string(c.Status))
+	d.String("token_endpoint_auth_method", string(old.TokenEndpointAuthMethod), string(c.TokenEndpointAuthMethod))
+	d.String("token_format", string(old.TokenFormat), string(c.TokenFormat))
+	d.String("type", string(old.Type), string(c.Type))
+	if old.ID == "" {
+		d.Before, d.After = nil, nil
 	}
-	add("access_token_ttl", old.AccessTokenTTL != c.AccessTokenTTL)
-	add("client_id", old.ID != c.ID)
-	add("description", old.Description != c.Description)
-	add("grant_types", !slices.Equal(old.GrantTypes, c.GrantTypes))
-	add("id_token_signed_response_alg", old.IDTokenAlg != c.IDTokenAlg)
-	add("post_logout_redirect_uris", !slices.Equal(old.PostLogoutRedirectURIs, c.PostLogoutRedirectURIs))
-	add("name", old.Name != c.Name)
-	add("owner_user_id", old.OwnerUserID != c.OwnerUserID)
-	add("protected", old.Protected != c.Protected)
-	add("redirect_uris", !slices.Equal(old.RedirectURIs, c.RedirectURIs))
-	add("refresh_token_ttl", old.RefreshTokenTTL != c.RefreshTokenTTL)
-	add("require_consent", old.RequireConsent != c.RequireConsent)
-	add("roles", !slices.Equal(old.Roles, c.Roles))
-	add("scopes", !slices.Equal(old.Scopes, c.Scopes))
-	add("status", old.Status != c.Status)
-	add("token_endpoint_auth_method", old.TokenEndpointAuthMethod != c.TokenEndpointAuthMethod)
-	add("token_format", old.TokenFormat != c.TokenFormat)
-	add("type", old.Type != c.Type)
-	return out
+	return d
 }
 
-// lock locks a client of the actor's tenant.
-func (s *Service) lock(ctx context.Context, tx Tx, actor Actor, id string) (*Client, error) {
+// lock locks a client of the actor's tenant on which the actor holds perms
+// (in the client's division); see inReach.
+func (s *Service) lock(ctx context.Context, tx Tx, actor Actor, id string, perms ...authz.Permission) (*Client, error) {
 	if ValidateClientID(id) != nil {
 		return nil, ErrNotFound
 	}
@@ -563,7 +685,27 @@ func (s *Service) lock(ctx context.Context, tx Tx, actor Actor, id string) (*Cli
 	if c.TenantID != actor.TenantID {
 		return nil, ErrNotFound
 	}
+	if err := inReach(actor, c, perms...); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// inReach returns nil when the actor holds every one of perms in c's
+// division. A client the actor cannot see there is ErrNotFound, as another
+// tenant's is, so a division admin learns nothing of the others' clients;
+// one it sees but may not change this way is ErrForbidden.
+func inReach(actor Actor, c *Client, perms ...authz.Permission) error {
+	for _, p := range perms {
+		if actor.CanIn(p, c.DivisionID) {
+			continue
+		}
+		if !actor.CanIn(authz.ClientView, c.DivisionID) {
+			return ErrNotFound
+		}
+		return actor.RequireIn(p, c.DivisionID)
+	}
+	return nil
 }
 
 func revokeSecrets(ctx context.Context, tx Tx, clientID string, now time.Time) error {
@@ -585,14 +727,18 @@ func revokeSecrets(ctx context.Context, tx Tx, clientID string, now time.Time) e
 }
 
 // Delete removes a client and its secrets; the actor needs
-// oauth:client:delete. Protected clients cannot be deleted.
+// oauth:client:delete in the client's division. Protected clients cannot
+// be deleted.
 func (s *Service) Delete(ctx context.Context, actor Actor, id string) error {
-	if err := actor.Require(authz.ClientDelete); err != nil {
+	if err := s.withCatalog(ctx, &actor, nil); err != nil {
+		return err
+	}
+	if err := actor.RequireSome(authz.ClientDelete); err != nil {
 		return err
 	}
 	now := s.now()
 	err := s.Repo.InTx(ctx, func(tx Tx) error {
-		c, err := s.lock(ctx, tx, actor, id)
+		c, err := s.lock(ctx, tx, actor, id, authz.ClientDelete)
 		if err != nil {
 			return err
 		}
@@ -625,11 +771,15 @@ type RotateParams struct {
 }
 
 // RotateSecret gives a confidential client a new secret, returned once;
-// the actor needs oauth:client:rotate. The current secret stops working at
-// once, or after p.Grace. Secrets already in a grace period keep theirs.
+// the actor needs oauth:client:rotate in the client's division. The
+// current secret stops working at once, or after p.Grace. Secrets already
+// in a grace period keep theirs.
 // Concurrent rotations of one client serialize on the client's lock.
 func (s *Service) RotateSecret(ctx context.Context, actor Actor, id string, p RotateParams) (*IssuedSecret, error) {
-	if err := actor.Require(authz.ClientRotate); err != nil {
+	if err := s.withCatalog(ctx, &actor, nil); err != nil {
+		return nil, err
+	}
+	if err := actor.RequireSome(authz.ClientRotate); err != nil {
 		return nil, err
 	}
 	var fe fieldErrors
@@ -654,7 +804,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor Actor, id string, p Ro
 		return nil, err
 	}
 	err = s.Repo.InTx(ctx, func(tx Tx) error {
-		c, err := s.lock(ctx, tx, actor, id)
+		c, err := s.lock(ctx, tx, actor, id, authz.ClientRotate)
 		if err != nil {
 			return err
 		}

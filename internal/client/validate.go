@@ -2,13 +2,14 @@ package client
 
 import (
 	"fmt"
-	"github.com/latchkey/latchkey/internal/authz"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/authz"
 )
 
 // clientIDPattern restricts supplied client IDs to characters that need no
@@ -40,12 +41,16 @@ func validateSuppliedClientID(fe *fieldErrors, id string) {
 }
 
 // Validate checks every rule of the client model and returns a
-// *ValidationError naming each field that breaks one.
-func (c *Client) Validate() error { return c.validate(nil) }
+// *ValidationError naming each field that breaks one. Roles must be
+// built-in roles; see ValidateIn for a tenant's custom ones.
+func (c *Client) Validate() error { return c.validate(nil, nil) }
+
+// ValidateIn is Validate with the roles of a tenant's catalog.
+func (c *Client) ValidateIn(cat *authz.Catalog) error { return c.validate(nil, cat) }
 
 // validate is Validate for c as an edit of old (nil for a new client),
-// which words some errors for the change made.
-func (c *Client) validate(old *Client) error {
+// which words some errors for the change made, with the roles of cat.
+func (c *Client) validate(old *Client, cat *authz.Catalog) error {
 	var fe fieldErrors
 	if c.ID == "" || !clientIDPattern.MatchString(c.ID) {
 		fe.add("client_id", "must be 3–128 characters of letters, digits, '.', '_', '~' or '-', starting with a letter or digit")
@@ -68,7 +73,10 @@ func (c *Client) validate(old *Client) error {
 		fe.add("id_token_signed_response_alg", `must be "RS256" or "ES256"`)
 	}
 	validateScopes(&fe, c.Scopes)
-	validateRoles(&fe, c)
+	validateRoles(&fe, c, cat)
+	if !authz.ValidDivisionID(c.DivisionID) {
+		fe.add("division", "must be a division ID")
+	}
 	if c.AccessTokenTTL < MinAccessTokenTTL || c.AccessTokenTTL > MaxAccessTokenTTL || c.AccessTokenTTL%time.Second != 0 {
 		fe.add("access_token_ttl", fmt.Sprintf("must be a whole number of seconds from %d to %d", int(MinAccessTokenTTL.Seconds()), int(MaxAccessTokenTTL.Seconds())))
 	}
@@ -199,7 +207,9 @@ func validateScopes(fe *fieldErrors, scopes []string) {
 	}
 }
 
-func validateRoles(fe *fieldErrors, c *Client) {
+// validateRoles checks c's grants: each a role of cat, tenant-wide or in
+// one division (whose existence the service checks), listed once.
+func validateRoles(fe *fieldErrors, c *Client, cat *authz.Catalog) {
 	if len(c.Roles) == 0 {
 		return
 	}
@@ -212,8 +222,13 @@ func validateRoles(fe *fieldErrors, c *Client) {
 		return
 	}
 	for i, r := range c.Roles {
-		if !authz.ValidRole(r) {
-			fe.add("roles", fmt.Sprintf("unknown role %q", truncate(r, 40)))
+		g, err := authz.ParseGrant(r)
+		if err != nil {
+			fe.add("roles", err.Error())
+			return
+		}
+		if !cat.ValidRole(g.Role) {
+			fe.add("roles", fmt.Sprintf("unknown role %q", truncate(g.Role, 40)))
 			return
 		}
 		if slices.Contains(c.Roles[:i], r) {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/authz"
 )
 
 func validClient() *Client {
@@ -13,6 +15,7 @@ func validClient() *Client {
 		GrantTypes: []GrantType{GrantClientCredentials}, Scopes: []string{"read"},
 		AccessTokenTTL: DefaultAccessTTL, RefreshTokenTTL: DefaultRefreshTTL,
 		TokenFormat: TokenJWT, Status: StatusActive, TokenEndpointAuthMethod: AuthSecretBasic,
+		DivisionID: authz.HomeDivision,
 	}
 }
 
@@ -125,6 +128,12 @@ func TestValidate(t *testing.T) {
 		{"duplicate scope", func(c *Client) { c.Scopes = []string{"a", "a"} }, "scopes", "twice"},
 		{"star scope", func(c *Client) { c.Scopes = []string{"*"} }, "", ""},
 		{"unknown role", func(c *Client) { c.Roles = []string{"god"} }, "roles", "unknown role"},
+		{"a role in a division", func(c *Client) { c.Roles = []string{"oauth_admin@emea", "viewer"} }, "", ""},
+		{"a malformed grant", func(c *Client) { c.Roles = []string{"oauth_admin@"} }, "roles", "division"},
+		{"super admin in a division", func(c *Client) { c.Roles = []string{"super_admin@emea"} }, "roles", "every division"},
+		{"a custom role, unknown without the catalog", func(c *Client) { c.Roles = []string{"auditor@emea"} }, "roles", "unknown role"},
+		{"no division", func(c *Client) { c.DivisionID = "" }, "division", ""},
+		{"a malformed division", func(c *Client) { c.DivisionID = "a@b" }, "division", ""},
 		{"known role", func(c *Client) { c.Roles = []string{"viewer"} }, "", ""},
 		{"role without client_credentials", func(c *Client) {
 			c.GrantTypes = []GrantType{GrantAuthorizationCode}
@@ -201,5 +210,14 @@ func TestListQueryNormalize(t *testing.T) {
 	q = ListQuery{After: cur}
 	if err := q.Normalize(); err != nil {
 		t.Fatalf("valid cursor refused: %v", err)
+	}
+}
+
+func TestValidateInCatalog(t *testing.T) {
+	c := validClient()
+	c.Roles = []string{"auditor@emea"}
+	cat := authz.NewCatalog([]authz.Role{{Name: "auditor", Permissions: []authz.Permission{authz.AuditView}}})
+	if err := c.ValidateIn(cat); err != nil {
+		t.Fatalf("a custom role of the catalog: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 )
@@ -53,7 +54,10 @@ func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request, s *site) {
 // source address; past either limit the password is not checked at all.
 // On success the browser's previous session, if any, ends and a new one
 // starts (a session ID never survives a sign-in), and the browser goes
-// back to the authorization request or to its applications.
+// back to the authorization request or to its applications. Sign-ins
+// are audited: a success with its session, each checked failure as an
+// event of its own, and those the limits refused counted per address and
+// minute (Config.Refused).
 func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 	if !p.guard(w, r, s) {
 		return
@@ -93,6 +97,7 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 	}
 	if wait > 0 {
 		p.cfg.Logger.Info("sign-in refused: too many failures", "tenant", s.tenant.ID, "addr", addr)
+		p.countRefused(s, addr, addrKey)
 		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		v.Error = "Too many failed sign-ins. Wait " + waitText(wait) + ", then try again."
 		p.form(w, r, s, http.StatusTooManyRequests, "login", view{Page: v})
@@ -101,6 +106,7 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 
 	u, err := p.cfg.Sessions.CheckPassword(r.Context(), s.tenant.ID, v.Email, password)
 	if errors.Is(err, account.ErrBadCredentials) {
+		p.auditFailure(r, s, v.Email, addr, err)
 		v.Error = msgBadCredentials
 		p.form(w, r, s, http.StatusBadRequest, "login", view{Page: v})
 		return
@@ -113,7 +119,7 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 		p.serverError(w, r, s, err)
 		return
 	}
-	value, sess, err := p.cfg.Sessions.Start(r.Context(), u, cookieValue(r, SessionCookie(s.tenant.ID, s.secure)))
+	value, sess, err := p.cfg.Sessions.Start(r.Context(), u, cookieValue(r, SessionCookie(s.tenant.ID, s.secure)), addr)
 	if err != nil {
 		p.serverError(w, r, s, err)
 		return
@@ -124,6 +130,29 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 		return
 	}
 	redirect(w, r, s.issuer+authreq.AppsPath)
+}
+
+// auditFailure records a failed sign-in. A failure to record it is
+// logged, and the answer stays the one every failure gets.
+func (p *Pages) auditFailure(r *http.Request, s *site, email, addr string, err error) {
+	var fail *account.LoginFailure
+	if !errors.As(err, &fail) {
+		return
+	}
+	if err := p.cfg.Sessions.LoginFailed(r.Context(), s.tenant.ID, email, addr, fail); err != nil {
+		p.cfg.Logger.Error("auditing a failed sign-in", "tenant", s.tenant.ID, "err", err)
+	}
+}
+
+// countRefused counts a sign-in the limits refused, for the audit trail:
+// one event per tenant and source address (as the address limit counts
+// it: an IPv6 address by its /64) and minute, however many arrive.
+func (p *Pages) countRefused(s *site, addr, addrKey string) {
+	if p.cfg.Refused == nil {
+		return
+	}
+	p.cfg.Refused.Add(audit.TallyKey{TenantID: s.tenant.ID, Action: account.ActionLoginFailed, TargetType: "user",
+		Reason: string(account.FailRateLimited), SourceAddr: strings.TrimPrefix(addrKey, "addr:")}, addr)
 }
 
 // waitText says a wait of secs seconds in words, rounded up to minutes

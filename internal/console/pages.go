@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
@@ -80,6 +81,12 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed for the source address; none by default.
 	TrustedProxies []netip.Prefix
+	// Refused counts the sign-ins the limits refused, per tenant and
+	// source address, so that the audit trail gets one event for each
+	// address a minute rather than one per attempt (its owner flushes it);
+	// nil audits none of them. Every other failed sign-in is an event of
+	// its own.
+	Refused *audit.Tally
 
 	// templates replaces the embedded templates (tests only).
 	templates fs.FS

@@ -30,6 +30,12 @@ var (
 	// ErrProtected means the record is protected: the change needs
 	// confirmation, or is refused outright.
 	ErrProtected = errors.New("protected")
+	// ErrInUse means a record cannot be removed while others refer to it;
+	// the error's text, worded by the domain, says which.
+	ErrInUse = errors.New("in use")
+	// ErrStale means the caller changed a record from an outdated copy: the
+	// version it named is no longer the record's. Nothing was written.
+	ErrStale = errors.New("the record has changed since it was read")
 )
 
 // FieldError is one rule broken by one field of the input.

@@ -74,7 +74,7 @@ func (h *harness) newUser(email string) *account.User {
 // signIn starts a session for u now and returns its cookie value.
 func (h *harness) signIn(u *account.User) string {
 	h.t.Helper()
-	v, _, err := h.sessions.Start(context.Background(), u, "")
+	v, _, err := h.sessions.Start(context.Background(), u, "", "")
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func (s *Server) defaultGrants() grant.Registry {
 		users.IDTokens = s.Keys
 	}
 	return grant.NewRegistry(
-		&grant.ClientCredentials{Tokens: s.minter(), OwnerRoles: s.ownerRoles},
+		&grant.ClientCredentials{Tokens: s.minter(), OwnerRoles: s.ownerRoles, Catalog: s.catalog},
 		&grant.AuthorizationCode{UserGrants: users},
 		&grant.RefreshToken{UserGrants: users},
 	)

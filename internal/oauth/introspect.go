@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -147,7 +148,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request, ts *te
 	}
 	entitled := false
 	if in != nil {
-		if entitled, err = s.mayIntrospect(r.Context(), caller, in.claims.Audience); err != nil {
+		if entitled, err = s.mayIntrospect(r.Context(), caller, in.claims.Audience, in.client); err != nil {
 			serverError(w, s.Logger, r, err)
 			return
 		}
@@ -165,69 +166,80 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request, ts *te
 }
 
 // mayIntrospect reports whether caller may learn about a token meant for
-// these audiences: it is one of them, or its roles grant
-// authz.TokenIntrospect (capped, like a token's permissions, by its
-// owner's roles when it has an owner).
-func (s *Server) mayIntrospect(ctx context.Context, caller *client.Client, audience []string) (bool, error) {
+// these audiences and issued to the client of: caller is one of the
+// audiences, or its roles (built in or custom) grant
+// authz.TokenIntrospect tenant-wide or in of's division (capped, like a
+// token's permissions, by its owner's roles there when it has an owner).
+func (s *Server) mayIntrospect(ctx context.Context, caller *client.Client, audience []string, of *client.Client) (bool, error) {
 	if slices.Contains(audience, caller.ID) {
 		return true, nil
 	}
-	if !authz.Has(caller.Roles, authz.TokenIntrospect) {
+	if len(caller.Roles) == 0 || of.TenantID != caller.TenantID {
+		return false, nil
+	}
+	cat, err := s.catalog(ctx, caller.TenantID)
+	if err != nil {
+		return false, err
+	}
+	division := cmp.Or(of.DivisionID, authz.HomeDivision)
+	if !cat.HasIn(caller.Roles, authz.TokenIntrospect, division) {
 		return false, nil
 	}
 	if caller.OwnerUserID == "" {
 		return true, nil
 	}
 	roles, err := s.ownerRoles(ctx, caller.OwnerUserID)
-	return authz.Has(roles, authz.TokenIntrospect), err
+	return cat.HasIn(roles, authz.TokenIntrospect, division), err
 }
 
-// inspectRefresh returns the refresh token tok when it is active at now:
-// stored, of tenant ts, neither used, revoked nor expired, its client an
-// active client of the tenant and its user an active user. It returns nil
-// for an inactive token; an error only when the server failed.
-func (s *Server) inspectRefresh(ctx context.Context, ts *tenantScope, tok string, now time.Time) (*token.RefreshToken, error) {
+// inspectRefresh returns the refresh token tok, with its client, when it
+// is active at now: stored, of tenant ts, neither used, revoked nor
+// expired, its client an active client of the tenant and its user an
+// active user. It returns nil for an inactive token; an error only when
+// the server failed.
+func (s *Server) inspectRefresh(ctx context.Context, ts *tenantScope, tok string, now time.Time) (*token.RefreshToken, *client.Client, error) {
 	if s.GrantStore == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	rt, err := s.GrantStore.RefreshTokenByHash(ctx, token.HashOpaque(tok))
 	if errors.Is(err, token.ErrNotFound) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if rt.TenantID != ts.tenant.ID || !rt.Active(now) {
-		return nil, nil
+		return nil, nil, nil
 	}
-	if c, _, err := s.activeClient(ctx, ts, rt.ClientID); c == nil || err != nil {
-		return nil, err
+	c, _, err := s.activeClient(ctx, ts, rt.ClientID)
+	if c == nil || err != nil {
+		return nil, nil, err
 	}
 	u, err := s.Accounts.User(ctx, rt.UserID)
 	if errors.Is(err, account.ErrNotFound) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !u.Active() || u.TenantID != ts.tenant.ID {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return rt, nil
+	return rt, c, nil
 }
 
 // introspectRefresh answers the introspection of a refresh token: only
 // the client it was issued to, or a holder of the introspection
 // permission, learns that it is active.
 func (s *Server) introspectRefresh(w http.ResponseWriter, r *http.Request, ts *tenantScope, caller *client.Client, tok string) {
-	rt, err := s.inspectRefresh(r.Context(), ts, tok, s.now())
+	rt, of, err := s.inspectRefresh(r.Context(), ts, tok, s.now())
 	if err != nil {
 		serverError(w, s.Logger, r, err)
 		return
 	}
 	entitled := false
 	if rt != nil {
-		if entitled, err = s.mayIntrospect(r.Context(), caller, []string{rt.ClientID}); err != nil {
+		if entitled, err = s.mayIntrospect(r.Context(), caller, []string{rt.ClientID}, of); err != nil {
 			serverError(w, s.Logger, r, err)
 			return
 		}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/oauth/grant"
@@ -34,6 +36,12 @@ type Config struct {
 	// clients, and for whom user grants and /userinfo act) and their
 	// consents.
 	Accounts account.Repository
+	// Catalogs resolves each tenant's roles, built in and custom, for the
+	// client_credentials grant and introspection. New makes one over
+	// Accounts that caches nothing when it is nil; a server that follows
+	// the change log passes a cache the log invalidates
+	// (changes.Caches.Catalogs).
+	Catalogs *authz.Catalogs
 	Grants   grant.Registry
 	Now      func() time.Time
 	Random   io.Reader
@@ -47,8 +55,13 @@ type Config struct {
 	// believed when counting failures per source address; none by default.
 	TrustedProxies []netip.Prefix
 	// OnAuthFailure, when set, observes each failed client authentication
-	// (for audit aggregation and metrics).
+	// (for metrics).
 	OnAuthFailure func(clientID, addr, reason string)
+	// AuthFailures counts failed client authentications for the audit
+	// trail, per tenant, client ID presented and reason, to become one
+	// event each a minute (its owner flushes it; see countAuthFailure);
+	// nil audits none.
+	AuthFailures *audit.Tally
 
 	// The authorization code flow needs the four below. Without any of
 	// them the authorize, resume and logout endpoints answer with an error
@@ -106,6 +119,9 @@ func New(c Config) *Server {
 		s.FailureWindow = time.Minute
 	}
 	s.limiter = ratelimit.New(s.FailureThreshold, s.FailureWindow)
+	if s.Catalogs == nil && s.Accounts != nil {
+		s.Catalogs = &authz.Catalogs{Source: s.Accounts, TTL: -1}
+	}
 	if s.Grants == nil {
 		s.Grants = s.defaultGrants()
 		if s.GrantStore == nil {
@@ -134,6 +150,15 @@ func (s *Server) addRevocations(revs []token.Revocation) {
 	for _, rv := range revs {
 		s.Revoked.Add(rv)
 	}
+}
+
+// catalog returns the tenant's role catalog; the built-in roles alone when
+// the server has no Catalogs (a zero Server, in ServedGrants).
+func (s *Server) catalog(ctx context.Context, tenantID string) (*authz.Catalog, error) {
+	if s.Catalogs == nil {
+		return nil, nil
+	}
+	return s.Catalogs.Catalog(ctx, tenantID)
 }
 
 // ownerRoles returns a client owner's roles; a deleted owner holds none.

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/reqid"
 )
 
 // Pinger reports whether the database answers.
@@ -56,7 +58,7 @@ func New(c Config) http.Handler {
 	for _, m := range c.Mount {
 		m(mux)
 	}
-	return recoverer(log, secure(mux))
+	return reqid.Middleware(recoverer(log, secure(mux)))
 }
 
 // statusClientClosedRequest answers a request whose client went away

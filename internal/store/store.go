@@ -28,6 +28,7 @@ import (
 	"context"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/admin/idempotency"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/client"
@@ -39,10 +40,13 @@ import (
 type Store interface {
 	client.Repository
 	audit.Reader
+	audit.Lister
 	account.Repository
 	token.KeyStore
 	token.Store
 	token.Grants
+	// Idempotency keeps the admin API's Idempotency-Key records.
+	idempotency.Store
 	// Log is the change log that triggers write with every committed
 	// change to clients and their secrets (not last-used times), to the
 	// revocation list and to the signing keys, so a process learns what in

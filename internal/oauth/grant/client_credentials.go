@@ -13,12 +13,19 @@ import (
 // ClientCredentials serves grant_type=client_credentials (RFC 6749 §4.4): a
 // confidential client obtains a token for itself. The token's sub is the
 // client ID; the owner travels in an "owner" claim, and the token's
-// permissions never exceed the owner's.
+// permissions never exceed the owner's: a permission the client holds only
+// in some divisions is kept only where the owner holds it too. A client
+// with roles has its effective grants in a "roles" claim ("oauth_admin",
+// "viewer@emea"), so a resource server learns in which divisions the
+// token's permissions apply.
 type ClientCredentials struct {
 	Tokens TokenIssuer
 	// OwnerRoles returns the roles of a client's owner user (nil when the
 	// user no longer exists). Required when clients have owners.
 	OwnerRoles func(ctx context.Context, userID string) ([]string, error)
+	// Catalog returns a tenant's roles, built in and custom; nil knows the
+	// built-in roles only.
+	Catalog func(ctx context.Context, tenantID string) (*authz.Catalog, error)
 }
 
 var _ Handler = (*ClientCredentials)(nil)
@@ -32,16 +39,28 @@ func (g *ClientCredentials) Handle(ctx context.Context, r *Request) (*Response, 
 	if !c.HasGrant(client.GrantClientCredentials) {
 		return nil, oautherr.UnauthorizedClient("this client is not allowed the client_credentials grant")
 	}
-	held := authz.Permissions(c.Roles)
-	if c.OwnerUserID != "" && len(held) > 0 {
-		roles, err := g.OwnerRoles(ctx, c.OwnerUserID)
-		if err != nil {
-			return nil, err
+	var (
+		perms []authz.Permission
+		roles []string
+	)
+	if len(c.Roles) > 0 {
+		var cat *authz.Catalog
+		if g.Catalog != nil {
+			var err error
+			if cat, err = g.Catalog(ctx, c.TenantID); err != nil {
+				return nil, err
+			}
 		}
-		owner := authz.Permissions(roles)
-		held = slices.DeleteFunc(held, func(p authz.Permission) bool { return !slices.Contains(owner, p) })
+		var owner []string
+		if c.OwnerUserID != "" {
+			var err error
+			if owner, err = g.OwnerRoles(ctx, c.OwnerUserID); err != nil {
+				return nil, err
+			}
+		}
+		perms, roles = Entitled(cat, c.Roles, owner, c.OwnerUserID != "")
 	}
-	scopes, oerr := ResolveScopes(c, r.Params.Get("scope"), held)
+	scopes, oerr := ResolveScopes(c, r.Params.Get("scope"), perms)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -49,8 +68,14 @@ func (g *ClientCredentials) Handle(ctx context.Context, r *Request) (*Response, 
 	if r.Secret != nil {
 		req.SecretID = r.Secret.ID
 	}
+	if c.OwnerUserID != "" || len(roles) > 0 {
+		req.Extra = map[string]any{}
+	}
 	if c.OwnerUserID != "" {
-		req.Extra = map[string]any{"owner": c.OwnerUserID}
+		req.Extra["owner"] = c.OwnerUserID
+	}
+	if len(roles) > 0 {
+		req.Extra["roles"] = roles
 	}
 	tok, err := g.Tokens.IssueAccess(ctx, req)
 	if err != nil {
@@ -58,4 +83,41 @@ func (g *ClientCredentials) Handle(ctx context.Context, r *Request) (*Response, 
 	}
 	return &Response{AccessToken: tok.Token, TokenType: "Bearer", ExpiresIn: int64(tok.ExpiresIn.Seconds()),
 		Scope: strings.Join(scopes, " ")}, nil
+}
+
+// Entitled returns what a client holding grants may carry in a token: the
+// permissions its grants give somewhere in the tenant, and its effective
+// grants, those of a role the catalog knows. When the client has an owner
+// (owned), a permission is kept only where the owner's grants give it too,
+// and a grant only when some permission of its role survives that in the
+// grant's division; a deleted owner (no grants) leaves nothing.
+func Entitled(cat *authz.Catalog, grants, owner []string, owned bool) ([]authz.Permission, []string) {
+	where := func(gs []string, p authz.Permission) authz.Reach {
+		r := cat.Reach(gs, p)
+		if owned {
+			r = r.Intersect(cat.Reach(owner, p))
+		}
+		return r
+	}
+	var perms []authz.Permission
+	for _, p := range authz.AllPermissions() {
+		if where(grants, p).Any() {
+			perms = append(perms, p)
+		}
+	}
+	var effective []string
+	for _, s := range grants {
+		g, err := authz.ParseGrant(s)
+		if err != nil || slices.Contains(effective, s) {
+			continue
+		}
+		role, ok := cat.Role(g.Role)
+		if !ok {
+			continue
+		}
+		if slices.ContainsFunc(role.Permissions, func(p authz.Permission) bool { return where([]string{s}, p).Any() }) {
+			effective = append(effective, s)
+		}
+	}
+	return perms, effective
 }

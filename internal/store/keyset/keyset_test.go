@@ -2,6 +2,7 @@ package keyset
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -26,8 +27,8 @@ var sqliteDialect = &Dialect{
 	TimeArg: func(ns int64) any { return ns / 1000 },
 }
 
-// A count stops at CountCap however many rows match, and the page says
-// so; under the cap it is exact.
+// A count stops at CountCap however many rows match; under the cap it is
+// exact.
 func TestCountStopsAtCap(t *testing.T) {
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
@@ -48,7 +49,7 @@ func TestCountStopsAtCap(t *testing.T) {
 		if err := q.Normalize(); err != nil {
 			t.Fatal(err)
 		}
-		qs, err := Build(sqliteDialect, q)
+		qs, err := Build(sqliteDialect, q, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,12 +65,68 @@ func TestCountStopsAtCap(t *testing.T) {
 	if n := count(client.ListQuery{Status: client.StatusActive}); n != 7 {
 		t.Fatalf("count under the cap = %d, want 7", n)
 	}
-	over := Finish(make([]*client.Client, 0), nil, 3, CountCap+1)
-	if over.Total != CountCap || !over.TotalCapped {
-		t.Fatalf("Finish over the cap: %+v", over)
+}
+
+// Total is the count up to the cap, asking for no estimate; past it, the
+// estimate, never below the count, and estimated unless it says exact.
+func TestTotal(t *testing.T) {
+	qs := &Queries{Cap: 10}
+	estimate := func(n int, exact bool) func() (int, bool, error) {
+		return func() (int, bool, error) { return n, exact, nil }
 	}
-	if under := Finish(nil, nil, 3, 7); under.Total != 7 || under.TotalCapped {
-		t.Fatalf("Finish under the cap: %+v", under)
+	refuse := func() (int, bool, error) { return 0, false, errors.New("estimated under the cap") }
+	for _, c := range []struct {
+		count    int
+		estimate func() (int, bool, error)
+		want     int
+		wantEst  bool
+	}{
+		{7, refuse, 7, false},
+		{10, refuse, 10, false},
+		{11, estimate(500, false), 500, true},
+		{11, estimate(3, false), 11, true}, // an estimate below what was counted
+		{11, estimate(42, true), 42, false},
+	} {
+		n, est, err := qs.Total(c.count, c.estimate)
+		if err != nil || n != c.want || est != c.wantEst {
+			t.Errorf("Total(%d) = %d, %v, %v; want %d, %v", c.count, n, est, err, c.want, c.wantEst)
+		}
+	}
+	if _, _, err := qs.Total(11, func() (int, bool, error) { return 0, false, errors.New("no") }); err == nil {
+		t.Error("an estimate's error was dropped")
+	}
+}
+
+// A row source from SearchFrom comes first, so its placeholders precede
+// the filter's; Where is the filter alone, with its own arguments.
+func TestSearchFrom(t *testing.T) {
+	d := *sqliteDialect
+	d.SearchFrom = func(search string, arg func(any) string) string {
+		return "(SELECT rowid AS hit FROM idx WHERE idx MATCH " + arg(search) + ") AS hits CROSS JOIN clients ON clients.pk = hits.hit"
+	}
+	q := client.ListQuery{TenantID: "ten_a", Search: "abc", Status: client.StatusActive}
+	if err := q.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	qs, err := Build(&d, q, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(qs.Page.SQL, "SELECT id, created_at FROM (SELECT rowid AS hit FROM idx") || qs.Page.Args[0] != "abc" ||
+		qs.Page.Args[1] != "ten_a" {
+		t.Errorf("page: %s %v", qs.Page.SQL, qs.Page.Args)
+	}
+	if qs.Count.Args[len(qs.Count.Args)-1] != 6 || qs.Cap != 5 {
+		t.Errorf("count: %s %v", qs.Count.SQL, qs.Count.Args)
+	}
+	if !strings.HasPrefix(qs.Where.SQL, "tenant_id = ?") || len(qs.Where.Args) != len(qs.Page.Args)-2 || qs.Where.Args[0] != "ten_a" {
+		t.Errorf("where: %s %v", qs.Where.SQL, qs.Where.Args)
+	}
+	if !qs.Filtered {
+		t.Error("a search is not a filter")
+	}
+	if qs, _ := Build(&d, client.ListQuery{TenantID: "ten_a", Sort: client.SortCreatedAt, Limit: 1}, 0); qs.Filtered {
+		t.Error("a tenant's whole list is filtered")
 	}
 }
 
@@ -81,7 +138,7 @@ func TestFinishPages(t *testing.T) {
 		cs = append(cs, &client.Client{ID: fmt.Sprintf("lkc_%d", i)})
 		keys = append(keys, fmt.Sprint(i*10))
 	}
-	p := Finish(cs, keys, 3, 4)
+	p := Finish(cs, keys, 3, 4, false)
 	if len(p.Clients) != 3 || p.Next == "" {
 		t.Fatalf("page: %d clients, next %q", len(p.Clients), p.Next)
 	}
@@ -89,7 +146,7 @@ func TestFinishPages(t *testing.T) {
 	if err != nil || cur.ID != "lkc_2" || cur.Key != "20" {
 		t.Fatalf("cursor %+v, %v; want the third row", cur, err)
 	}
-	if last := Finish(cs[:3], keys[:3], 3, 3); last.Next != "" {
+	if last := Finish(cs[:3], keys[:3], 3, 3, false); last.Next != "" {
 		t.Fatal("a last page has a next cursor")
 	}
 }
@@ -105,7 +162,7 @@ func TestBuildNumbersPlaceholders(t *testing.T) {
 	if err := q.Normalize(); err != nil {
 		t.Fatal(err)
 	}
-	qs, err := Build(&d, q)
+	qs, err := Build(&d, q, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +173,7 @@ func TestBuildNumbersPlaceholders(t *testing.T) {
 		len(qs.Page.Args) != 6 || qs.Page.Args[3] != int64(5) || qs.Page.Args[5] != 11 {
 		t.Errorf("page: %s %v", qs.Page.SQL, qs.Page.Args)
 	}
-	if _, err := Build(&d, client.ListQuery{TenantID: "t", Sort: client.SortName}); err == nil {
+	if _, err := Build(&d, client.ListQuery{TenantID: "t", Sort: client.SortName}, 0); err == nil {
 		t.Error("a sort field the dialect lacks was accepted")
 	}
 }

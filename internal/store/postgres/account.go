@@ -9,18 +9,20 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/authz"
 )
 
 var _ account.Tx = (*tx)(nil)
 
-// CreateTenant stores a new tenant. It returns account.ErrConflict when
-// its ID or slug is taken, or when it is the default and another tenant
-// already is.
+// CreateTenant stores a new tenant with its home division, in one
+// transaction. It returns account.ErrConflict when its ID or slug is
+// taken, or when it is the default and another tenant already is.
 func (db *DB) CreateTenant(ctx context.Context, t *account.Tenant) error {
-	return createTenant(ctx, db.pool, t)
+	return db.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error { return createTenant(ctx, tx, t) })
 }
 
-// CreateTenant stores a new tenant inside the transaction.
+// CreateTenant stores a new tenant with its home division inside the
+// transaction.
 func (t *tx) CreateTenant(ctx context.Context, tn *account.Tenant) error {
 	return createTenant(ctx, t.tx, tn)
 }
@@ -34,6 +36,10 @@ func (db *DB) InAccountTx(ctx context.Context, fn func(account.Tx) error) error 
 func createTenant(ctx context.Context, q querier, t *account.Tenant) error {
 	_, err := q.Exec(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		t.ID, t.Name, slugOrNull(t.Slug), t.Default, ts(t.CreatedAt))
+	if err == nil {
+		err = createDivision(ctx, q, &account.Division{TenantID: t.ID, ID: authz.HomeDivision, Name: authz.HomeDivisionName,
+			CreatedAt: t.CreatedAt})
+	}
 	if isUnique(err) {
 		return fmt.Errorf("postgres: create tenant %q: %w", t.ID, account.ErrConflict)
 	}
@@ -112,7 +118,8 @@ func (db *DB) Tenants(ctx context.Context) ([]account.Tenant, error) {
 	return out, nil
 }
 
-const userColumns = `id, tenant_id, status, email, name, password_hash, roles, locale, created_at, updated_at`
+const userColumns = `id, tenant_id, status, email, name, password_hash, roles, locale, created_at, updated_at,
+	division_id`
 
 func scanUser(row scanner) (*account.User, error) {
 	var (
@@ -120,7 +127,7 @@ func scanUser(row scanner) (*account.User, error) {
 		roles []string
 	)
 	if err := row.Scan(&u.ID, &u.TenantID, &u.Status, &u.Email, &u.Name, &u.PasswordHash, &roles, &u.Locale,
-		&u.CreatedAt, &u.UpdatedAt); err != nil {
+		&u.CreatedAt, &u.UpdatedAt, &u.DivisionID); err != nil {
 		return nil, err
 	}
 	u.Roles = fromArray[string](roles)
@@ -150,9 +157,9 @@ func (t *tx) CreateUser(ctx context.Context, u *account.User) error {
 }
 
 func createUser(ctx context.Context, q querier, u *account.User) error {
-	_, err := q.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+	_, err := q.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		u.ID, u.TenantID, userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, textArray(u.Roles), u.Locale,
-		ts(u.CreatedAt), ts(u.UpdatedAt))
+		ts(u.CreatedAt), ts(u.UpdatedAt), divisionOrHome(u.DivisionID))
 	if isUnique(err) {
 		return fmt.Errorf("postgres: create user: %w", account.ErrConflict)
 	}
@@ -205,7 +212,8 @@ func (db *DB) UserByEmail(ctx context.Context, tenantID, email string) (*account
 }
 
 // UpdateUser writes a user's status (empty as active), email
-// (lower-cased), name, password hash, roles, locale and UpdatedAt. It
+// (lower-cased), name, password hash, roles, locale, division (empty as
+// the home division) and UpdatedAt. It
 // returns account.ErrNotFound for an unknown user and account.ErrConflict
 // when the new email is taken.
 func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
@@ -219,9 +227,9 @@ func (t *tx) UpdateUser(ctx context.Context, u *account.User) error {
 
 func updateUser(ctx context.Context, q querier, u *account.User) error {
 	tag, err := q.Exec(ctx, `UPDATE users SET status = $1, email = $2, name = $3, password_hash = $4, roles = $5,
-		locale = $6, updated_at = $7 WHERE id = $8`,
+		locale = $6, updated_at = $7, division_id = $8 WHERE id = $9`,
 		userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, textArray(u.Roles), u.Locale,
-		ts(u.UpdatedAt), u.ID)
+		ts(u.UpdatedAt), divisionOrHome(u.DivisionID), u.ID)
 	if isUnique(err) {
 		return fmt.Errorf("postgres: update user: %w", account.ErrConflict)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
 )
 
@@ -18,7 +19,8 @@ const clientColumns = `id, tenant_id, name, description, type, grant_types, redi
 	owner_user_id, access_token_ttl, refresh_token_ttl, token_format, require_consent, status, protected,
 	created_at, created_by, updated_at, last_used_at, secret_expires_at,
 	token_endpoint_auth_method, id_token_alg, post_logout_redirect_uris,
-	last_authorized_at, last_authorized_user, last_authorized_redirect_uri, last_token_at, last_token_grant`
+	last_authorized_at, last_authorized_user, last_authorized_redirect_uri, last_token_at, last_token_grant,
+	division_id`
 
 // scanner is a pgx.Row or pgx.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -38,7 +40,8 @@ func scanClient(row scanner, extra ...any) (*client.Client, error) {
 		&c.OwnerUserID, &accessTTL, &refreshTTL, &c.TokenFormat, &c.RequireConsent, &c.Status, &c.Protected,
 		&c.CreatedAt, &c.CreatedBy, &c.UpdatedAt, &lastUsed, &secretExpires,
 		&c.TokenEndpointAuthMethod, &c.IDTokenAlg, &postLogout,
-		&lastAuthorized, &c.LastAuthorization.UserID, &c.LastAuthorization.RedirectURI, &lastToken, &c.LastToken.Grant}
+		&lastAuthorized, &c.LastAuthorization.UserID, &c.LastAuthorization.RedirectURI, &lastToken, &c.LastToken.Grant,
+		&c.DivisionID}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -243,14 +246,14 @@ func (t *tx) UserInTenant(ctx context.Context, tenantID, userID string) (bool, e
 func (t *tx) CreateClient(ctx context.Context, c *client.Client) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-			$22, $23, $24, $25, $26, $27, $28, $29)`,
+			$22, $23, $24, $25, $26, $27, $28, $29, $30)`,
 		c.ID, c.TenantID, c.Name, c.Description, c.Type, textArray(c.GrantTypes), textArray(c.RedirectURIs),
 		textArray(c.Scopes), textArray(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second),
 		int64(c.RefreshTokenTTL/time.Second), c.TokenFormat, c.RequireConsent, c.Status, c.Protected,
 		ts(c.CreatedAt), c.CreatedBy, ts(c.UpdatedAt), tsOrNull(c.LastUsedAt), tsOrNull(c.SecretExpiresAt),
 		c.TokenEndpointAuthMethod, c.IDTokenAlg, textArray(c.PostLogoutRedirectURIs),
 		tsOrNull(c.LastAuthorization.At), c.LastAuthorization.UserID, c.LastAuthorization.RedirectURI,
-		tsOrNull(c.LastToken.At), c.LastToken.Grant)
+		tsOrNull(c.LastToken.At), c.LastToken.Grant, divisionOrHome(c.DivisionID))
 	if isUnique(err) {
 		return fmt.Errorf("postgres: create client %q: %w", c.ID, client.ErrConflict)
 	}
@@ -258,6 +261,15 @@ func (t *tx) CreateClient(ctx context.Context, c *client.Client) error {
 		return fmt.Errorf("postgres: create client: %w", err)
 	}
 	return nil
+}
+
+// divisionOrHome is the division stored for a client or user: an empty one
+// is the home division.
+func divisionOrHome(id string) string {
+	if id == "" {
+		return authz.HomeDivision
+	}
+	return id
 }
 
 // UpdateClient writes every field of c except those that never change
@@ -269,12 +281,12 @@ func (t *tx) UpdateClient(ctx context.Context, c *client.Client) error {
 		grant_types = $4, redirect_uris = $5, scopes = $6, roles = $7, owner_user_id = $8, access_token_ttl = $9,
 		refresh_token_ttl = $10, token_format = $11, require_consent = $12, status = $13, protected = $14,
 		updated_at = $15, secret_expires_at = $16, token_endpoint_auth_method = $17, id_token_alg = $18,
-		post_logout_redirect_uris = $19
-		WHERE id = $20`,
+		post_logout_redirect_uris = $19, division_id = $20
+		WHERE id = $21`,
 		c.Name, c.Description, c.Type, textArray(c.GrantTypes), textArray(c.RedirectURIs), textArray(c.Scopes),
 		textArray(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second), int64(c.RefreshTokenTTL/time.Second),
 		c.TokenFormat, c.RequireConsent, c.Status, c.Protected, ts(c.UpdatedAt), tsOrNull(c.SecretExpiresAt),
-		c.TokenEndpointAuthMethod, c.IDTokenAlg, textArray(c.PostLogoutRedirectURIs), c.ID)
+		c.TokenEndpointAuthMethod, c.IDTokenAlg, textArray(c.PostLogoutRedirectURIs), divisionOrHome(c.DivisionID), c.ID)
 	if err == nil {
 		err = affected(tag, client.ErrNotFound)
 	}

@@ -14,6 +14,9 @@ import (
 // concurrent use. Open it with Open and release it with Close.
 type DB struct {
 	pool *pgxpool.Pool
+	// listCountCap is where a list page stops counting; zero for
+	// keyset.CountCap (see SetListCountCap).
+	listCountCap int
 }
 
 // Open connects to the database at url, a postgres:// URL or a libpq

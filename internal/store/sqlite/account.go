@@ -9,18 +9,20 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/authz"
 )
 
 var _ account.Tx = (*tx)(nil)
 
-// CreateTenant stores a new tenant. It returns account.ErrConflict when
-// its ID or slug is taken, or when it is the default and another tenant
-// already is.
+// CreateTenant stores a new tenant with its home division, in one
+// transaction. It returns account.ErrConflict when its ID or slug is
+// taken, or when it is the default and another tenant already is.
 func (db *DB) CreateTenant(ctx context.Context, t *account.Tenant) error {
-	return createTenant(ctx, db.write, t)
+	return db.writeTx(ctx, func(tx *sql.Tx) error { return createTenant(ctx, tx, t) })
 }
 
-// CreateTenant stores a new tenant inside the transaction.
+// CreateTenant stores a new tenant with its home division inside the
+// transaction.
 func (t *tx) CreateTenant(ctx context.Context, tn *account.Tenant) error {
 	return createTenant(ctx, t.tx, tn)
 }
@@ -34,6 +36,10 @@ func (db *DB) InAccountTx(ctx context.Context, fn func(account.Tx) error) error 
 func createTenant(ctx context.Context, q querier, t *account.Tenant) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at) VALUES (?, ?, ?, ?, ?)`,
 		t.ID, t.Name, slugOrNull(t.Slug), t.Default, t.CreatedAt.UnixMicro())
+	if err == nil {
+		err = createDivision(ctx, q, &account.Division{TenantID: t.ID, ID: authz.HomeDivision, Name: authz.HomeDivisionName,
+			CreatedAt: t.CreatedAt})
+	}
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create tenant %q: %w", t.ID, account.ErrConflict)
 	}
@@ -115,7 +121,8 @@ func (db *DB) Tenants(ctx context.Context) ([]account.Tenant, error) {
 	return out, nil
 }
 
-const userColumns = `id, tenant_id, status, email, name, password_hash, roles, locale, created_at, updated_at`
+const userColumns = `id, tenant_id, status, email, name, password_hash, roles, locale, created_at, updated_at,
+	division_id`
 
 func scanUser(row scanner) (*account.User, error) {
 	var (
@@ -124,7 +131,7 @@ func scanUser(row scanner) (*account.User, error) {
 		created, updated int64
 	)
 	if err := row.Scan(&u.ID, &u.TenantID, &u.Status, &u.Email, &u.Name, &u.PasswordHash, &roles, &u.Locale,
-		&created, &updated); err != nil {
+		&created, &updated, &u.DivisionID); err != nil {
 		return nil, err
 	}
 	var err error
@@ -157,9 +164,9 @@ func (t *tx) CreateUser(ctx context.Context, u *account.User) error {
 }
 
 func createUser(ctx context.Context, q querier, u *account.User) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.TenantID, userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, jsonList(u.Roles), u.Locale,
-		u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro())
+		u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro(), divisionOrHome(u.DivisionID))
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create user: %w", account.ErrConflict)
 	}
@@ -211,7 +218,8 @@ func (db *DB) UserByEmail(ctx context.Context, tenantID, email string) (*account
 }
 
 // UpdateUser writes a user's status (empty as active), email
-// (lower-cased), name, password hash, roles, locale and UpdatedAt. It
+// (lower-cased), name, password hash, roles, locale, division (empty as
+// the home division) and UpdatedAt. It
 // returns account.ErrNotFound for an unknown user and account.ErrConflict
 // when the new email is taken.
 func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
@@ -225,9 +233,9 @@ func (t *tx) UpdateUser(ctx context.Context, u *account.User) error {
 
 func updateUser(ctx context.Context, q querier, u *account.User) error {
 	res, err := q.ExecContext(ctx, `UPDATE users SET status = ?, email = ?, name = ?, password_hash = ?, roles = ?,
-		locale = ?, updated_at = ? WHERE id = ?`,
+		locale = ?, updated_at = ?, division_id = ? WHERE id = ?`,
 		userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, jsonList(u.Roles), u.Locale,
-		u.UpdatedAt.UnixMicro(), u.ID)
+		u.UpdatedAt.UnixMicro(), divisionOrHome(u.DivisionID), u.ID)
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: update user: %w", account.ErrConflict)
 	}

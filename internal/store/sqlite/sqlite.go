@@ -23,6 +23,9 @@ type DB struct {
 	// database it is the write pool, since a second connection would open
 	// a second, empty database.
 	read *sql.DB
+	// listCountCap is where a list page stops counting; zero for
+	// keyset.CountCap (see SetListCountCap).
+	listCountCap int
 }
 
 // pragmas are set on every connection. WAL lets readers run beside the

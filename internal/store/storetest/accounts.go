@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -135,7 +136,7 @@ func newUser(tenantID, id, email string) *account.User {
 	return &account.User{
 		ID: id, TenantID: tenantID, Email: email, Name: "Name of " + id,
 		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$a2V5",
-		Roles:        []string{"viewer", "oauth_admin"}, Locale: "nb",
+		Roles:        []string{"viewer", "oauth_admin@div_ops"}, DivisionID: "div_ops", Locale: "nb",
 		CreatedAt: at(0), UpdatedAt: at(time.Minute),
 	}
 }
@@ -145,6 +146,9 @@ func storedUser(u *account.User) *account.User {
 	d := *u
 	if d.Status == "" {
 		d.Status = account.UserActive
+	}
+	if d.DivisionID == "" {
+		d.DivisionID = authz.HomeDivision
 	}
 	d.Email = strings.ToLower(d.Email)
 	d.Roles = nilIfEmpty(d.Roles)

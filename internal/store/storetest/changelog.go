@@ -302,6 +302,7 @@ func CheckLoggedColumns(t *testing.T, s store.Store, exec func(ctx context.Conte
 		{"clients", "token_endpoint_auth_method", "lkc_cols", true},
 		{"clients", "id_token_alg", "lkc_cols", true},
 		{"clients", "post_logout_redirect_uris", "lkc_cols", true},
+		{"clients", "division_id", "lkc_cols", true},
 		{"clients", "last_used_at", "lkc_cols", false},
 		{"clients", "last_authorized_at", "lkc_cols", false},
 		{"clients", "last_authorized_user", "lkc_cols", false},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -27,6 +28,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Concurrency", concurrencyTests},
 		{"Accounts", accountTests},
 		{"Users", userTests},
+		{"Divisions", divisionTests},
+		{"Roles", roleTests},
 		{"Sessions", sessionTests},
 		{"Consents", consentTests},
 		{"SigningKeys", keyTests},
@@ -34,7 +37,9 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Grants", grantTests},
 		{"CutOffs", cutOffTests},
 		{"Audit", auditTests},
+		{"AuditQuery", auditQueryTests},
 		{"ChangeLog", changeLogTests},
+		{"Idempotency", idempotencyTests},
 	}
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {
@@ -94,6 +99,7 @@ func newClient(tenantID, id, name string) *client.Client {
 		Scopes:          []string{"write", "read", "openid"},
 		Roles:           []string{"viewer", "oauth_admin"},
 		OwnerUserID:     "usr_owner",
+		DivisionID:      "div_ops",
 		AccessTokenTTL:  900 * time.Second,
 		RefreshTokenTTL: 48 * time.Hour,
 		TokenFormat:     client.TokenOpaque,
@@ -114,9 +120,13 @@ func newClient(tenantID, id, name string) *client.Client {
 	}
 }
 
-// storedClient is what a store returns for c.
+// storedClient is what a store returns for c: an empty division is the
+// home division.
 func storedClient(c *client.Client) *client.Client {
 	d := c.Clone()
+	if d.DivisionID == "" {
+		d.DivisionID = authz.HomeDivision
+	}
 	d.GrantTypes, d.RedirectURIs = nilIfEmpty(d.GrantTypes), nilIfEmpty(d.RedirectURIs)
 	d.Scopes, d.Roles = nilIfEmpty(d.Scopes), nilIfEmpty(d.Roles)
 	d.CreatedAt, d.UpdatedAt = stored(d.CreatedAt), stored(d.UpdatedAt)
