@@ -8,18 +8,23 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/provision"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -44,7 +49,7 @@ func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocation
 		case <-t.C:
 			at := now()
 			err := errors.Join(st.PruneTokens(ctx, at), st.PruneGrants(ctx, at), st.PruneSessions(ctx, at),
-				revoked.Load(ctx, st, at))
+				st.PruneIdempotency(ctx, at), revoked.Load(ctx, st, at))
 			if err != nil && ctx.Err() == nil {
 				onErr(err)
 			}
@@ -142,6 +147,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	usage := &client.UsageRecorder{Repo: st}
 	auth := &client.Authenticator{Repo: st, TTL: o.cacheTTL}
+	// Each tenant's roles, built in and custom, kept like the clients.
+	catalogs := &authz.Catalogs{Source: st, TTL: o.cacheTTL}
 	// Failed authentications are padded to argon2id's time from the
 	// first request on, so none can tell unknown client IDs apart.
 	auth.Calibrate()
@@ -156,13 +163,18 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	sessions := &account.Sessions{Repo: st, TTL: o.sessionLifetime, OnRevoke: addRevoked}
 	pages := &lazySessions{}
+	// Failures too many to audit one by one are counted and written as
+	// one event per kind a minute. Two tallies, so that a spray of client
+	// IDs cannot push refused sign-ins into the overflow.
+	authFailures, refusedSignIns := &audit.Tally{}, &audit.Tally{}
 	proto := oauth.New(oauth.Config{
 		Issuer: c.issuer, Auth: auth, Usage: usage, Keys: keys,
 		Tokens: st, Revoked: revoked, Accounts: st, Logger: log, FailureThreshold: o.failLimit, TrustedProxies: trusted,
-		Sessions: pages, Requests: requests, GrantStore: st, Consents: sessions,
+		Sessions: pages, Requests: requests, GrantStore: st, Consents: sessions, AuthFailures: authFailures,
+		Catalogs: catalogs,
 	})
 	accountPages, err := console.New(console.Config{
-		Sessions: sessions, Accounts: st, Requests: requests, Logger: log, TrustedProxies: trusted,
+		Sessions: sessions, Accounts: st, Requests: requests, Logger: log, TrustedProxies: trusted, Refused: refusedSignIns,
 		Client: func(ctx context.Context, id string) (*client.Client, error) {
 			c, _, err := auth.Current(ctx, id)
 			return c, err
@@ -173,7 +185,17 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	pages.Sessions = accountPages
-	handler := server.New(server.Config{DB: st, Logger: log, Mount: []func(*http.ServeMux){proto.Mount, accountPages.Mount}})
+	adminAPI := &admin.API{
+		Clients: &client.Service{Repo: st, OnChange: auth.Invalidate},
+		Users:   &account.Users{Repo: st, OnRevoke: addRevoked},
+		Tenants: &account.Tenants{Repo: st}, Roles: &account.Roles{Repo: st}, Divisions: &account.Divisions{Repo: st},
+		Accounts: st, Audit: st, Idempotency: st,
+		Authenticate: bearerFor(proto), Issuer: c.issuer, TrustedProxies: trusted, Logger: log,
+		// A source guessing tokens is refused after 20 failures a minute.
+		AuthFailures: ratelimit.New(20, time.Minute),
+	}
+	handler := server.New(server.Config{DB: st, Logger: log,
+		Mount: []func(*http.ServeMux){proto.Mount, accountPages.Mount, adminAPI.Mount}})
 
 	// Background work stops only after the server has drained, so the
 	// last uses are flushed before the store closes.
@@ -188,9 +210,12 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	wg.Go(func() { keys.Run(bg, time.Minute) })
 	wg.Go(func() { usage.Run(bg, o.usageFlush, onErr("flush last-used times")) })
 	caches := &changes.Caches{Clients: auth, Revocations: revoked, Tokens: st,
-		ReloadKeys: keys.Reload}
+		ReloadKeys: keys.Reload, Catalogs: catalogs}
 	wg.Go(func() { feed.Run(bg, caches, onErr("follow changes")) })
 	wg.Go(func() { pruneExpired(bg, st, revoked, time.Hour, time.Now, onErr("prune expired tokens")) })
+	appendAudit := func(ctx context.Context, es []*audit.Event) error { return account.AppendAudit(ctx, st, es) }
+	wg.Go(func() { authFailures.Run(bg, time.Minute, appendAudit, onErr("audit failed client authentications")) })
+	wg.Go(func() { refusedSignIns.Run(bg, time.Minute, appendAudit, onErr("audit refused sign-ins")) })
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -331,5 +356,18 @@ func printProvisioned(w io.Writer, r *provision.Result, baseURL string, otherDat
 	fmt.Fprintf(w, "  Get a token:        %s   (the secret on standard input)\n", token)
 	if otherDatabase {
 		fmt.Fprintln(w, "  Give those commands this server's --database (or LATCHKEY_DATABASE_URL).")
+	}
+}
+
+// bearerFor lets the admin API check tokens as the protocol does: by the
+// tenant's issuer and keys, the revocation list and the client cache.
+func bearerFor(proto *oauth.Server) admin.Authenticator {
+	return func(ctx context.Context, slug, tok string) (*admin.Token, error) {
+		b, err := proto.Bearer(ctx, slug, tok)
+		if b == nil || err != nil {
+			return nil, err
+		}
+		return &admin.Token{TenantID: b.Tenant.ID, DefaultTenant: b.Tenant.Default, Subject: b.Claims.Subject, ClientID: b.Claims.ClientID,
+			Scopes: strings.Fields(b.Claims.Scope), Client: b.Client}, nil
 	}
 }

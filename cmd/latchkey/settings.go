@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/admin"
+
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -278,20 +280,7 @@ func durationOrOff(s string) (time.Duration, error) {
 }
 
 // parseDuration accepts Go durations ("36h") and whole days ("90d").
-func parseDuration(s string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 || n > 100000 {
-			return 0, fmt.Errorf("%q is not a number of days", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (like 24h or 90d)", s)
-	}
-	return d, nil
-}
+func parseDuration(s string) (time.Duration, error) { return admin.ParseSpan(s) }
 
 // choiceValue is a string flag that takes one of a few values.
 type choiceValue struct {

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/latchkey/latchkey/internal/authz"
+
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/oauth/grant"
@@ -210,9 +212,12 @@ func checkAuthorize(c *client.Client, p url.Values, redirectURI string, now time
 // two differences. The OpenID Connect scopes (grant.OIDCScopes) are
 // allowed to every authorization_code client, registered or not: they
 // speak of the user, who consents to them, not of what the client may do.
-// And neither "*" nor a scope naming an admin permission is granted: a
-// token obtained for a user acts for the user, and carries no permission
-// of the client's roles, which are for its client_credentials tokens.
+// "*" is never granted: a user's application names what it needs. A
+// scope naming an admin permission is granted only when the client lists
+// it by name (as the console and CLI clients do), and the code carries it
+// only if the user holds that permission (see userScopes): a token
+// obtained for a user acts for the user, never with the client's roles,
+// which are for its client_credentials tokens.
 func authorizeScopes(c *client.Client, requested string) ([]string, *oautherr.Error) {
 	if requested == "" {
 		return grant.ResolveScopes(c, "", nil)
@@ -227,7 +232,22 @@ func authorizeScopes(c *client.Client, requested string) ([]string, *oautherr.Er
 			withOIDC.Scopes = append(withOIDC.Scopes, s)
 		}
 	}
-	return grant.ResolveScopes(&withOIDC, requested, nil)
+	for _, sc := range strings.Split(requested, " ") {
+		if authz.IsPermission(authz.Permission(sc)) && !slices.Contains(c.Scopes, sc) {
+			return nil, oautherr.InvalidScope("the scope %s names an admin permission this client is not registered for", oautherr.Quote(sc))
+		}
+	}
+	return grant.ResolveScopes(&withOIDC, requested, authz.AllPermissions())
+}
+
+// userScopes returns scopes without the admin permissions the user does
+// not hold anywhere in the tenant: what a code issued to the user may
+// carry. (The admin API checks each record's division again.)
+func userScopes(scopes []string, holds func(authz.Permission) bool) []string {
+	return slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool {
+		p := authz.Permission(sc)
+		return authz.IsPermission(p) && !holds(p)
+	})
 }
 
 // handleAuthorize is GET and POST /oauth2/authorize (RFC 6749 §4.1.1,

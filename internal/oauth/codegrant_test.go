@@ -14,6 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -352,5 +353,25 @@ func TestRefreshTokenOffered(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A code carries an admin permission scope the client registered only
+// when the user holds that permission somewhere in the tenant: a user
+// without roles gets the rest of the scope, a viewer gets the permission.
+func TestCodeCarriesHeldPermissionsOnly(t *testing.T) {
+	f := newFlow(t)
+	extra := url.Values{"scope": {"read oauth:client:view"}}
+	if r := f.tokens(extra); r.body["scope"] != "read" {
+		t.Errorf("a user without roles: scope %q, want read", r.body["scope"])
+	}
+	viewer, err := f.users.Create(context.Background(), authz.SystemActor("ten_1"),
+		account.NewUser{Email: "viewer@example.com", Roles: []string{authz.Viewer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.user, f.cookie = viewer, f.signIn(viewer)
+	if r := f.tokens(extra); r.body["scope"] != "read oauth:client:view" {
+		t.Errorf("a viewer: scope %q, want read oauth:client:view", r.body["scope"])
 	}
 }

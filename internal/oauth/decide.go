@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/authz"
+
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
@@ -133,6 +135,12 @@ func (s *Server) toPage(w http.ResponseWriter, r *http.Request, ts *tenantScope,
 func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ts *tenantScope, c *client.Client, req *authreq.Request,
 	sess *account.Session, u *account.User) {
 	ctx := r.Context()
+	cat, err := s.catalog(ctx, u.TenantID)
+	if err != nil {
+		s.serverFailed(w, r, ts, req, err)
+		return
+	}
+	req.Scopes = userScopes(req.Scopes, func(p authz.Permission) bool { return cat.Reach(u.Roles, p).Any() })
 	// Every authorization is recorded in the consent, so that whatever a
 	// code grants shows on the Authorized applications page, where the
 	// user can revoke it.

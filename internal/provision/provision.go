@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,14 +149,37 @@ const loopbackCallback = "http://127.0.0.1/callback"
 // consoleScopes are the scopes of the clients a person signs in with: the
 // console's, which the CLI client shares so a tool at the terminal may
 // ask for what the console may.
-func consoleScopes() []string { return []string{"openid", "profile", "email"} }
+// The admin permissions are among them: the admin API serves a person
+// through these clients only within those scopes, and only with the
+// permissions the person's roles hold.
+func consoleScopes() []string {
+	out := []string{"openid", "profile", "email"}
+	for _, p := range authz.AllPermissions() {
+		out = append(out, string(p))
+	}
+	return out
+}
 
 // ensureClient creates the default client p describes unless it exists.
 // It reports whether this call created it, with the secret it issued.
 // Another instance creating it first is not an error.
 func ensureClient(ctx context.Context, st Store, svc *client.Service, actor client.Actor, p client.CreateParams) (bool, *client.IssuedSecret, error) {
-	_, err := st.Client(ctx, p.ClientID)
+	c, err := st.Client(ctx, p.ClientID)
 	if err == nil {
+		// A client provisioned by an older version gains the scopes
+		// this one provisions, and keeps any an operator added.
+		var missing []string
+		for _, sc := range p.Scopes {
+			if !slices.Contains(c.Scopes, sc) {
+				missing = append(missing, sc)
+			}
+		}
+		if len(missing) > 0 {
+			scopes := append(slices.Clone(c.Scopes), missing...)
+			if _, err := svc.Update(ctx, actor, c.ID, client.UpdateParams{Scopes: &scopes, Confirm: true}); err != nil {
+				return false, nil, fmt.Errorf("add scopes %v to %s: %w", missing, c.ID, err)
+			}
+		}
 		return false, nil, nil
 	}
 	if !errors.Is(err, client.ErrNotFound) {

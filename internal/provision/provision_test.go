@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/provision"
 	"github.com/latchkey/latchkey/internal/store"
@@ -63,7 +64,11 @@ func TestFirstStartProvisionsTheCLIClient(t *testing.T) {
 		!slices.Equal(cli.GrantTypes, want) || cli.TenantID != res.Tenant.ID || cli.Status != client.StatusActive {
 		t.Errorf("latchkey-cli: %+v", cli)
 	}
-	if !slices.Equal(cli.Scopes, []string{"openid", "profile", "email", "offline_access"}) {
+	scopes := []string{"openid", "profile", "email"}
+	for _, p := range authz.AllPermissions() {
+		scopes = append(scopes, string(p))
+	}
+	if scopes = append(scopes, "offline_access"); !slices.Equal(cli.Scopes, scopes) {
 		t.Errorf("latchkey-cli scopes %v", cli.Scopes)
 	}
 	// A terminal tool listens on whatever port the OS gives it.
@@ -200,5 +205,27 @@ func TestRunReportsWhatFailed(t *testing.T) {
 	var ve *client.ValidationError
 	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "provision console client") {
 		t.Errorf("an unusable issuer: Run = %v", err)
+	}
+}
+
+// A console or CLI client provisioned before the admin API existed gains
+// the admin permission scopes at the next start, keeping any scope an
+// operator added.
+func TestEarlierClientsGainThePermissionScopes(t *testing.T) {
+	st := newStore(t)
+	run(t, st)
+	ctx := context.Background()
+	svc := &client.Service{Repo: st}
+	actor := client.SystemActor(get(t, st, provision.CLIClientID).TenantID)
+	old := []string{"openid", "profile", "email", "offline_access", "custom:read"}
+	if _, err := svc.Update(ctx, actor, provision.CLIClientID, client.UpdateParams{Scopes: &old, Confirm: true}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, st)
+	got := get(t, st, provision.CLIClientID).Scopes
+	for _, want := range []string{"custom:read", "offline_access", string(authz.ClientView), string(authz.UsersManage)} {
+		if !slices.Contains(got, want) {
+			t.Errorf("after the restart latchkey-cli lacks %s: %v", want, got)
+		}
 	}
 }

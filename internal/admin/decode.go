@@ -1,0 +1,179 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/errs"
+)
+
+// readBody reads a JSON object body, refusing another media type (415),
+// a body over MaxBody (413), malformed JSON, and a key given twice at any
+// depth: JSON parsers disagree on which of two equal keys wins, so the API
+// takes neither. types are the media types accepted.
+func readBody(r *http.Request, types ...string) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !slices.Contains(types, mt) {
+		p := NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"send the body as "+strings.Join(types, " or "))
+		return nil, &p
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err // a *http.MaxBytesError, or the client went away
+	}
+	if err := checkJSON(b); err != nil {
+		p := NewProblem(http.StatusBadRequest, "malformed", err.Error())
+		return nil, &p
+	}
+	return b, nil
+}
+
+// checkJSON reports whether b is one JSON object without duplicate keys.
+func checkJSON(b []byte) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	tok, err := d.Token()
+	if err != nil {
+		return errors.New("the body is not JSON")
+	}
+	if tok != json.Delim('{') {
+		return errors.New("the body must be a JSON object")
+	}
+	if err := checkObject(d, ""); err != nil {
+		return err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return errors.New("the body must hold one JSON object")
+	}
+	return nil
+}
+
+// checkObject walks an object whose '{' was read.
+func checkObject(d *json.Decoder, path string) error {
+	seen := map[string]bool{}
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return errors.New("the body is not valid JSON")
+		}
+		k := tok.(string)
+		if seen[k] {
+			return fmt.Errorf("the key %q is given twice", path+k)
+		}
+		seen[k] = true
+		if err := checkValue(d, path+k+"."); err != nil {
+			return err
+		}
+	}
+	if _, err := d.Token(); err != nil {
+		return errors.New("the body is not valid JSON")
+	}
+	return nil
+}
+
+func checkValue(d *json.Decoder, path string) error {
+	tok, err := d.Token()
+	if err != nil {
+		return errors.New("the body is not valid JSON")
+	}
+	switch tok {
+	case json.Delim('{'):
+		return checkObject(d, path)
+	case json.Delim('['):
+		for d.More() {
+			if err := checkValue(d, path); err != nil {
+				return err
+			}
+		}
+		if _, err := d.Token(); err != nil {
+			return errors.New("the body is not valid JSON")
+		}
+	}
+	return nil
+}
+
+// decodeInto decodes a checked body into v, which must be a pointer to a
+// struct: an unknown key or a value of the wrong type is a field error
+// (422) naming the key.
+func decodeInto(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	err := d.Decode(v)
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te):
+		return errs.Invalid(te.Field, "must be "+jsonKind(te.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return errs.Invalid(name, "is not a field of this request")
+	}
+	p := NewProblem(http.StatusBadRequest, "malformed", "the body is not valid JSON")
+	return &p
+}
+
+// jsonKind names a Go kind as the JSON type it decodes from.
+func jsonKind(k string) string {
+	switch {
+	case k == "string":
+		return "a string"
+	case k == "bool":
+		return "true or false"
+	case k == "slice":
+		return "an array"
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+		return "a number"
+	}
+	return "of another type"
+}
+
+// queryParams checks a request's query: every parameter one of known,
+// none given twice. The errors are field errors naming the parameter.
+func queryParams(r *http.Request, known ...string) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, errs.Invalid("query", "is not a valid query string")
+	}
+	var fe []errs.FieldError
+	for k, vs := range q {
+		switch {
+		case !slices.Contains(known, k):
+			fe = append(fe, errs.FieldError{Field: k, Message: "is not a parameter of this endpoint"})
+		case len(vs) > 1:
+			fe = append(fe, errs.FieldError{Field: k, Message: "is given more than once"})
+		}
+	}
+	if fe != nil {
+		return nil, &errs.ValidationError{Fields: sortFields(fe)}
+	}
+	return q, nil
+}
+
+// confirmed reads the confirm=true query parameter that a change to a
+// protected client needs.
+func confirmed(q url.Values) (bool, error) {
+	switch q.Get("confirm") {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, errs.Invalid("confirm", `must be "true" or "false"`)
+}
+
+// sortFields orders field errors by field, so a response lists them the
+// same way every time.
+func sortFields(fe []errs.FieldError) []errs.FieldError {
+	slices.SortFunc(fe, func(a, b errs.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return fe
+}
