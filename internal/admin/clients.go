@@ -342,11 +342,7 @@ func getClient(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
 // updateClient serves PATCH /clients/{id}: a JSON merge patch (RFC 7396)
 // of the client, applied only if the If-Match version is still current.
 func updateClient(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
-	v, err := queryParams(r, "confirm")
-	if err != nil {
-		return err
-	}
-	confirm, err := confirmed(v)
+	confirm, err := confirmParam(r)
 	if err != nil {
 		return err
 	}
@@ -387,88 +383,57 @@ func (a *API) writeClient(w http.ResponseWriter, r *http.Request, c *call, cl *c
 // "name"), anything else replaces the field. Read-only and unknown fields
 // are field errors.
 func clientPatch(body []byte) (client.UpdateParams, error) {
-	var m map[string]json.RawMessage
 	var p client.UpdateParams
-	if err := json.Unmarshal(body, &m); err != nil {
+	m, pt, err := readPatch(body)
+	if err != nil {
 		return p, err
-	}
-	var fe []errs.FieldError
-	bad := func(field, msg string) { fe = append(fe, errs.FieldError{Field: field, Message: msg}) }
-	str := func(k string, raw json.RawMessage) *string {
-		s := ""
-		if string(raw) != "null" && json.Unmarshal(raw, &s) != nil {
-			bad(k, "must be a string or null")
-		}
-		return &s
-	}
-	list := func(k string, raw json.RawMessage) *[]string {
-		s := []string{}
-		if string(raw) != "null" && json.Unmarshal(raw, &s) != nil {
-			bad(k, "must be an array of strings or null")
-		}
-		return &s
-	}
-	seconds := func(k string, raw json.RawMessage) *time.Duration {
-		var n int64
-		if string(raw) != "null" && json.Unmarshal(raw, &n) != nil {
-			bad(k, "must be a whole number of seconds or null")
-		}
-		d := time.Duration(n) * time.Second
-		return &d
 	}
 	for k, raw := range m {
 		switch k {
 		case "name":
-			p.Name = str(k, raw)
+			p.Name = pt.str(k, raw)
 		case "description":
-			p.Description = str(k, raw)
+			p.Description = pt.str(k, raw)
 		case "grant_types":
-			gs := grantTypes(*list(k, raw))
+			gs := grantTypes(*pt.list(k, raw))
 			p.GrantTypes = &gs
 		case "redirect_uris":
-			p.RedirectURIs = list(k, raw)
+			p.RedirectURIs = pt.list(k, raw)
 		case "scopes":
-			p.Scopes = list(k, raw)
+			p.Scopes = pt.list(k, raw)
 		case "roles":
-			p.Roles = list(k, raw)
+			p.Roles = pt.list(k, raw)
 		case "owner_user_id":
-			p.OwnerUserID = str(k, raw)
+			p.OwnerUserID = pt.str(k, raw)
 		case "division_id":
-			p.DivisionID = str(k, raw)
+			p.DivisionID = pt.str(k, raw)
 		case "access_token_ttl":
-			p.AccessTokenTTL = seconds(k, raw)
+			p.AccessTokenTTL = pt.seconds(k, raw)
 		case "refresh_token_ttl":
-			p.RefreshTokenTTL = seconds(k, raw)
+			p.RefreshTokenTTL = pt.seconds(k, raw)
 		case "token_format":
-			f := client.TokenFormat(*str(k, raw))
+			f := client.TokenFormat(*pt.str(k, raw))
 			p.TokenFormat = &f
 		case "require_consent":
-			b := false
-			if string(raw) != "null" && json.Unmarshal(raw, &b) != nil {
-				bad(k, "must be true, false or null")
-			}
-			p.RequireConsent = &b
+			p.RequireConsent = pt.boolean(k, raw)
 		case "status":
-			st := client.Status(*str(k, raw))
+			st := client.Status(*pt.str(k, raw))
 			p.Status = &st
 		case "token_endpoint_auth_method":
-			am := client.AuthMethod(*str(k, raw))
+			am := client.AuthMethod(*pt.str(k, raw))
 			p.TokenEndpointAuthMethod = &am
 		case "id_token_signed_response_alg":
-			p.IDTokenAlg = str(k, raw)
+			p.IDTokenAlg = pt.str(k, raw)
 		case "post_logout_redirect_uris":
-			p.PostLogoutRedirectURIs = list(k, raw)
+			p.PostLogoutRedirectURIs = pt.list(k, raw)
 		case "client_id", "tenant_id", "type", "protected", "created_at", "created_by", "updated_at", "last_used_at",
 			"secret_expires_at", "secrets", "last_authorization", "last_token":
-			bad(k, "cannot be changed")
+			pt.bad(k, "cannot be changed")
 		default:
-			bad(k, "is not a field of a client")
+			pt.bad(k, "is not a field of a client")
 		}
 	}
-	if fe != nil {
-		return p, &errs.ValidationError{Fields: sortFields(fe)}
-	}
-	return p, nil
+	return p, pt.err()
 }
 
 func deleteClient(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
@@ -485,11 +450,7 @@ func deleteClient(a *API, w http.ResponseWriter, r *http.Request, c *call) error
 // setStatus serves activate, deactivate and revoke.
 func setStatus(to client.Status) handler {
 	return func(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
-		v, err := queryParams(r, "confirm")
-		if err != nil {
-			return err
-		}
-		confirm, err := confirmed(v)
+		confirm, err := confirmParam(r)
 		if err != nil {
 			return err
 		}
@@ -542,11 +503,7 @@ func issuedView(sec *client.IssuedSecret) IssuedSecretView {
 // type T: a request without a body takes T's zero value.
 func secretRequest[T any](r *http.Request) (bool, T, error) {
 	var b T
-	v, err := queryParams(r, "confirm")
-	if err != nil {
-		return false, b, err
-	}
-	confirm, err := confirmed(v)
+	confirm, err := confirmParam(r)
 	if err != nil {
 		return false, b, err
 	}
@@ -600,11 +557,7 @@ func addSecret(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func revokeSecret(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
-	v, err := queryParams(r, "confirm")
-	if err != nil {
-		return err
-	}
-	confirm, err := confirmed(v)
+	confirm, err := confirmParam(r)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/errs"
 )
@@ -176,4 +177,71 @@ func confirmed(q url.Values) (bool, error) {
 func sortFields(fe []errs.FieldError) []errs.FieldError {
 	slices.SortFunc(fe, func(a, b errs.FieldError) int { return strings.Compare(a.Field, b.Field) })
 	return fe
+}
+
+// confirmParam reads the query of a request whose one parameter is the
+// confirm=true a change to a protected client needs.
+func confirmParam(r *http.Request) (bool, error) {
+	v, err := queryParams(r, "confirm")
+	if err != nil {
+		return false, err
+	}
+	return confirmed(v)
+}
+
+// patch reads the values of a JSON merge patch (RFC 7396), collecting a
+// field error for each of the wrong type; null reads as the empty value.
+type patch struct{ fe []errs.FieldError }
+
+// readPatch splits a checked body into its keys.
+func readPatch(body []byte) (map[string]json.RawMessage, *patch, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, nil, err
+	}
+	return m, &patch{}, nil
+}
+
+func (p *patch) bad(field, msg string) {
+	p.fe = append(p.fe, errs.FieldError{Field: field, Message: msg})
+}
+
+// value decodes raw into v unless it is null, or says what it must be.
+func (p *patch) value(k string, raw json.RawMessage, v any, must string) {
+	if string(raw) != "null" && json.Unmarshal(raw, v) != nil {
+		p.bad(k, must)
+	}
+}
+
+func (p *patch) str(k string, raw json.RawMessage) *string {
+	s := ""
+	p.value(k, raw, &s, "must be a string or null")
+	return &s
+}
+
+func (p *patch) list(k string, raw json.RawMessage) *[]string {
+	s := []string{}
+	p.value(k, raw, &s, "must be an array of strings or null")
+	return &s
+}
+
+func (p *patch) boolean(k string, raw json.RawMessage) *bool {
+	b := false
+	p.value(k, raw, &b, "must be true, false or null")
+	return &b
+}
+
+func (p *patch) seconds(k string, raw json.RawMessage) *time.Duration {
+	var n int64
+	p.value(k, raw, &n, "must be a whole number of seconds or null")
+	d := time.Duration(n) * time.Second
+	return &d
+}
+
+// err returns the field errors collected, sorted, or nil.
+func (p *patch) err() error {
+	if p.fe == nil {
+		return nil
+	}
+	return &errs.ValidationError{Fields: sortFields(p.fe)}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authz"
-	"github.com/latchkey/latchkey/internal/errs"
 )
 
 // Role is the JSON form of a role: built in, or one of the tenant's own.
@@ -109,35 +108,30 @@ func updateRole(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
+	m, pt, err := readPatch(body)
+	if err != nil {
 		return err
 	}
 	var p account.RoleChanges
-	var fe []errs.FieldError
 	for k, raw := range m {
 		switch k {
 		case "description":
-			s := ""
-			if string(raw) != "null" && json.Unmarshal(raw, &s) != nil {
-				fe = append(fe, errs.FieldError{Field: k, Message: "must be a string or null"})
-			}
-			p.Description = &s
+			p.Description = pt.str(k, raw)
 		case "permissions":
 			var ps []string
 			if json.Unmarshal(raw, &ps) != nil || ps == nil {
-				fe = append(fe, errs.FieldError{Field: k, Message: "must be an array of permissions"})
+				pt.bad(k, "must be an array of permissions")
 			}
 			perms := permissions(ps)
 			p.Permissions = &perms
 		case "name", "built_in", "created_at", "updated_at":
-			fe = append(fe, errs.FieldError{Field: k, Message: "cannot be changed"})
+			pt.bad(k, "cannot be changed")
 		default:
-			fe = append(fe, errs.FieldError{Field: k, Message: "is not a field of a role"})
+			pt.bad(k, "is not a field of a role")
 		}
 	}
-	if fe != nil {
-		return &errs.ValidationError{Fields: sortFields(fe)}
+	if err := pt.err(); err != nil {
+		return err
 	}
 	role, err := a.Roles.Update(r.Context(), c.actor, r.PathValue("name"), p)
 	if err != nil {

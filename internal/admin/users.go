@@ -2,13 +2,11 @@ package admin
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"net/http"
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
-	"github.com/latchkey/latchkey/internal/errs"
 )
 
 // UserList is the tenant's users.
@@ -94,48 +92,35 @@ func updateUser(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
+	m, pt, err := readPatch(body)
+	if err != nil {
 		return err
 	}
 	var p account.UserChanges
-	var fe []errs.FieldError
-	bad := func(field, msg string) { fe = append(fe, errs.FieldError{Field: field, Message: msg}) }
-	str := func(k string, raw json.RawMessage) *string {
-		s := ""
-		if string(raw) != "null" && json.Unmarshal(raw, &s) != nil {
-			bad(k, "must be a string or null")
-		}
-		return &s
-	}
 	for k, raw := range m {
 		switch k {
 		case "name":
-			p.Name = str(k, raw)
+			p.Name = pt.str(k, raw)
 		case "locale":
-			p.Locale = str(k, raw)
+			p.Locale = pt.str(k, raw)
 		case "email":
-			p.Email = str(k, raw)
+			p.Email = pt.str(k, raw)
 		case "division_id":
-			p.DivisionID = str(k, raw)
+			p.DivisionID = pt.str(k, raw)
 		case "roles":
-			roles := []string{}
-			if string(raw) != "null" && json.Unmarshal(raw, &roles) != nil {
-				bad(k, "must be an array of strings or null")
-			}
-			p.Roles = &roles
+			p.Roles = pt.list(k, raw)
 		case "status":
-			bad(k, "use POST /users/{id}/disable or /enable")
+			pt.bad(k, "use POST /users/{id}/disable or /enable")
 		case "password":
-			bad(k, "cannot be set through the API; use latchkey users set-password")
+			pt.bad(k, "cannot be set through the API; use latchkey users set-password")
 		case "id", "tenant_id", "password_set", "created_at", "updated_at":
-			bad(k, "cannot be changed")
+			pt.bad(k, "cannot be changed")
 		default:
-			bad(k, "is not a field of a user")
+			pt.bad(k, "is not a field of a user")
 		}
 	}
-	if fe != nil {
-		return &errs.ValidationError{Fields: sortFields(fe)}
+	if err := pt.err(); err != nil {
+		return err
 	}
 	u, err := a.Users.Update(r.Context(), c.actor, r.PathValue("id"), p)
 	if err != nil {

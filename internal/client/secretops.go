@@ -42,18 +42,8 @@ func (s *Service) AddSecret(ctx context.Context, actor Actor, id string, p AddSe
 		return nil, err
 	}
 	var fe fieldErrors
-	checkSecretLifetime(&fe, p.Lifetime)
-	if p.Secret != "" {
-		fe.merge(ValidateSuppliedSecret(p.Secret))
-	}
-	if err := fe.err(); err != nil {
-		return nil, err
-	}
-	if ValidateClientID(id) != nil {
-		return nil, ErrNotFound
-	}
 	now := s.now()
-	issued, err := s.newSecret(ctx, id, actor, now, p.Secret, p.Lifetime)
+	issued, err := s.issueSecret(ctx, &fe, actor, id, now, p.Secret, p.Lifetime)
 	if err != nil {
 		return nil, err
 	}
@@ -178,4 +168,24 @@ func newestExpiry(secrets []Secret, now time.Time) time.Time {
 		return time.Time{}
 	}
 	return newest.ExpiresAt
+}
+
+// issueSecret checks a new secret's lifetime and supplied value, adding
+// to the field errors fe already holds, and makes the secret record for
+// client id. It is the first step of a rotation and of an added secret:
+// hashed before the transaction, as on create, so the write lock never
+// waits for argon2id.
+func (s *Service) issueSecret(ctx context.Context, fe *fieldErrors, actor Actor, id string, now time.Time,
+	supplied string, lifetime time.Duration) (*IssuedSecret, error) {
+	checkSecretLifetime(fe, lifetime)
+	if supplied != "" {
+		fe.merge(ValidateSuppliedSecret(supplied))
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	if ValidateClientID(id) != nil {
+		return nil, ErrNotFound
+	}
+	return s.newSecret(ctx, id, actor, now, supplied, lifetime)
 }

@@ -786,20 +786,8 @@ func (s *Service) RotateSecret(ctx context.Context, actor Actor, id string, p Ro
 	if p.Grace < 0 || p.Grace > MaxGracePeriod {
 		fe.add("grace", "must be from 0 to 30 days")
 	}
-	checkSecretLifetime(&fe, p.Lifetime)
-	if p.Secret != "" {
-		fe.merge(ValidateSuppliedSecret(p.Secret))
-	}
-	if err := fe.err(); err != nil {
-		return nil, err
-	}
-	if ValidateClientID(id) != nil {
-		return nil, ErrNotFound
-	}
 	now := s.now()
-	// Hashed before the transaction, as on create, so the write lock never
-	// waits for argon2id.
-	issued, err := s.newSecret(ctx, id, actor, now, p.Secret, p.Lifetime)
+	issued, err := s.issueSecret(ctx, &fe, actor, id, now, p.Secret, p.Lifetime)
 	if err != nil {
 		return nil, err
 	}
