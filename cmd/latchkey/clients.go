@@ -18,14 +18,13 @@ import (
 )
 
 // clientsCmd is one run of "latchkey clients ...": the tenant it acts in,
-// the opened store and the service acting as the operator.
+// and what it acts through: the database, or a server's admin API.
 type clientsCmd struct {
-	a      *app
-	tenant string
-	json   bool
-	svc    *client.Service
-	users  *account.Users
-	actor  client.Actor
+	a        *app
+	tenant   string
+	endpoint string
+	json     bool
+	ops      clientOps
 }
 
 func (a *app) clientsCmd() *cobra.Command {
@@ -34,12 +33,18 @@ func (a *app) clientsCmd() *cobra.Command {
 		Use:   "clients",
 		Short: "Manage OAuth clients",
 		Long: `Manage the OAuth clients of a tenant (the default tenant unless --tenant
-names another). Changes reach running servers within a second.`,
+names another). Changes reach running servers within a second.
+
+With --endpoint the commands use a running server's admin API instead of
+the database, as the principal "latchkey login" signed in, or the one
+LATCHKEY_TOKEN, or LATCHKEY_CLIENT_ID with LATCHKEY_CLIENT_SECRET,
+authenticate; the output is the same.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: groupRun,
 	}
 	pf := cmd.PersistentFlags()
 	tenantFlag(pf, &cc.tenant, "tenant to act in")
+	endpointFlag(pf, &cc.endpoint, endpointHelp)
 	pf.BoolVar(&cc.json, "json", false, "print JSON for scripts")
 	cmd.AddCommand(cc.createCmd(), cc.listCmd(), cc.showCmd(), cc.updateCmd(),
 		cc.statusCmd("activate", "Let an inactive client obtain tokens again", client.StatusActive),
@@ -49,9 +54,18 @@ names another). Changes reach running servers within a second.`,
 	return cmd
 }
 
-// open opens the store and sets up the service in the tenant named. It
-// returns a function that closes the store.
+// open connects the commands to the tenant named: in the database, as
+// the operator, or with --endpoint through the server's admin API. It
+// returns a function that closes the connection.
 func (cc *clientsCmd) open(ctx context.Context) (func(), error) {
+	if cc.endpoint != "" {
+		r, api, err := cc.a.connect(cc.endpoint, cc.tenant)
+		if err != nil {
+			return nil, err
+		}
+		cc.ops = remoteClients{api: api, r: r}
+		return func() {}, nil
+	}
 	st, err := openExisting(ctx, &cc.a.cfg)
 	if err != nil {
 		return nil, err
@@ -61,13 +75,12 @@ func (cc *clientsCmd) open(ctx context.Context) (func(), error) {
 		st.Close()
 		return nil, err
 	}
-	cc.svc = &client.Service{Repo: st}
-	cc.users = &account.Users{Repo: st}
-	cc.actor = operator(tenant.ID, cc.a.env)
+	cc.ops = localClients{svc: &client.Service{Repo: st}, users: &account.Users{Repo: st}, actor: operator(tenant.ID, cc.a.env)}
 	return func() { st.Close() }, nil
 }
 
-// withClient is the RunE of a command on one client: it opens the store,
+// withClient is the RunE of a command on one client: it opens the
+// connection,
 // runs fn on the client ID given, and words fn's error for that client.
 func (cc *clientsCmd) withClient(fn func(ctx context.Context, cmd *cobra.Command, id string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
@@ -250,16 +263,12 @@ func (cc *clientsCmd) createCmd() *cobra.Command {
 			if inactive {
 				p.Status = client.StatusInactive
 			}
-			c, sec, err := cc.svc.Create(ctx, cc.actor, p)
+			v, err := cc.ops.Create(ctx, p)
 			if err != nil {
 				return err
 			}
-			cc.warnUnserved(c)
-			var secrets []client.Secret
-			if sec != nil {
-				secrets = []client.Secret{sec.Secret}
-			}
-			return cc.print(withGenerated(admin.NewClient(c, secrets), sec, supplied != ""))
+			cc.warnUnserved(&client.Client{GrantTypes: grantTypes(v.GrantTypes)})
+			return cc.print(withGenerated(v, supplied != ""))
 		},
 	}
 	cf.register(cmd, false)
@@ -271,13 +280,14 @@ func (cc *clientsCmd) createCmd() *cobra.Command {
 	return cmd
 }
 
-// withGenerated adds a new secret to the view for its one showing, unless
-// the admin supplied it: a secret someone chose is never printed back.
-func withGenerated(v admin.Client, sec *client.IssuedSecret, supplied bool) admin.Client {
+// withGenerated keeps a new secret in the view for its one showing,
+// unless the admin supplied it: a secret someone chose is never printed
+// back.
+func withGenerated(v admin.Client, supplied bool) admin.Client {
 	if supplied {
-		return v
+		v.ClientSecret, v.ClientSecretShown = "", ""
 	}
-	return v.WithSecret(sec)
+	return v
 }
 
 func (cc *clientsCmd) listCmd() *cobra.Command {
@@ -333,32 +343,30 @@ func (cc *clientsCmd) userID(ctx context.Context, ref string) (string, error) {
 	if !strings.Contains(ref, "@") {
 		return ref, nil
 	}
-	u, err := cc.users.Find(ctx, cc.actor, ref)
+	id, err := cc.ops.UserID(ctx, ref)
 	if err != nil {
 		return "", userErr(ref, err)
 	}
-	return u.ID, nil
+	return id, nil
 }
 
 func (cc *clientsCmd) list(ctx context.Context, q client.ListQuery, all bool) error {
 	var rows []admin.Client
-	var page *client.ListPage
+	var page admin.ClientList
 	var err error
 	for {
-		if page, err = cc.svc.List(ctx, cc.actor, q); err != nil {
+		if page, err = cc.ops.List(ctx, q); err != nil {
 			return err
 		}
-		for _, c := range page.Clients {
-			rows = append(rows, admin.NewClient(c, nil))
-		}
-		if !all || page.Next == "" {
+		rows = append(rows, page.Clients...)
+		if !all || page.NextPageToken == "" {
 			break
 		}
-		q.After = page.Next
+		q.After = page.NextPageToken
 	}
 	out := cc.a.stdout
 	if cc.json {
-		next := page.Next
+		next := page.NextPageToken
 		if all {
 			next = ""
 		}
@@ -389,8 +397,8 @@ func (cc *clientsCmd) list(ctx context.Context, q client.ListQuery, all bool) er
 		total = "about " + total
 	}
 	fmt.Fprintf(out, "%d of %s client(s)", len(rows), total)
-	if page.Next != "" && !all {
-		fmt.Fprintf(out, "; next page: --after %s", page.Next)
+	if page.NextPageToken != "" && !all {
+		fmt.Fprintf(out, "; next page: --after %s", page.NextPageToken)
 	}
 	fmt.Fprintln(out)
 	return nil
@@ -409,11 +417,11 @@ func (cc *clientsCmd) showCmd() *cobra.Command {
 		Short: "Show a client and its secrets' metadata",
 		Args:  oneArg("client ID"),
 		RunE: cc.withClient(func(ctx context.Context, _ *cobra.Command, id string) error {
-			c, secrets, err := cc.svc.Get(ctx, cc.actor, id)
+			v, err := cc.ops.Get(ctx, id)
 			if err != nil {
 				return err
 			}
-			return cc.print(admin.NewClient(c, secrets))
+			return cc.print(v)
 		}),
 	}
 }
@@ -432,12 +440,12 @@ func (cc *clientsCmd) updateCmd() *cobra.Command {
 			return err
 		}
 		p.Confirm = confirm
-		c, err := cc.svc.Update(ctx, cc.actor, id, p)
+		v, err := cc.ops.Update(ctx, id, p)
 		if err != nil {
 			return err
 		}
-		cc.warnUnserved(c)
-		return cc.print(admin.NewClient(c, nil))
+		cc.warnUnserved(&client.Client{GrantTypes: grantTypes(v.GrantTypes)})
+		return cc.print(v)
 	})
 	cf.register(cmd, true)
 	cmd.Flags().BoolVar(&confirm, "confirm", false, "confirm changing a protected client")
@@ -525,11 +533,11 @@ func (cc *clientsCmd) statusCmd(name, short string, to client.Status) *cobra.Com
 		Short: short,
 		Args:  oneArg("client ID"),
 		RunE: cc.withClient(func(ctx context.Context, _ *cobra.Command, id string) error {
-			c, err := cc.svc.SetStatus(ctx, cc.actor, id, to, confirm)
+			v, err := cc.ops.SetStatus(ctx, id, to, confirm)
 			if err != nil {
 				return err
 			}
-			return cc.print(admin.NewClient(c, nil))
+			return cc.print(v)
 		}),
 	}
 	// A protected client can be deactivated and activated when confirmed;
@@ -555,15 +563,11 @@ func (cc *clientsCmd) rotateCmd() *cobra.Command {
 			return err
 		}
 		return cc.withClient(func(ctx context.Context, _ *cobra.Command, id string) error {
-			sec, err := cc.svc.RotateSecret(ctx, cc.actor, id, client.RotateParams{Grace: grace, Lifetime: lifetime, Confirm: confirm, Secret: supplied})
+			v, err := cc.ops.RotateSecret(ctx, id, client.RotateParams{Grace: grace, Lifetime: lifetime, Confirm: confirm, Secret: supplied})
 			if err != nil {
 				return err
 			}
-			c, secrets, err := cc.svc.Get(ctx, cc.actor, id)
-			if err != nil {
-				return err
-			}
-			return cc.print(withGenerated(admin.NewClient(c, secrets), sec, supplied != ""))
+			return cc.print(withGenerated(v, supplied != ""))
 		})(cmd, args)
 	}
 	fs := cmd.Flags()
@@ -579,7 +583,7 @@ func (cc *clientsCmd) deleteCmd() *cobra.Command {
 		Short: "Remove a client",
 		Args:  oneArg("client ID"),
 		RunE: cc.withClient(func(ctx context.Context, _ *cobra.Command, id string) error {
-			if err := cc.svc.Delete(ctx, cc.actor, id); err != nil {
+			if err := cc.ops.Delete(ctx, id); err != nil {
 				return err
 			}
 			if cc.json {

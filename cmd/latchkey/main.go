@@ -184,7 +184,8 @@ func (a *app) root() *cobra.Command {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.clientsCmd(), a.usersCmd(), a.tenantsCmd(), a.keysCmd(), a.auditCmd()} {
+	for _, c := range []*cobra.Command{a.clientsCmd(), a.usersCmd(), a.tenantsCmd(), a.keysCmd(), a.auditCmd(),
+		a.loginCmd(), a.logoutCmd()} {
 		c.GroupID = "manage"
 		root.AddCommand(c)
 	}

@@ -26,10 +26,11 @@ func (cc *clientsCmd) tokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token CLIENT_ID [--scope S]",
 		Short: "Get a token from the running server with a client's credentials, and show its claims",
-		Long: `Ask the running server (at --issuer, or the tenant's issuer under it) for a
-token with the client_credentials grant, and print it with its decoded
-claims. The secret is read from --secret-file, or from standard input
-(asked for without echo on a terminal): never from a flag.`,
+		Long: `Ask the running server (at --endpoint or --issuer, or the tenant's issuer
+under it) for a token with the client_credentials grant, and print it
+with its decoded claims. The secret is read from --secret-file, or from
+standard input (asked for without echo on a terminal): never from a
+flag.`,
 		Args: oneArg("client ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			issuer, err := cc.issuer(cmd.Context())
@@ -50,9 +51,17 @@ claims. The secret is read from --secret-file, or from standard input
 }
 
 // issuer is the issuer of the tenant the command names: the server's
-// issuer for the default tenant, {issuer}/t/{slug} for another. Only a
-// named tenant needs the database.
+// issuer for the default tenant, {issuer}/t/{slug} for another; with
+// --endpoint, that server's. Only a tenant named without --endpoint needs
+// the database.
 func (cc *clientsCmd) issuer(ctx context.Context) (string, error) {
+	if cc.endpoint != "" {
+		r, err := newRemote(cc.endpoint, cc.tenant)
+		if err != nil {
+			return "", err
+		}
+		return r.base, nil
+	}
 	if cc.tenant == "" {
 		return cc.a.cfg.issuer, nil
 	}

@@ -16,13 +16,13 @@ import (
 )
 
 // usersCmd is one run of "latchkey users ...": the tenant it acts in, and
-// the user service acting as the operator.
+// what it acts through: the database, or a server's admin API.
 type usersCmd struct {
-	a      *app
-	tenant string
-	json   bool
-	svc    *account.Users
-	actor  authz.Actor
+	a        *app
+	tenant   string
+	endpoint string
+	json     bool
+	ops      userOps
 }
 
 func (a *app) usersCmd() *cobra.Command {
@@ -35,12 +35,19 @@ another): the people who sign in to the console and to applications.
 A command on one user takes its ID or its email.
 
 A password is read from a file or standard input (--password-file), never
-from a flag value, and is never printed.`,
+from a flag value, and is never printed.
+
+With --endpoint the commands use a running server's admin API instead of
+the database, as the principal "latchkey login" signed in, or the one
+LATCHKEY_TOKEN, or LATCHKEY_CLIENT_ID with LATCHKEY_CLIENT_SECRET,
+authenticate; the output is the same. The API sets no password:
+set-password runs on the database only.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: groupRun,
 	}
 	pf := cmd.PersistentFlags()
 	tenantFlag(pf, &uc.tenant, "tenant to act in")
+	endpointFlag(pf, &uc.endpoint, endpointHelp)
 	pf.BoolVar(&uc.json, "json", false, "print JSON for scripts")
 	cmd.AddCommand(uc.createCmd(), uc.updateCmd(), uc.listCmd(), uc.showCmd(), uc.setPasswordCmd(),
 		uc.statusCmd("disable", "Stop a user signing in: ends their sessions and revokes their applications' tokens", account.UserDisabled),
@@ -48,9 +55,18 @@ from a flag value, and is never printed.`,
 	return cmd
 }
 
-// open opens the store and sets up the service in the tenant named. It
-// returns a function that closes the store.
+// open connects the commands to the tenant named: in the database, as
+// the operator, or with --endpoint through the server's admin API. It
+// returns a function that closes the connection.
 func (uc *usersCmd) open(ctx context.Context) (func(), error) {
+	if uc.endpoint != "" {
+		r, api, err := uc.a.connect(uc.endpoint, uc.tenant)
+		if err != nil {
+			return nil, err
+		}
+		uc.ops = remoteUsers{api: api, r: r}
+		return func() {}, nil
+	}
 	st, err := openExisting(ctx, &uc.a.cfg)
 	if err != nil {
 		return nil, err
@@ -60,15 +76,14 @@ func (uc *usersCmd) open(ctx context.Context) (func(), error) {
 		st.Close()
 		return nil, err
 	}
-	uc.svc = &account.Users{Repo: st}
-	uc.actor = operator(tenant.ID, uc.a.env)
+	uc.ops = localUsers{svc: &account.Users{Repo: st}, actor: operator(tenant.ID, uc.a.env)}
 	return func() { st.Close() }, nil
 }
 
-// withUser is the RunE of a command on one user: it opens the store,
-// finds the user the argument names (by ID, or by email), runs fn on it,
+// withUser is the RunE of a command on one user: it opens the
+// connection, finds the user the argument names (by ID, or by email), runs fn on it,
 // and words a missing user for the person at the terminal.
-func (uc *usersCmd) withUser(fn func(ctx context.Context, u *account.User) error) func(*cobra.Command, []string) error {
+func (uc *usersCmd) withUser(fn func(ctx context.Context, u userJSON) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
 		done, err := uc.open(ctx)
@@ -76,7 +91,7 @@ func (uc *usersCmd) withUser(fn func(ctx context.Context, u *account.User) error
 			return err
 		}
 		defer done()
-		u, err := uc.svc.Find(ctx, uc.actor, args[0])
+		u, err := uc.ops.Find(ctx, args[0])
 		if err == nil {
 			err = fn(ctx, u)
 		}
@@ -137,11 +152,11 @@ func (uc *usersCmd) createCmd() *cobra.Command {
 			}
 			defer done()
 			p.Roles = roles
-			u, err := uc.svc.Create(ctx, uc.actor, p)
+			u, err := uc.ops.Create(ctx, p)
 			if err != nil {
 				return err
 			}
-			if u.PasswordHash == "" {
+			if !u.PasswordSet {
 				fmt.Fprintf(uc.a.stderr, "note: %s has no password, so cannot sign in until one is set with: %s\n",
 					u.Email, uc.hint("set-password", u.Email))
 			}
@@ -173,7 +188,7 @@ func (uc *usersCmd) updateCmd() *cobra.Command {
 		Short: "Move a user to another division, or replace their roles",
 		Args:  oneArg("user ID or email"),
 	}
-	cmd.RunE = uc.withUser(func(ctx context.Context, u *account.User) error {
+	cmd.RunE = uc.withUser(func(ctx context.Context, u userJSON) error {
 		var c account.UserChanges
 		fs := cmd.Flags()
 		if !fs.Changed("division") && !fs.Changed("role") {
@@ -191,7 +206,7 @@ func (uc *usersCmd) updateCmd() *cobra.Command {
 			}
 			c.Roles = (*[]string)(&roles)
 		}
-		u, err := uc.svc.Update(ctx, uc.actor, u.ID, c)
+		u, err := uc.ops.Update(ctx, u.ID, c)
 		if err != nil {
 			return err
 		}
@@ -226,13 +241,9 @@ func (uc *usersCmd) listCmd() *cobra.Command {
 				return err
 			}
 			defer done()
-			users, err := uc.svc.List(ctx, uc.actor)
+			rows, err := uc.ops.List(ctx)
 			if err != nil {
 				return err
-			}
-			rows := make([]userJSON, len(users))
-			for i := range users {
-				rows[i] = newUserJSON(&users[i])
 			}
 			if uc.json {
 				return printJSON(uc.a.stdout, struct {
@@ -258,7 +269,7 @@ func (uc *usersCmd) showCmd() *cobra.Command {
 		Use:   "show USER",
 		Short: "Show a user, by ID or email",
 		Args:  oneArg("user ID or email"),
-		RunE:  uc.withUser(func(_ context.Context, u *account.User) error { return uc.print(u) }),
+		RunE:  uc.withUser(func(_ context.Context, u userJSON) error { return uc.print(u) }),
 	}
 }
 
@@ -273,26 +284,33 @@ from --password-file, or from standard input: asked for twice, without
 echo, on a terminal. It is never taken from a flag value.`,
 		Args: oneArg("user ID or email"),
 	}
-	cmd.RunE = uc.withUser(func(ctx context.Context, u *account.User) error {
+	setPassword := uc.withUser(func(ctx context.Context, u userJSON) error {
 		pw, err := uc.readPassword(passwordFile)
 		if err != nil {
 			return err
 		}
-		if err := uc.svc.SetPassword(ctx, uc.actor, u.ID, pw); err != nil {
+		if err := uc.ops.SetPassword(ctx, u.ID, pw); err != nil {
 			return err
 		}
-		if u, err = uc.svc.Get(ctx, uc.actor, u.ID); err != nil {
+		if u, err = uc.ops.Find(ctx, u.ID); err != nil {
 			return err
 		}
 		if uc.json {
 			return uc.print(u)
 		}
 		fmt.Fprintf(uc.a.stdout, "Set the password of %s (%s); their sessions ended, so they sign in again.\n", u.Email, u.ID)
-		if !u.Active() {
+		if u.Status != string(account.UserActive) {
 			fmt.Fprintf(uc.a.stdout, "The user is disabled: they sign in once enabled with: %s\n", uc.hint("enable", u.Email))
 		}
 		return nil
 	})
+	// Checked before a password is asked for.
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if uc.endpoint != "" {
+			return notRemote("users set-password", errNoPasswordAPI)
+		}
+		return setPassword(cmd, args)
+	}
 	cmd.Flags().StringVar(&passwordFile, "password-file", "-", passwordFileHelp)
 	return cmd
 }
@@ -302,9 +320,9 @@ func (uc *usersCmd) statusCmd(name, short string, to account.UserStatus) *cobra.
 		Use:   name + " USER",
 		Short: short,
 		Args:  oneArg("user ID or email"),
-		RunE: uc.withUser(func(ctx context.Context, u *account.User) error {
-			was := userStatus(u)
-			u, err := uc.svc.SetStatus(ctx, uc.actor, u.ID, to)
+		RunE: uc.withUser(func(ctx context.Context, u userJSON) error {
+			was := account.UserStatus(u.Status)
+			u, err := uc.ops.SetStatus(ctx, u.ID, to)
 			if err != nil {
 				return err
 			}
@@ -319,7 +337,7 @@ func (uc *usersCmd) statusCmd(name, short string, to account.UserStatus) *cobra.
 				fmt.Fprintf(w, "Disabled %s (%s): their sessions ended and their applications' tokens were revoked.\n", u.Email, u.ID)
 			default:
 				fmt.Fprintf(w, "Enabled %s (%s): they can sign in again.\n", u.Email, u.ID)
-				if u.PasswordHash == "" {
+				if !u.PasswordSet {
 					fmt.Fprintf(w, "They have no password yet; set one with: %s\n", uc.hint("set-password", u.Email))
 				}
 			}
@@ -329,7 +347,9 @@ func (uc *usersCmd) statusCmd(name, short string, to account.UserStatus) *cobra.
 }
 
 // userJSON is a user as "users ... --json" prints it. The password hash
-// is never part of it; password_set says whether there is one.
+// is never part of it; password_set says whether there is one. The
+// division is left out of a user the admin API gave: its view of a user
+// does not say.
 type userJSON struct {
 	ID          string    `json:"id"`
 	TenantID    string    `json:"tenant_id"`
@@ -337,7 +357,7 @@ type userJSON struct {
 	Name        string    `json:"name"`
 	Status      string    `json:"status"`
 	Roles       []string  `json:"roles"`
-	DivisionID  string    `json:"division_id"`
+	DivisionID  string    `json:"division_id,omitempty"`
 	Locale      string    `json:"locale"`
 	PasswordSet bool      `json:"password_set"`
 	CreatedAt   time.Time `json:"created_at"`
@@ -365,9 +385,8 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// print writes u as JSON with --json, else as a readable summary.
-func (uc *usersCmd) print(u *account.User) error {
-	v := newUserJSON(u)
+// print writes v as JSON with --json, else as a readable summary.
+func (uc *usersCmd) print(v userJSON) error {
 	if uc.json {
 		return printJSON(uc.a.stdout, v)
 	}
@@ -378,7 +397,9 @@ func (uc *usersCmd) print(u *account.User) error {
 	row("Name", orNone(oneLine(v.Name, 200)))
 	row("Status", v.Status)
 	row("Roles", orNone(strings.Join(v.Roles, " ")))
-	row("Division", v.DivisionID)
+	if v.DivisionID != "" {
+		row("Division", v.DivisionID)
+	}
 	row("Locale", v.Locale)
 	if v.PasswordSet {
 		row("Password", "set")

@@ -195,50 +195,109 @@ func (a *API) streamClients(w http.ResponseWriter, r *http.Request, c *call, q c
 	return nil
 }
 
-// clientBody is the body of POST /clients: the client's fields by their
-// API names, and the secret's.
-type clientBody struct {
-	ClientID                string   `json:"client_id"`
+// ClientBody is the body of POST /clients: the client's fields by their
+// API names, and the secret's. A field left out takes its default.
+type ClientBody struct {
+	ClientID                string   `json:"client_id,omitempty"`
 	Name                    string   `json:"name"`
-	Description             string   `json:"description"`
-	Type                    string   `json:"type"`
-	GrantTypes              []string `json:"grant_types"`
-	RedirectURIs            []string `json:"redirect_uris"`
-	Scopes                  []string `json:"scopes"`
-	Roles                   []string `json:"roles"`
-	OwnerUserID             string   `json:"owner_user_id"`
-	DivisionID              string   `json:"division_id"`
-	AccessTokenTTL          int64    `json:"access_token_ttl"`
-	RefreshTokenTTL         int64    `json:"refresh_token_ttl"`
-	TokenFormat             string   `json:"token_format"`
-	RequireConsent          bool     `json:"require_consent"`
-	Status                  string   `json:"status"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	IDTokenAlg              string   `json:"id_token_signed_response_alg"`
-	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
-	secretBody
+	Description             string   `json:"description,omitempty"`
+	Type                    string   `json:"type,omitempty"`
+	GrantTypes              []string `json:"grant_types,omitempty"`
+	RedirectURIs            []string `json:"redirect_uris,omitempty"`
+	Scopes                  []string `json:"scopes,omitempty"`
+	Roles                   []string `json:"roles,omitempty"`
+	OwnerUserID             string   `json:"owner_user_id,omitempty"`
+	DivisionID              string   `json:"division_id,omitempty"`
+	AccessTokenTTL          int64    `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL         int64    `json:"refresh_token_ttl,omitempty"`
+	TokenFormat             string   `json:"token_format,omitempty"`
+	RequireConsent          bool     `json:"require_consent,omitempty"`
+	Status                  string   `json:"status,omitempty"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
+	IDTokenAlg              string   `json:"id_token_signed_response_alg,omitempty"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris,omitempty"`
+	SecretBody
 }
 
-// secretBody is a new secret's part of a request: an admin-supplied value
+// NewClientBody is the body that asks for the client p describes: what
+// the API's Go client sends.
+func NewClientBody(p client.CreateParams) ClientBody {
+	return ClientBody{ClientID: p.ClientID, Name: p.Name, Description: p.Description, Type: string(p.Type),
+		GrantTypes: strs(p.GrantTypes), RedirectURIs: p.RedirectURIs, Scopes: p.Scopes, Roles: p.Roles,
+		OwnerUserID: p.OwnerUserID, DivisionID: p.DivisionID, AccessTokenTTL: int64(p.AccessTokenTTL / time.Second),
+		RefreshTokenTTL: int64(p.RefreshTokenTTL / time.Second), TokenFormat: string(p.TokenFormat),
+		RequireConsent: p.RequireConsent, Status: string(p.Status),
+		TokenEndpointAuthMethod: string(p.TokenEndpointAuthMethod), IDTokenAlg: p.IDTokenAlg,
+		PostLogoutRedirectURIs: p.PostLogoutRedirectURIs, SecretBody: NewSecretBody(p.Secret, p.SecretLifetime)}
+}
+
+// params is the domain's reading of the body.
+func (b ClientBody) params() (client.CreateParams, error) {
+	lifetime, err := b.lifetime()
+	return client.CreateParams{
+		ClientID: b.ClientID, Name: b.Name, Description: b.Description, Type: client.Type(b.Type),
+		GrantTypes: grantTypes(b.GrantTypes), RedirectURIs: b.RedirectURIs, Scopes: b.Scopes, Roles: b.Roles,
+		OwnerUserID: b.OwnerUserID, DivisionID: b.DivisionID,
+		AccessTokenTTL: seconds(b.AccessTokenTTL), RefreshTokenTTL: seconds(b.RefreshTokenTTL),
+		TokenFormat: client.TokenFormat(b.TokenFormat), RequireConsent: b.RequireConsent, Status: client.Status(b.Status),
+		TokenEndpointAuthMethod: client.AuthMethod(b.TokenEndpointAuthMethod), IDTokenAlg: b.IDTokenAlg,
+		PostLogoutRedirectURIs: b.PostLogoutRedirectURIs, Secret: b.ClientSecret, SecretLifetime: lifetime,
+	}, err
+}
+
+// strs returns the strings of a list of string-typed values.
+func strs[T ~string](in []T) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// SecretBody is a new secret's part of a request: an admin-supplied value
 // (else one is generated) and its lifetime in seconds (0: the default, 180
 // days), or never_expires.
-type secretBody struct {
-	ClientSecret       string `json:"client_secret"`
-	SecretLifetime     int64  `json:"secret_lifetime"`
-	SecretNeverExpires bool   `json:"secret_never_expires"`
+type SecretBody struct {
+	ClientSecret       string `json:"client_secret,omitempty"`
+	SecretLifetime     int64  `json:"secret_lifetime,omitempty"`
+	SecretNeverExpires bool   `json:"secret_never_expires,omitempty"`
+}
+
+// NewSecretBody asks for a secret: supplied, or generated when empty, with
+// the lifetime the domain takes (0 the default, client.NeverExpires none).
+func NewSecretBody(supplied string, lifetime time.Duration) SecretBody {
+	b := SecretBody{ClientSecret: supplied}
+	if lifetime == client.NeverExpires {
+		b.SecretNeverExpires = true
+	} else {
+		b.SecretLifetime = int64(lifetime / time.Second)
+	}
+	return b
 }
 
 // lifetime returns the secret's lifetime as the domain takes it.
-func (b secretBody) lifetime() (time.Duration, error) {
+func (b SecretBody) lifetime() (time.Duration, error) {
 	switch {
 	case b.SecretNeverExpires && b.SecretLifetime != 0:
 		return 0, errs.Invalid("secret_lifetime", "leave it out when secret_never_expires is true")
 	case b.SecretNeverExpires:
 		return client.NeverExpires, nil
-	case b.SecretLifetime < 0 || b.SecretLifetime > int64(100*365*24*time.Hour/time.Second):
-		return 0, errs.Invalid("secret_lifetime", "must be a positive number of seconds")
+	case b.SecretLifetime < 0:
+		// Any lifetime the domain refuses, so its message answers.
+		return -time.Second, nil
 	}
-	return time.Duration(b.SecretLifetime) * time.Second, nil
+	return seconds(b.SecretLifetime), nil
+}
+
+// seconds converts a number of seconds from a request, saturating far
+// beyond any lifetime the domain accepts rather than wrapping around, so
+// an absurd value is refused by the domain's own range check.
+func seconds(n int64) time.Duration {
+	const most = int64(1000 * 365 * 24 * 3600) // a thousand years
+	return time.Duration(max(min(n, most), -most)) * time.Second
 }
 
 func grantTypes(gs []string) []client.GrantType {
@@ -261,24 +320,15 @@ func createClient(a *API, w http.ResponseWriter, r *http.Request, c *call) error
 		return err
 	}
 	return a.idempotent(w, r, c, body, func() (int, any, any, error) {
-		var b clientBody
+		var b ClientBody
 		if err := decodeInto(body, &b); err != nil {
 			return 0, nil, nil, err
 		}
-		lifetime, err := b.lifetime()
+		p, err := b.params()
 		if err != nil {
 			return 0, nil, nil, err
 		}
-		cl, sec, err := a.Clients.Create(r.Context(), c.actor, client.CreateParams{
-			ClientID: b.ClientID, Name: b.Name, Description: b.Description, Type: client.Type(b.Type),
-			GrantTypes: grantTypes(b.GrantTypes), RedirectURIs: b.RedirectURIs, Scopes: b.Scopes, Roles: b.Roles,
-			OwnerUserID: b.OwnerUserID, DivisionID: b.DivisionID,
-			AccessTokenTTL:  time.Duration(b.AccessTokenTTL) * time.Second,
-			RefreshTokenTTL: time.Duration(b.RefreshTokenTTL) * time.Second, TokenFormat: client.TokenFormat(b.TokenFormat),
-			RequireConsent: b.RequireConsent, Status: client.Status(b.Status),
-			TokenEndpointAuthMethod: client.AuthMethod(b.TokenEndpointAuthMethod), IDTokenAlg: b.IDTokenAlg,
-			PostLogoutRedirectURIs: b.PostLogoutRedirectURIs, Secret: b.ClientSecret, SecretLifetime: lifetime,
-		})
+		cl, sec, err := a.Clients.Create(r.Context(), c.actor, p)
 		if err != nil {
 			return 0, nil, nil, renameFields(err, clientFieldNames)
 		}
@@ -290,6 +340,11 @@ func createClient(a *API, w http.ResponseWriter, r *http.Request, c *call) error
 		w.Header().Set("Location", clientURL(r, c, cl.ID))
 		w.Header().Set("ETag", etag(cl))
 		// Stored for a replay without the secret; answered with it once.
+		if b.ClientSecret != "" {
+			// An admin-chosen secret is the caller's already: never
+			// echoed back.
+			sec = nil
+		}
 		return http.StatusCreated, v.WithSecret(sec), v, nil
 	})
 }
@@ -466,19 +521,19 @@ func setStatus(to client.Status) handler {
 type IssuedSecretView struct {
 	ClientID     string `json:"client_id"`
 	Secret       Secret `json:"secret"`
-	ClientSecret string `json:"client_secret"`
-	Notice       string `json:"client_secret_notice"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	Notice       string `json:"client_secret_notice,omitempty"`
 }
 
-// rotateBody is the body of POST /clients/{id}/rotate-secret.
-type rotateBody struct {
+// RotateBody is the body of POST /clients/{id}/rotate-secret.
+type RotateBody struct {
 	// GracePeriod keeps the replaced secret working this many seconds.
-	GracePeriod int64 `json:"grace_period"`
-	secretBody
+	GracePeriod int64 `json:"grace_period,omitempty"`
+	SecretBody
 }
 
 func rotateSecret(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
-	confirm, b, err := secretRequest[rotateBody](r)
+	confirm, b, err := secretRequest[RotateBody](r)
 	if err != nil {
 		return err
 	}
@@ -487,16 +542,22 @@ func rotateSecret(a *API, w http.ResponseWriter, r *http.Request, c *call) error
 		return err
 	}
 	sec, err := a.Clients.RotateSecret(r.Context(), c.actor, r.PathValue("id"), client.RotateParams{
-		Grace: time.Duration(b.GracePeriod) * time.Second, Lifetime: lifetime, Secret: b.ClientSecret, Confirm: confirm})
+		Grace: seconds(b.GracePeriod), Lifetime: lifetime, Secret: b.ClientSecret, Confirm: confirm})
 	if err != nil {
 		return renameFields(err, map[string]string{"grace": "grace_period", "secret_expires": "secret_lifetime"})
 	}
-	writeJSON(w, http.StatusOK, issuedView(sec))
+	writeJSON(w, http.StatusOK, issuedView(sec, b.ClientSecret != ""))
 	return nil
 }
 
-func issuedView(sec *client.IssuedSecret) IssuedSecretView {
-	return IssuedSecretView{ClientID: sec.ClientID, Secret: NewSecret(sec.Secret), ClientSecret: sec.Plaintext, Notice: SecretNotice}
+// issuedView shows a new secret once; an admin-chosen one (supplied) is
+// the caller's already and is not echoed back.
+func issuedView(sec *client.IssuedSecret, supplied bool) IssuedSecretView {
+	v := IssuedSecretView{ClientID: sec.ClientID, Secret: NewSecret(sec.Secret)}
+	if !supplied {
+		v.ClientSecret, v.Notice = sec.Plaintext, SecretNotice
+	}
+	return v
 }
 
 // secretRequest reads the confirm parameter and an optional JSON body of
@@ -539,7 +600,7 @@ func listSecrets(a *API, w http.ResponseWriter, r *http.Request, c *call) error 
 }
 
 func addSecret(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
-	confirm, b, err := secretRequest[secretBody](r)
+	confirm, b, err := secretRequest[SecretBody](r)
 	if err != nil {
 		return err
 	}
@@ -552,7 +613,7 @@ func addSecret(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return renameFields(err, clientFieldNames)
 	}
-	writeJSON(w, http.StatusCreated, issuedView(sec))
+	writeJSON(w, http.StatusCreated, issuedView(sec, b.ClientSecret != ""))
 	return nil
 }
 

@@ -311,8 +311,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	}
 	// The bodies decodeInto reads, refusing unknown fields.
 	requests := map[string]any{
-		"CreateClientRequest": clientBody{}, "AddSecretRequest": secretBody{}, "RotateSecretRequest": rotateBody{},
-		"CreateUserRequest": userBody{}, "CreateTenantRequest": tenantBody{},
+		"CreateClientRequest": ClientBody{}, "AddSecretRequest": SecretBody{}, "RotateSecretRequest": RotateBody{},
+		"CreateUserRequest": UserBody{}, "CreateTenantRequest": tenantBody{},
 		"CreateRoleRequest": roleBody{}, "CreateDivisionRequest": divisionBody{},
 	}
 	for name, v := range responses {

@@ -31,15 +31,15 @@ func listUsers(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
 	return nil
 }
 
-// userBody is the body of POST /users. The password is optional: a user
+// UserBody is the body of POST /users. The password is optional: a user
 // without one cannot sign in until it is set.
-type userBody struct {
+type UserBody struct {
 	Email      string   `json:"email"`
-	Name       string   `json:"name"`
-	Locale     string   `json:"locale"`
-	Password   string   `json:"password"`
-	Roles      []string `json:"roles"`
-	DivisionID string   `json:"division_id"`
+	Name       string   `json:"name,omitempty"`
+	Locale     string   `json:"locale,omitempty"`
+	Password   string   `json:"password,omitempty"`
+	Roles      []string `json:"roles,omitempty"`
+	DivisionID string   `json:"division_id,omitempty"`
 }
 
 func createUser(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
@@ -51,7 +51,7 @@ func createUser(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	return a.idempotent(w, r, c, body, func() (int, any, any, error) {
-		var b userBody
+		var b UserBody
 		if err := decodeInto(body, &b); err != nil {
 			return 0, nil, nil, err
 		}
