@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -193,6 +195,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		Authenticate: bearerFor(proto), Issuer: c.issuer, TrustedProxies: trusted, Logger: log,
 		// A source guessing tokens is refused after 20 failures a minute.
 		AuthFailures: ratelimit.New(20, time.Minute),
+	}
+	if adminAPI.RequestKey, err = hkdf.Key(sha256.New, kek, nil, "latchkey admin API idempotency", 32); err != nil {
+		return err
 	}
 	handler := server.New(server.Config{DB: st, Logger: log,
 		Mount: []func(*http.ServeMux){proto.Mount, accountPages.Mount, adminAPI.Mount}})

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
@@ -82,8 +83,14 @@ type API struct {
 	// source over its threshold is answered 429 until its window ends.
 	AuthFailures   *ratelimit.Limiter
 	TrustedProxies []netip.Prefix
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// RequestKey keys the hashes by which an Idempotency-Key's request is
+	// recognised; every instance of one deployment must share it.
+	RequestKey []byte
+	Now        func() time.Time
+	Logger     *slog.Logger
+
+	keyOnce sync.Once
+	key     []byte
 }
 
 func (a *API) now() time.Time {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -138,6 +137,8 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	// sentBody is the request's body as sent.
+	sentBody []byte
 }
 
 func (r *response) json(t testing.TB, v any) {
@@ -175,16 +176,20 @@ type request struct {
 func (h *harness) do(rq request) *response {
 	h.t.Helper()
 	var body io.Reader
+	var sent []byte
 	switch b := rq.body.(type) {
 	case nil:
 	case string:
-		body = strings.NewReader(b)
+		sent = []byte(b)
 	default:
 		buf, err := json.Marshal(b)
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		body = bytes.NewReader(buf)
+		sent = buf
+	}
+	if rq.body != nil {
+		body = bytes.NewReader(sent)
 	}
 	r := httptest.NewRequest(rq.method, rq.path, body)
 	r.RemoteAddr = "192.0.2.10:5555"
@@ -204,7 +209,7 @@ func (h *harness) do(rq request) *response {
 	w := httptest.NewRecorder()
 	// As the server mounts it: behind the request-ID middleware.
 	reqid.Middleware(h.mux).ServeHTTP(w, r)
-	resp := &response{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+	resp := &response{status: w.Code, header: w.Header(), body: w.Body.Bytes(), sentBody: sent}
 	if rq.pattern != "" {
 		checkResponse(h.t, rq.method, rq.pattern, resp.status, resp.header.Get("Content-Type"), resp.body)
 	}

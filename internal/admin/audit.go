@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/errs"
 )
 
@@ -18,6 +19,9 @@ type AuditList struct {
 // listAudit serves GET /audit/events: the tenant's audit log, newest first
 // unless order=asc, filtered by time, action (exact, or a prefix ending in
 // "."), actor and target, paginated by the chain's sequence numbers.
+//
+// It needs audit:view tenant-wide: the log speaks of every division's
+// records, so one division's viewer may not read it.
 func listAudit(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
 	v, err := queryParams(r, "since", "until", "action", "actor", "target_type", "target_id", "order", "page_size", "page_token")
 	if err != nil {
@@ -62,6 +66,9 @@ func listAudit(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	if fe != nil {
 		return &errs.ValidationError{Fields: sortFields(fe)}
+	}
+	if err := c.actor.Require(authz.AuditView); err != nil {
+		return err
 	}
 	page, err := a.Audit.ListAudit(r.Context(), q)
 	if err != nil {

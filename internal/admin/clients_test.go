@@ -1,11 +1,14 @@
 package admin
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/admin/idempotency"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 )
@@ -43,6 +46,9 @@ func TestCreateClientShowsSecretOnce(t *testing.T) {
 	if resp.status != http.StatusCreated || c.ClientID != "billing-prod" || c.Secrets[0].ExpiresAt != nil {
 		t.Fatalf("supplied: %d %s", resp.status, resp.body)
 	}
+	if strings.Contains(string(resp.body), "an-operator-chosen-secret") {
+		t.Errorf("an admin-chosen secret was echoed back: %s", resp.body)
+	}
 	// The same ID again is the domain's field error, unchanged.
 	resp = h.do(request{method: "POST", path: Prefix + "/clients", token: adminToken, body: supplied, pattern: "/clients"})
 	if p := resp.problem(t); resp.status != http.StatusUnprocessableEntity || len(p.Fields) != 1 || p.Fields[0].Field != "client_id" {
@@ -77,6 +83,14 @@ func TestIdempotencyKey(t *testing.T) {
 	resp := h.do(request{method: "POST", path: Prefix + "/clients", token: adminToken, body: other, header: key, pattern: "/clients"})
 	if resp.status != http.StatusUnprocessableEntity || resp.problem(t).Code != "idempotency_key_reused" {
 		t.Fatalf("same key, other body: %d %s", resp.status, resp.body)
+	}
+	// The stored hash of the request is keyed: a body holding a password
+	// or a chosen secret cannot be tested against it.
+	plain := sha256.Sum256(append([]byte("POST "+Prefix+"/clients\n"), first.sentBody...))
+	probe := &idempotency.Record{TenantID: h.tenant, ActorID: "latchkey-admin", Key: "create-billing-1",
+		RequestHash: "probe", CreatedAt: h.now, ExpiresAt: h.now.Add(time.Minute)}
+	if rec, err := h.db.ReserveIdempotency(t.Context(), probe); err != nil || rec == nil || rec.RequestHash == hex.EncodeToString(plain[:]) {
+		t.Errorf("stored request hash: %+v, %v", rec, err)
 	}
 	// Keys belong to their principal: another's same key creates anew.
 	resp = h.do(request{method: "POST", path: Prefix + "/clients", token: "tok-" + authz.SuperAdmin, body: billing, header: key, pattern: "/clients"})
@@ -171,6 +185,8 @@ func TestErrors(t *testing.T) {
 		{"too large", request{method: "POST", path: Prefix + "/clients", token: adminToken, body: `{"name":"` + strings.Repeat("a", MaxBody) + `"}`, pattern: "/clients"}, 413, "too_large"},
 		{"unknown query parameter", request{method: "GET", path: Prefix + "/clients?colour=blue", token: adminToken, pattern: "/clients"}, 422, "invalid_input"},
 		{"repeated query parameter", request{method: "GET", path: Prefix + "/clients?status=active&status=revoked", token: adminToken, pattern: "/clients"}, 422, "invalid_input"},
+		{"nested too deep", request{method: "POST", path: Prefix + "/clients", token: adminToken, body: `{"name":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, pattern: "/clients"}, 400, "malformed"},
+		{"absurd lifetime", request{method: "POST", path: Prefix + "/clients", token: adminToken, body: `{"name":"a","grant_types":["client_credentials"],"access_token_ttl":36028797018967568}`, pattern: "/clients"}, 422, "invalid_input"},
 		{"delete protected", request{method: "DELETE", path: Prefix + "/clients/latchkey-admin", token: adminToken, pattern: "/clients/{id}"}, 409, "protected"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

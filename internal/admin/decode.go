@@ -49,7 +49,7 @@ func checkJSON(b []byte) error {
 	if tok != json.Delim('{') {
 		return errors.New("the body must be a JSON object")
 	}
-	if err := checkObject(d, ""); err != nil {
+	if err := checkObject(d, "", 1); err != nil {
 		return err
 	}
 	if _, err := d.Token(); err != io.EOF {
@@ -58,8 +58,15 @@ func checkJSON(b []byte) error {
 	return nil
 }
 
-// checkObject walks an object whose '{' was read.
-func checkObject(d *json.Decoder, path string) error {
+// maxDepth bounds how deeply a body nests: no request of the API nests
+// more than a few levels, and walking a megabyte of "[" would cost more.
+const maxDepth = 32
+
+// checkObject walks an object whose '{' was read, depth levels deep.
+func checkObject(d *json.Decoder, path string, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("the body nests deeper than %d levels", maxDepth)
+	}
 	seen := map[string]bool{}
 	for d.More() {
 		tok, err := d.Token()
@@ -71,7 +78,7 @@ func checkObject(d *json.Decoder, path string) error {
 			return fmt.Errorf("the key %q is given twice", path+k)
 		}
 		seen[k] = true
-		if err := checkValue(d, path+k+"."); err != nil {
+		if err := checkValue(d, path+k+".", depth); err != nil {
 			return err
 		}
 	}
@@ -81,17 +88,20 @@ func checkObject(d *json.Decoder, path string) error {
 	return nil
 }
 
-func checkValue(d *json.Decoder, path string) error {
+func checkValue(d *json.Decoder, path string, depth int) error {
 	tok, err := d.Token()
 	if err != nil {
 		return errors.New("the body is not valid JSON")
 	}
 	switch tok {
 	case json.Delim('{'):
-		return checkObject(d, path)
+		return checkObject(d, path, depth+1)
 	case json.Delim('['):
+		if depth+1 > maxDepth {
+			return fmt.Errorf("the body nests deeper than %d levels", maxDepth)
+		}
 		for d.More() {
-			if err := checkValue(d, path); err != nil {
+			if err := checkValue(d, path, depth+1); err != nil {
 				return err
 			}
 		}
@@ -234,7 +244,7 @@ func (p *patch) boolean(k string, raw json.RawMessage) *bool {
 func (p *patch) seconds(k string, raw json.RawMessage) *time.Duration {
 	var n int64
 	p.value(k, raw, &n, "must be a whole number of seconds or null")
-	d := time.Duration(n) * time.Second
+	d := seconds(n)
 	return &d
 }
 

@@ -72,6 +72,12 @@ func TestDivisionsAndCustomRoles(t *testing.T) {
 		t.Errorf("escalation: %d %s", resp.status, resp.body)
 	}
 
+	// One division's audit viewer may not read the tenant's log, which
+	// speaks of every division's records.
+	e.tok.Subject = divAdmin.ID
+	if resp := h.do(request{method: "GET", path: Prefix + "/audit/events", token: "tok-emea", pattern: "/audit/events"}); resp.status != 403 {
+		t.Errorf("a division admin read the tenant's audit log: %d", resp.status)
+	}
 	// A custom role: audit:view alone.
 	resp = h.do(request{method: "POST", path: Prefix + "/roles", token: "tok-" + authz.SuperAdmin, pattern: "/roles",
 		body: map[string]any{"name": "auditor", "description": "Reads the audit log", "permissions": []string{"audit:view"}}})

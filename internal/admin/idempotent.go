@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -48,10 +50,15 @@ func (a *API) idempotent(w http.ResponseWriter, r *http.Request, c *call, body [
 			"send one Idempotency-Key header of 1 to 255 printable ASCII characters")
 		return &p
 	}
-	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), body...))
+	// Keyed, so the stored hash of a body holding a password or an
+	// admin-chosen secret cannot be used to test guesses.
+	mac := hmac.New(sha256.New, a.requestKey())
+	mac.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
+	mac.Write(body)
+	sum := mac.Sum(nil)
 	now := a.now()
 	rec := &idempotency.Record{TenantID: c.actor.TenantID, ActorID: c.actor.ID, Key: key,
-		RequestHash: hex.EncodeToString(sum[:]), CreatedAt: now, ExpiresAt: now.Add(idempotencyRunning)}
+		RequestHash: hex.EncodeToString(sum), CreatedAt: now, ExpiresAt: now.Add(idempotencyRunning)}
 	prev, err := a.Idempotency.ReserveIdempotency(r.Context(), rec)
 	if err != nil {
 		return err
@@ -104,4 +111,19 @@ func printableASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// requestKey is the key of the requests' hashes: RequestKey, or, when the
+// API was built without one, a random key of this process (retries then
+// match only within it).
+func (a *API) requestKey() []byte {
+	a.keyOnce.Do(func() {
+		if len(a.RequestKey) > 0 {
+			a.key = a.RequestKey
+			return
+		}
+		a.key = make([]byte, 32)
+		rand.Read(a.key)
+	})
+	return a.key
 }

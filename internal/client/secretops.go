@@ -55,6 +55,9 @@ func (s *Service) AddSecret(ctx context.Context, actor Actor, id string, p AddSe
 		if err := secretsChangeable(c, p.Confirm); err != nil {
 			return err
 		}
+		if err := checkSecretHolder(actor, c); err != nil {
+			return err
+		}
 		secrets, err := tx.Secrets(ctx, id)
 		if err != nil {
 			return err

@@ -275,6 +275,34 @@ func checkPrivileges(fe *fieldErrors, actor Actor, old, c *Client) {
 	if slices.Contains(c.Scopes, "*") && !(old != nil && slices.Contains(old.Scopes, "*")) && !actor.IsSuperAdmin() {
 		fe.add("scopes", `only a super admin can grant the "*" scope`)
 	}
+	// A scope naming a permission is a permission a token may carry: only
+	// one who holds it may put it on a client.
+	for _, sc := range c.Scopes {
+		p := authz.Permission(sc)
+		if authz.IsPermission(p) && !(old != nil && slices.Contains(old.Scopes, sc)) && actor.RequireSome(p) != nil {
+			fe.add("scopes", fmt.Sprintf("you cannot grant the scope %q: you do not hold that permission", sc))
+		}
+	}
+	// A new owner, or none, lifts the cap the owner put on the client's
+	// roles: only one who could assign those roles may change it.
+	if old != nil && c.OwnerUserID != old.OwnerUserID {
+		for _, r := range c.Roles {
+			if _, err := authz.ParseGrant(r); err == nil && !actor.CanAssign(r) {
+				fe.add("owner_user_id", fmt.Sprintf("you cannot change the owner of a client holding %q: you do not hold it there", r))
+			}
+		}
+	}
+}
+
+// checkSecretHolder refuses to hand a new secret of c to an actor that
+// could not assign c's roles: the secret carries them.
+func checkSecretHolder(actor Actor, c *Client) error {
+	for _, r := range c.Roles {
+		if _, err := authz.ParseGrant(r); err == nil && !actor.CanAssign(r) {
+			return fmt.Errorf("%w: the client holds %q, which you do not hold there; its secret would carry it", ErrForbidden, r)
+		}
+	}
+	return nil
 }
 
 // newGrants returns the grants of c that old does not have: all of them
@@ -794,6 +822,9 @@ func (s *Service) RotateSecret(ctx context.Context, actor Actor, id string, p Ro
 	err = s.Repo.InTx(ctx, func(tx Tx) error {
 		c, err := s.lock(ctx, tx, actor, id, authz.ClientRotate)
 		if err != nil {
+			return err
+		}
+		if err := checkSecretHolder(actor, c); err != nil {
 			return err
 		}
 		switch {

@@ -213,11 +213,13 @@ func checkAuthorize(c *client.Client, p url.Values, redirectURI string, now time
 // allowed to every authorization_code client, registered or not: they
 // speak of the user, who consents to them, not of what the client may do.
 // "*" is never granted: a user's application names what it needs. A
-// scope naming an admin permission is granted only when the client lists
-// it by name (as the console and CLI clients do), and the code carries it
-// only if the user holds that permission (see userScopes): a token
-// obtained for a user acts for the user, never with the client's roles,
-// which are for its client_credentials tokens.
+// scope naming an admin permission is granted only to the protected
+// clients provisioned at first start (the console and the CLI), which list
+// them by name, and the code carries it only if the user holds that
+// permission (see userScopes). Any other application could send a signed-in
+// admin through a link and act as them, so none may ask; a token obtained
+// for a user acts for the user, never with the client's roles, which are
+// for its client_credentials tokens.
 func authorizeScopes(c *client.Client, requested string) ([]string, *oautherr.Error) {
 	if requested == "" {
 		return grant.ResolveScopes(c, "", nil)
@@ -233,8 +235,8 @@ func authorizeScopes(c *client.Client, requested string) ([]string, *oautherr.Er
 		}
 	}
 	for _, sc := range strings.Split(requested, " ") {
-		if authz.IsPermission(authz.Permission(sc)) && !slices.Contains(c.Scopes, sc) {
-			return nil, oautherr.InvalidScope("the scope %s names an admin permission this client is not registered for", oautherr.Quote(sc))
+		if authz.IsPermission(authz.Permission(sc)) && (!c.Protected || !slices.Contains(c.Scopes, sc)) {
+			return nil, oautherr.InvalidScope("the scope %s names an admin permission: only Latchkey's own console and CLI may ask for one for a user", oautherr.Quote(sc))
 		}
 	}
 	return grant.ResolveScopes(&withOIDC, requested, authz.AllPermissions())

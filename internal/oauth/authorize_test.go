@@ -175,6 +175,9 @@ func TestAuthorizeErrorRedirects(t *testing.T) {
 		{"not UTF-8", ok(url.Values{"nonce": {"\xff"}}), "", webCB, "invalid_request", "UTF-8", "st-1"},
 		{"scope not allowed", ok(url.Values{"scope": {"openid admin"}}), "", webCB, "invalid_scope", "'admin'", "st-1"},
 		{"admin permission not registered", ok(url.Values{"scope": {"oauth:client:add"}}), "", webCB, "invalid_scope", "permission", "st-1"},
+		// Registered, but not by one of Latchkey's own clients: a link
+		// could otherwise borrow a signed-in admin's permissions.
+		{"admin permission of another application", ok(url.Values{"scope": {"oauth:client:view"}}), "", webCB, "invalid_scope", "console and CLI", "st-1"},
 		{"star asked for a user", authParams(star, webCB, url.Values{"scope": {"openid *"}}), "", webCB, "invalid_scope", "'*'", "st-1"},
 		{"malformed scope", ok(url.Values{"scope": {"read  write"}}), "", webCB, "invalid_request", "single spaces", "st-1"},
 		{"plain PKCE", ok(url.Values{"code_challenge_method": {"plain"}, "code_challenge": {verifier}}), "", webCB, "invalid_request", "plain is not accepted", "st-1"},

@@ -356,11 +356,16 @@ func TestRefreshTokenOffered(t *testing.T) {
 	}
 }
 
-// A code carries an admin permission scope the client registered only
-// when the user holds that permission somewhere in the tenant: a user
-// without roles gets the rest of the scope, a viewer gets the permission.
+// A code of one of Latchkey's own clients carries an admin permission
+// scope only when the user holds that permission somewhere in the
+// tenant: a user without roles gets the rest of the scope, a viewer gets
+// the permission.
 func TestCodeCarriesHeldPermissionsOnly(t *testing.T) {
 	f := newFlow(t)
+	// Latchkey's own console and CLI clients are protected.
+	f.web, f.webSecret = f.create(client.CreateParams{Name: "Console", Protected: true,
+		GrantTypes: []client.GrantType{client.GrantAuthorizationCode}, RedirectURIs: []string{webCB},
+		Scopes: []string{"read", "oauth:client:view"}})
 	extra := url.Values{"scope": {"read oauth:client:view"}}
 	if r := f.tokens(extra); r.body["scope"] != "read" {
 		t.Errorf("a user without roles: scope %q, want read", r.body["scope"])
