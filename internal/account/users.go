@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -55,13 +56,21 @@ var Locales = []string{"en", "nb", "sv", "fr", "fi", "da"}
 // is argon2id's cost (the zero value means argon2id.Default). OnRevoke,
 // when set, receives the revocations a committed change made (a disabled
 // user's access tokens), so this process's revocation list takes them at
-// once; other processes learn of them from the change log.
+// once; other processes learn of them from the change log. A Users must
+// not be copied after first use.
 type Users struct {
 	Repo     Repository
 	Now      func() time.Time
 	Random   io.Reader
 	Hash     argon2id.Params
 	OnRevoke func([]token.Revocation)
+	// SlowHashes bounds how many passwords are hashed at once (argon2id
+	// takes Hash.Memory each, 64 MiB by default); 0 means 2. A hash waits
+	// for its turn as long as its context allows.
+	SlowHashes int
+
+	slowOnce sync.Once
+	slow     chan struct{}
 }
 
 func (s *Users) now() time.Time {
@@ -83,6 +92,28 @@ func (s *Users) params() argon2id.Params {
 		return argon2id.Default
 	}
 	return s.Hash
+}
+
+// hash returns the argon2id hash of password, run at most SlowHashes at
+// once: it waits for a turn, or returns ctx's error when ctx ends first.
+func (s *Users) hash(ctx context.Context, password string) (string, error) {
+	s.slowOnce.Do(func() {
+		n := s.SlowHashes
+		if n <= 0 {
+			n = 2
+		}
+		s.slow = make(chan struct{}, n)
+	})
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	select {
+	case s.slow <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-s.slow }()
+	return argon2id.Hash(s.random(), password, s.params())
 }
 
 // NewUser describes a user to create. Password may be empty: the user
@@ -157,8 +188,16 @@ func (s *Users) Create(ctx context.Context, actor authz.Actor, p NewUser) (*User
 	}
 	hash := ""
 	if p.Password != "" {
+		// One read spares a hash for an email already taken; the
+		// transaction still settles a race with another Create.
+		switch _, err := s.Repo.UserByEmail(ctx, actor.TenantID, email); {
+		case err == nil:
+			return nil, errEmailTaken()
+		case !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
 		var err error
-		if hash, err = argon2id.Hash(s.random(), p.Password, s.params()); err != nil {
+		if hash, err = s.hash(ctx, p.Password); err != nil {
 			return nil, err
 		}
 	}
@@ -185,12 +224,16 @@ func (s *Users) Create(ctx context.Context, actor authz.Actor, p NewUser) (*User
 		return tx.AppendAudit(ctx, e)
 	})
 	if errors.Is(err, ErrConflict) {
-		return nil, &errs.ValidationError{Fields: []errs.FieldError{{Field: "email", Message: "is taken by another user of this tenant"}}}
+		return nil, errEmailTaken()
 	}
 	if err != nil {
 		return nil, err
 	}
 	return u, nil
+}
+
+func errEmailTaken() error {
+	return &errs.ValidationError{Fields: []errs.FieldError{{Field: "email", Message: "is taken by another user of this tenant"}}}
 }
 
 // Get returns a user of the actor's tenant; the actor needs users:manage
@@ -297,20 +340,12 @@ func checkRefs(ctx context.Context, tx Tx, tenantID, division string, grants []s
 // none and its roles, or the grants it is about to give, name a role that
 // is not built in.
 func resolveActor(ctx context.Context, src authz.RoleSource, actor *authz.Actor, grants []string) error {
-	if actor.Catalog != nil || actor.TenantID == "" || !(authz.NamesCustomRole(actor.Roles) || authz.NamesCustomRole(grants)) {
-		return nil
-	}
-	custom, err := src.CustomRoles(ctx, actor.TenantID)
-	if err != nil {
-		return err
-	}
-	actor.Catalog = authz.NewCatalog(custom)
-	return nil
+	return authz.Resolve(ctx, src, actor, grants)
 }
 
 // SetPassword replaces a user's password; the actor needs users:manage in
-// the user's division. The user's sessions end, so a stolen session does
-// not outlive the change.
+// the user's division and may change the user (see outranks). The user's
+// sessions end, so a stolen session does not outlive the change.
 func (s *Users) SetPassword(ctx context.Context, actor authz.Actor, id, password string) error {
 	if err := resolveActor(ctx, s.Repo, &actor, nil); err != nil {
 		return err
@@ -321,7 +356,16 @@ func (s *Users) SetPassword(ctx context.Context, actor authz.Actor, id, password
 	if msg := CheckPassword(password); msg != "" {
 		return &errs.ValidationError{Fields: []errs.FieldError{{Field: "password", Message: msg}}}
 	}
-	hash, err := argon2id.Hash(s.random(), password, s.params())
+	// A read first, so a refusal costs no hash; the transaction checks
+	// again on the user it holds.
+	u, err := s.Repo.User(ctx, id)
+	if err != nil {
+		return err
+	}
+	if _, err := changeable(ctx, s.Repo, actor, u); err != nil {
+		return err
+	}
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return err
 	}
@@ -345,7 +389,8 @@ func (s *Users) SetPassword(ctx context.Context, actor authz.Actor, id, password
 }
 
 // SetStatus disables or enables a user; the actor needs users:manage in
-// the user's division and cannot disable themselves. Disabling ends the user's sessions at once,
+// the user's division, may change the user (see outranks) and cannot
+// disable themselves. Disabling ends the user's sessions at once,
 // revokes their refresh tokens, and cuts off every access token issued to
 // them until now, in the same transaction. Setting the status a user
 // already has changes nothing and records nothing.
@@ -424,10 +469,10 @@ type UserChanges struct {
 
 // Update applies p to a user of the actor's tenant and returns the result;
 // the actor needs users:manage in the user's division (and in the one it
-// moves the user to). Roles given or taken away must be roles the actor
-// could grant there, and no one changes their own roles. A change
-// that changes nothing records nothing. The event names each changed
-// field with its values before and after.
+// moves the user to) and may change the user (see outranks). Roles given
+// or taken away must be roles the actor could grant there, and no one
+// changes their own roles. A change that changes nothing records nothing.
+// The event names each changed field with its values before and after.
 func (s *Users) Update(ctx context.Context, actor authz.Actor, id string, p UserChanges) (*User, error) {
 	var grants []string
 	if p.Roles != nil {
@@ -522,7 +567,7 @@ func (s *Users) Update(ctx context.Context, actor authz.Actor, id string, p User
 		return tx.AppendAudit(ctx, e)
 	})
 	if errors.Is(err, ErrConflict) {
-		return nil, &errs.ValidationError{Fields: []errs.FieldError{{Field: "email", Message: "is taken by another user of this tenant"}}}
+		return nil, errEmailTaken()
 	}
 	if err != nil {
 		return nil, err
@@ -561,14 +606,49 @@ func checkRoleChange(actor authz.Actor, old, u *User) error {
 	return nil
 }
 
-// lock returns the user, held for the transaction, when the actor manages
-// it (see manageable).
+// lock returns the user, held for the transaction, when the actor may
+// change it (see changeable).
 func (s *Users) lock(ctx context.Context, tx Tx, actor authz.Actor, id string) (*User, error) {
 	u, err := tx.LockUser(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return manageable(actor, u)
+	return changeable(ctx, tx, actor, u)
+}
+
+// changeable returns u when the actor manages it (see manageable) and
+// outranks it, reading the tenant's roles from src when u holds a custom
+// one the actor has no catalog for.
+func changeable(ctx context.Context, src authz.RoleSource, actor authz.Actor, u *User) (*User, error) {
+	u, err := manageable(actor, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := resolveActor(ctx, src, &actor, u.Roles); err != nil {
+		return nil, err
+	}
+	if err := outranks(actor, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// outranks refuses a change to u unless the actor could grant every grant
+// u holds, or is a super admin: users:manage in a division must not let
+// anyone disable, re-email, move or take over the account of someone
+// who holds more than they do. Users acting on themselves are bound by
+// the rules of each change instead (no one disables themselves or changes
+// their own roles).
+func outranks(actor authz.Actor, u *User) error {
+	if (actor.Kind == authz.KindUser && actor.ID == u.ID) || actor.IsSuperAdmin() {
+		return nil
+	}
+	for _, g := range u.Roles {
+		if !actor.CanAssign(g) {
+			return fmt.Errorf("%w: user %s holds %q, which you could not grant, so you cannot change them", errs.ErrForbidden, u.ID, g)
+		}
+	}
+	return nil
 }
 
 // endAccess revokes, in tx, the refresh tokens of a user (for one client

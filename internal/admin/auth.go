@@ -94,32 +94,27 @@ func (a *API) principal(r *http.Request, reqID, addr string) (*call, *Problem) {
 	}
 	if t.Subject == t.ClientID {
 		// A client acting for itself: its roles, never more than its
-		// owner's (DESIGN: a token's permissions never exceed the owner's).
+		// owner's current grants, division by division (DESIGN: a token's
+		// permissions never exceed the owner's).
 		c := t.Client
 		actor.Kind, actor.ID, actor.Name, actor.Roles = authz.KindClient, c.ID, c.Name, c.Roles
 		if actor.Catalog, err = catalog(c.Roles); err != nil {
 			return failed("reading the tenant's roles", err)
 		}
 		if c.OwnerUserID != "" {
+			// An owner who is gone, disabled or of another tenant
+			// leaves the client nothing: an empty cap, never none.
+			actor.Owner = []string{}
 			owner, err := a.Accounts.User(r.Context(), c.OwnerUserID)
-			var held []authz.Permission
 			switch {
 			case err == nil && owner.Active() && owner.TenantID == t.TenantID:
+				actor.Owner = append(actor.Owner, owner.Roles...)
 				if actor.Catalog, err = catalog(owner.Roles); err != nil {
 					return failed("reading the tenant's roles", err)
-				}
-				// Held anywhere: the client's own grants then decide
-				// the divisions (the token endpoint caps division by
-				// division when it issues the scopes).
-				for _, p := range authz.AllPermissions() {
-					if actor.Catalog.Reach(owner.Roles, p).Any() {
-						held = append(held, p)
-					}
 				}
 			case err != nil && !errors.Is(err, errs.ErrNotFound):
 				return failed("reading a client's owner", err)
 			}
-			actor.Limit = slices.DeleteFunc(actor.Limit, func(p authz.Permission) bool { return !slices.Contains(held, p) })
 		}
 	} else {
 		// A person, through an application they signed in to: their

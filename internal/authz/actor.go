@@ -51,6 +51,13 @@ type Actor struct {
 	// token's scopes carry, so a token is never worth more than its scopes
 	// nor more than its principal's current roles.
 	Limit []Permission
+	// Owner, when not nil, caps the actor by another principal's grants: a
+	// permission is held only where both Roles and Owner give it, and a
+	// grant is given only if both could give it. The admin API sets it to
+	// the grants of a client's owner (none when the owner is missing,
+	// disabled or of another tenant), so a client never acts beyond its
+	// owner, division by division. Catalog resolves these grants too.
+	Owner []string
 	// SourceAddr and RequestID tie an audited change to the request that
 	// made it; empty outside HTTP.
 	SourceAddr string
@@ -75,16 +82,21 @@ func OperatorActor(tenantID, osUser string) Actor {
 // limited reports whether Limit, when set, leaves p out.
 func (a Actor) limited(p Permission) bool { return a.Limit != nil && !slices.Contains(a.Limit, p) }
 
+// capped reports whether Owner is set.
+func (a Actor) capped() bool { return a.Owner != nil }
+
 // Can reports whether the actor holds permission p in every division of
 // its tenant.
 func (a Actor) Can(p Permission) bool {
-	return a.TenantID != "" && !a.limited(p) && a.Catalog.Has(a.Roles, p)
+	return a.TenantID != "" && !a.limited(p) && a.Catalog.Has(a.Roles, p) &&
+		(!a.capped() || a.Catalog.Has(a.Owner, p))
 }
 
 // CanIn reports whether the actor holds p in the division named: tenant-wide
 // or in that division.
 func (a Actor) CanIn(p Permission, division string) bool {
-	return a.TenantID != "" && !a.limited(p) && a.Catalog.HasIn(a.Roles, p, division)
+	return a.TenantID != "" && !a.limited(p) && a.Catalog.HasIn(a.Roles, p, division) &&
+		(!a.capped() || a.Catalog.HasIn(a.Owner, p, division))
 }
 
 // Divisions says where the actor holds p: in every division (all), or in
@@ -98,7 +110,11 @@ func (a Actor) reach(p Permission) Reach {
 	if a.TenantID == "" || a.limited(p) {
 		return Reach{}
 	}
-	return a.Catalog.Reach(a.Roles, p)
+	r := a.Catalog.Reach(a.Roles, p)
+	if a.capped() {
+		r = r.Intersect(a.Catalog.Reach(a.Owner, p))
+	}
+	return r
 }
 
 // Require returns nil when the actor holds p tenant-wide, and otherwise an
@@ -130,9 +146,9 @@ func (a Actor) RequireSome(p Permission) error {
 }
 
 // IsSuperAdmin reports whether the actor holds the super admin role, and
-// Limit, if set, leaves it every permission.
+// so does Owner, if set, and Limit, if set, leaves it every permission.
 func (a Actor) IsSuperAdmin() bool {
-	if !slices.Contains(a.Roles, SuperAdmin) {
+	if !slices.Contains(a.Roles, SuperAdmin) || (a.capped() && !slices.Contains(a.Owner, SuperAdmin)) {
 		return false
 	}
 	for _, p := range allPermissions {
@@ -144,10 +160,11 @@ func (a Actor) IsSuperAdmin() bool {
 }
 
 // CanAssign reports whether the actor may give grant g to a user or a
-// client: CanAssign of its roles, and, when Limit is set, every permission
-// of g's role within it, so a token cannot hand out more than it carries.
+// client: CanAssign of its roles and, when Owner is set, of Owner's, and,
+// when Limit is set, every permission of g's role within it, so a token
+// cannot hand out more than it carries.
 func (a Actor) CanAssign(g string) bool {
-	if a.TenantID == "" || !CanAssign(a.Roles, g) {
+	if a.TenantID == "" || !CanAssign(a.Roles, g) || (a.capped() && !CanAssign(a.Owner, g)) {
 		return false
 	}
 	if a.Limit != nil {
@@ -161,9 +178,11 @@ func (a Actor) CanAssign(g string) bool {
 	return true
 }
 
-// NeedsCatalog reports whether the actor's roles name a role that is not
-// built in while it carries no Catalog to resolve it.
-func (a Actor) NeedsCatalog() bool { return a.Catalog == nil && NamesCustomRole(a.Roles) }
+// NeedsCatalog reports whether the actor's roles, or its Owner's, name a
+// role that is not built in while it carries no Catalog to resolve it.
+func (a Actor) NeedsCatalog() bool {
+	return a.Catalog == nil && (NamesCustomRole(a.Roles) || NamesCustomRole(a.Owner))
+}
 
 // NamesCustomRole reports whether any of grants names a role that is not
 // built in.

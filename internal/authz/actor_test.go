@@ -135,3 +135,71 @@ func TestCatalogsUncached(t *testing.T) {
 		t.Fatalf("a negative TTL cached: read %d times", src.n.Load())
 	}
 }
+
+func TestActorOwner(t *testing.T) {
+	// A client holding oauth_admin tenant-wide, owned by a user who holds
+	// it in emea only: it acts in emea only.
+	a := Actor{Kind: KindClient, ID: "lkc_1", TenantID: "ten_1", Roles: []string{OAuthAdmin}, Owner: []string{"oauth_admin@emea"}}
+	if a.Can(ClientRotate) || !a.CanIn(ClientRotate, "emea") || a.CanIn(ClientRotate, HomeDivision) {
+		t.Error("Owner caps Can and CanIn")
+	}
+	if all, ids := a.Divisions(ClientRotate); all || !slices.Equal(ids, []string{"emea"}) {
+		t.Errorf("Divisions(rotate) = %v %v", all, ids)
+	}
+	if err := a.RequireSome(ClientRotate); err != nil {
+		t.Errorf("RequireSome(rotate): %v", err)
+	}
+	if err := a.Require(ClientRotate); !errors.Is(err, errs.ErrForbidden) {
+		t.Errorf("Require(rotate): %v", err)
+	}
+	if a.CanAssign(OAuthAdmin) || !a.CanAssign("oauth_admin@emea") || a.CanAssign("oauth_admin@home") {
+		t.Error("Owner caps CanAssign")
+	}
+
+	// The owner's grants never add to the actor's own.
+	v := Actor{TenantID: "ten_1", Roles: []string{"viewer@emea"}, Owner: []string{SuperAdmin}}
+	if v.Can(ClientView) || v.CanIn(ClientAdd, "emea") || !v.CanIn(ClientView, "emea") || v.CanAssign(Viewer) || v.IsSuperAdmin() {
+		t.Error("Owner added to the actor's roles")
+	}
+	if all, ids := v.Divisions(ClientView); all || !slices.Equal(ids, []string{"emea"}) {
+		t.Errorf("Divisions(view) = %v %v", all, ids)
+	}
+
+	// A super admin client is one only if its owner is.
+	root := Actor{TenantID: "ten_1", Roles: []string{SuperAdmin}, Owner: []string{Viewer}}
+	if root.IsSuperAdmin() || !root.Can(ClientView) || root.Can(UsersManage) || !root.CanAssign(Viewer) || root.CanAssign(OAuthAdmin) {
+		t.Error("a super admin capped by a viewer")
+	}
+	root.Owner = []string{SuperAdmin}
+	if !root.IsSuperAdmin() || !root.CanAssign(OAuthAdmin) {
+		t.Error("a super admin owned by one")
+	}
+
+	// Divisions of both lists meet: nothing when they do not.
+	split := Actor{TenantID: "ten_1", Roles: []string{"oauth_admin@d1", "oauth_admin@d2"}, Owner: []string{"viewer@d2", "viewer@d3"}}
+	if all, ids := split.Divisions(ClientView); all || !slices.Equal(ids, []string{"d2"}) {
+		t.Errorf("Divisions(view) = %v %v", all, ids)
+	}
+	if err := split.RequireSome(ClientEdit); !errors.Is(err, errs.ErrForbidden) {
+		t.Errorf("RequireSome(edit): %v", err)
+	}
+
+	// An empty, non-nil Owner allows nothing; a nil one caps nothing.
+	gone := Actor{TenantID: "ten_1", Roles: []string{SuperAdmin}, Owner: []string{}}
+	if gone.Can(ClientView) || gone.RequireSome(ClientView) == nil || gone.CanAssign(Viewer) || gone.IsSuperAdmin() {
+		t.Error("an empty Owner allowed something")
+	}
+	if free := (Actor{TenantID: "ten_1", Roles: []string{SuperAdmin}}); !free.IsSuperAdmin() {
+		t.Error("a nil Owner capped the actor")
+	}
+
+	// The owner's custom roles resolve through the actor's Catalog.
+	c := Actor{TenantID: "ten_1", Roles: []string{OAuthAdmin}, Owner: []string{"auditor@emea"}}
+	if !c.NeedsCatalog() || c.CanIn(AuditView, "emea") {
+		t.Error("without its catalog, the owner's custom role grants nothing")
+	}
+	c.Catalog = NewCatalog([]Role{{Name: "auditor", Permissions: []Permission{AuditView}}})
+	if c.NeedsCatalog() || !c.CanIn(AuditView, "emea") || c.CanIn(ClientView, "emea") || c.CanIn(AuditView, HomeDivision) {
+		t.Error("with its catalog, the owner's auditor@emea caps the client to audit:view in emea")
+	}
+}

@@ -196,3 +196,19 @@ func (r Reach) Intersect(o Reach) Reach {
 	}
 	return out
 }
+
+// Resolve gives the actor its tenant's catalog, read from src, when it
+// carries none and its roles, its owner's, or the grants it is about to
+// give name a role that is not built in. A write that stores grants
+// checks them again against the catalog as it stands in its transaction.
+func Resolve(ctx context.Context, src RoleSource, actor *Actor, grants []string) error {
+	if actor.Catalog != nil || actor.TenantID == "" || !(actor.NeedsCatalog() || NamesCustomRole(grants)) {
+		return nil
+	}
+	custom, err := src.CustomRoles(ctx, actor.TenantID)
+	if err != nil {
+		return err
+	}
+	actor.Catalog = NewCatalog(custom)
+	return nil
+}

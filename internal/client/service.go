@@ -342,15 +342,7 @@ func checkRefs(ctx context.Context, tx Tx, tenantID, division string, grants []s
 // is not built in. The writing transaction checks the grants it stores
 // against the catalog as it stands then.
 func (s *Service) withCatalog(ctx context.Context, actor *Actor, grants []string) error {
-	if actor.Catalog != nil || actor.TenantID == "" || !(authz.NamesCustomRole(actor.Roles) || authz.NamesCustomRole(grants)) {
-		return nil
-	}
-	custom, err := s.Repo.CustomRoles(ctx, actor.TenantID)
-	if err != nil {
-		return err
-	}
-	actor.Catalog = authz.NewCatalog(custom)
-	return nil
+	return authz.Resolve(ctx, s.Repo, actor, grants)
 }
 
 func checkOwner(ctx context.Context, tx Tx, c *Client) error {

@@ -85,7 +85,7 @@ func TestClientCredentialsCarryDivisionRoles(t *testing.T) {
 		// The owner caps the client division by division.
 		{"owned where the owner views", inD1, []string{"oauth_admin@d1"}, "oauth:client:view read", []string{"oauth_admin@d1"}},
 		{"owned where the owner is not", inD2, []string{"oauth_admin@d1"}, "read", nil},
-		{"owned tenant-wide, owner in d2", inD2, []string{authz.OAuthAdmin}, "oauth:client:view read", []string{authz.OAuthAdmin}},
+		{"owned tenant-wide, owner in d2", inD2, []string{authz.OAuthAdmin}, "oauth:client:view read", []string{"oauth_admin@d2"}},
 	}
 	for _, tt := range tests {
 		id, secret := owned(tt.owner, tt.roles...)

@@ -88,9 +88,16 @@ func (g *ClientCredentials) Handle(ctx context.Context, r *Request) (*Response, 
 // Entitled returns what a client holding grants may carry in a token: the
 // permissions its grants give somewhere in the tenant, and its effective
 // grants, those of a role the catalog knows. When the client has an owner
-// (owned), a permission is kept only where the owner's grants give it too,
-// and a grant only when some permission of its role survives that in the
-// grant's division; a deleted owner (no grants) leaves nothing.
+// (owned), a permission is kept only where the owner's grants give it too;
+// a deleted owner (no grants) leaves nothing.
+//
+// An effective grant says where its role applies once the owner caps it:
+// where every permission of the role that survives somewhere survives. So
+// a grant held tenant-wide stays so only when the owner holds those
+// permissions tenant-wide too, and otherwise becomes role@division for
+// each division left (super_admin, held tenant-wide only, is then left
+// out). The grants never claim more than the token holds; where the
+// owner's grants differ permission by permission, they may claim less.
 func Entitled(cat *authz.Catalog, grants, owner []string, owned bool) ([]authz.Permission, []string) {
 	where := func(gs []string, p authz.Permission) authz.Reach {
 		r := cat.Reach(gs, p)
@@ -106,17 +113,39 @@ func Entitled(cat *authz.Catalog, grants, owner []string, owned bool) ([]authz.P
 		}
 	}
 	var effective []string
+	add := func(g authz.Grant) {
+		// super_admin is tenant-wide or nothing: capped to divisions, it
+		// is left out rather than claimed everywhere.
+		if s := g.String(); !slices.Contains(effective, s) && (g.Division == "" || g.Role != authz.SuperAdmin) {
+			effective = append(effective, s)
+		}
+	}
 	for _, s := range grants {
 		g, err := authz.ParseGrant(s)
-		if err != nil || slices.Contains(effective, s) {
+		if err != nil {
 			continue
 		}
 		role, ok := cat.Role(g.Role)
 		if !ok {
 			continue
 		}
-		if slices.ContainsFunc(role.Permissions, func(p authz.Permission) bool { return where([]string{s}, p).Any() }) {
-			effective = append(effective, s)
+		// r narrows to where each permission of the role that survives
+		// holds; a role none of whose permissions survive is no grant.
+		r, found := authz.Reach{All: true}, false
+		for _, p := range role.Permissions {
+			if pr := where([]string{s}, p); pr.Any() {
+				r, found = r.Intersect(pr), true
+			}
+		}
+		if !found {
+			continue
+		}
+		if r.All {
+			add(g)
+			continue
+		}
+		for _, d := range r.Divisions {
+			add(authz.Grant{Role: g.Role, Division: d})
 		}
 	}
 	return perms, effective
