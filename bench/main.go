@@ -5,9 +5,11 @@
 //
 //	go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1] [-scenarios all]
 //	go run ./bench oracle [-samples 60] [-max-diff 5ms]
+//	go run ./bench admin [-clients 1000000] [-postgres URL] [-backends all] [-requests 50] [-warmup 5]
 //
 // The oracle command probes instead whether failed authentications' response
-// times tell which client IDs exist.
+// times tell which client IDs exist; the admin command times the admin
+// API's client list over a million clients on each backend.
 //
 // It builds and starts the real binary on a loopback port with a scratch
 // database, creates its clients with the real CLI, and stops it with
@@ -38,12 +40,15 @@ func main() {
 
 const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1] [-scenarios all]
        go run ./bench oracle [-samples 60] [-max-diff 5ms]
+       go run ./bench admin [-clients 1000000] [-postgres URL] [-backends all] [-requests 50] [-warmup 5]
 
   tokens   load POST /oauth2/token (client_credentials), POST /oauth2/introspect,
            the authorization code flow (authorize with a session, then the
            code exchange) and the refresh grant on Latchkey and on the floor server
   oracle   time failed authentications (wrong admin-chosen secret, unknown
            client ID, wrong generated secret) and compare their medians
+  admin    load a million clients into SQLite and PostgreSQL and time every
+           search, filter, sort and a deep page of GET /admin/v1/clients
 `
 
 // run executes one command line and returns the exit status: 0 success,
@@ -67,6 +72,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if err := oracle(ctx, opts, stdout, stderr); err != nil {
 			fmt.Fprintf(stderr, "bench oracle: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if len(args) > 0 && args[0] == "admin" {
+		opts, err := parseAdminOptions(args[1:], stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bench admin: %v\n", err)
+			return 2
+		}
+		if err := adminBench(ctx, opts, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "bench admin: %v\n", err)
 			return 1
 		}
 		return 0

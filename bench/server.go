@@ -94,8 +94,9 @@ func launch(ctx context.Context, prefix string, stderr io.Writer) (srv *latchkey
 }
 
 // startServer runs bin serve with its data in dir and waits until
-// /readyz answers 200.
-func startServer(ctx context.Context, bin, dir string) (*latchkeyServer, error) {
+// /readyz answers 200. Variables in env are added to its environment,
+// replacing the defaults (LATCHKEY_DATABASE_URL, say).
+func startServer(ctx context.Context, bin, dir string, env ...string) (*latchkeyServer, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
@@ -115,6 +116,8 @@ func startServer(ctx context.Context, bin, dir string) (*latchkeyServer, error) 
 		logPath: filepath.Join(dir, "server.log"),
 		exited:  make(chan struct{}),
 	}
+	// exec keeps the last of duplicate variables.
+	s.env = append(s.env, env...)
 	logf, err := os.Create(s.logPath)
 	if err != nil {
 		return nil, err

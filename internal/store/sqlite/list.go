@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -95,16 +97,28 @@ func trigramSearch(search string) bool { return utf8.RuneCountInString(search) >
 func ftsPhrase(search string) string { return `"` + strings.ReplaceAll(search, `"`, `""`) + `"` }
 
 // rareSubstringBelow is how few trigram index matches, across tenants,
-// make a search rare: then the index drives the page (its matches are
-// read and sorted), and otherwise the page's sort index does, checking
-// each client with LIKE until the page is full. Either costs up to some
-// thousands of row reads at the worst density, where the two meet: a
-// substring of 0.8% of a million clients.
-const rareSubstringBelow = 8000
+// make a search rare. A search of three characters or more is always
+// counted through the index, which stops at the cap's worth of matches
+// however common the substring. A rare one's page is read through the
+// index too (its matches are read and sorted); a common one's page scans
+// the index of its order, checking each client with LIKE until the page
+// is full, which takes few reads when matches are dense. Either costs a
+// few thousand row reads at the worst, where the two meet: a substring of
+// 0.4% of a million clients.
+//
+// The index spans tenants, so a tenant's count through it reads the other
+// tenants' matches too; on one file serving many large tenants a common
+// substring's count costs more.
+const rareSubstringBelow = 4000
 
-// estimateSample is how many of a tenant's clients the estimate of a
-// filtered total looks at.
-const estimateSample = 2000
+// The estimate of a filtered total looks at estimateStrata runs of up to
+// estimateRun of the tenant's clients, spread evenly over the table in
+// the order rows were written: a sample that follows the tenant's history
+// (old and new clients alike) and reads adjacent rows, a few pages a run.
+const (
+	estimateStrata = 20
+	estimateRun    = 100
+)
 
 // SetListCountCap sets how many matching clients a list page counts
 // exactly before it estimates the total: keyset.CountCap when n is zero.
@@ -118,9 +132,10 @@ func (db *DB) SetListCountCap(n int) { db.listCountCap = n }
 //
 // Total is exact up to the cap. Beyond it, with no filter, it is the
 // tenant's count of clients that triggers keep (tenant_client_counts), so
-// exact again; with a filter it is that count times the share of the
-// tenant's first estimateSample clients in ID order that match (generated
-// IDs are random, so that is a random sample), and estimated.
+// exact again; with a filter it is that count times the share of a
+// sample of the tenant's clients that match (see estimateStrata), and
+// estimated. Counting the matches instead would read an index entry per
+// match at best: 100 ms and more for a million.
 func (db *DB) ListClients(ctx context.Context, q client.ListQuery) (*client.ListPage, error) {
 	if err := q.Normalize(); err != nil {
 		return nil, err
@@ -131,12 +146,12 @@ func (db *DB) ListClients(ctx context.Context, q client.ListQuery) (*client.List
 		return nil, fmt.Errorf("sqlite: list clients: %w", err)
 	}
 	defer rtx.Rollback()
-	qs, err := db.listQueries(ctx, rtx, q)
+	counting, qs, err := db.listQueries(ctx, rtx, q)
 	if err != nil {
 		return nil, err
 	}
 	var count int
-	if err := rtx.QueryRowContext(ctx, qs.Count.SQL, qs.Count.Args...).Scan(&count); err != nil {
+	if err := rtx.QueryRowContext(ctx, counting.Count.SQL, counting.Count.Args...).Scan(&count); err != nil {
 		return nil, fmt.Errorf("sqlite: list clients: count: %w", err)
 	}
 	total, estimated, err := qs.Total(count, func() (int, bool, error) { return estimateTotal(ctx, rtx, q.TenantID, qs) })
@@ -164,32 +179,43 @@ func (db *DB) ListClients(ctx context.Context, q client.ListQuery) (*client.List
 	return keyset.Finish(clients, keys, q.Limit, total, estimated), nil
 }
 
-// listQueries builds the statements of a normalized query, through the
-// trigram index when the search is a rare substring.
-func (db *DB) listQueries(ctx context.Context, rtx *sql.Tx, q client.ListQuery) (*keyset.Queries, error) {
-	d := listDialect
-	if trigramSearch(q.Search) {
-		var hits int
-		if err := rtx.QueryRowContext(ctx, rareProbe, ftsPhrase(q.Search), rareSubstringBelow).Scan(&hits); err != nil {
-			return nil, fmt.Errorf("sqlite: list clients: search: %w", err)
-		}
-		if hits < rareSubstringBelow {
-			d = trigramDialect
-		}
+// listQueries builds the statements of a normalized query: those whose
+// Count a page runs, and those whose Page and estimate it runs. They
+// differ for a common substring (see rareSubstringBelow).
+func (db *DB) listQueries(ctx context.Context, rtx *sql.Tx, q client.ListQuery) (counting, paging *keyset.Queries, err error) {
+	if !trigramSearch(q.Search) {
+		qs, err := keyset.Build(listDialect, q, db.listCountCap)
+		return qs, qs, err
 	}
-	return keyset.Build(d, q, db.listCountCap)
+	if counting, err = keyset.Build(trigramDialect, q, db.listCountCap); err != nil {
+		return nil, nil, err
+	}
+	var hits int
+	if err := rtx.QueryRowContext(ctx, rareProbe, ftsPhrase(q.Search), rareSubstringBelow).Scan(&hits); err != nil {
+		return nil, nil, fmt.Errorf("sqlite: list clients: search: %w", err)
+	}
+	if hits < rareSubstringBelow {
+		return counting, counting, nil
+	}
+	paging, err = keyset.Build(listDialect, q, db.listCountCap)
+	return counting, paging, err
 }
 
 // rareProbe counts a search's trigram index matches, in every tenant, up
 // to a limit: reading the index alone costs little.
 const rareProbe = `SELECT COUNT(*) FROM (SELECT 1 FROM clients_fts WHERE clients_fts MATCH ? LIMIT ?)`
 
-// estimateSQL is the estimate's statements: the tenant's count, and how
-// many of its sample match (the filter's placeholders follow the sample's).
+// The estimate's statements: the tenant's count, the table's range of
+// row numbers (two subqueries: SQLite reads one end of the table for a
+// lone MIN or MAX, and every row for both), and one run of the sample: of the tenant's clients from a
+// row number on, how many there are and how many match (the filter's
+// placeholders come first). The unary + keeps the run a range of row
+// numbers: no tenant index may drive it.
 const (
 	tenantCountSQL = `SELECT clients FROM tenant_client_counts WHERE tenant_id = ?`
-	sampleSQL      = `SELECT COUNT(*) FROM clients WHERE pk IN (
-		SELECT pk FROM clients WHERE tenant_id = ? ORDER BY id LIMIT ?) AND `
+	rowRangeSQL    = `SELECT COALESCE((SELECT MIN(pk) FROM clients), 0), COALESCE((SELECT MAX(pk) FROM clients), 0)`
+	sampleRunSQL   = `SELECT COUNT(*), COUNT(CASE WHEN %s THEN 1 END) FROM (
+		SELECT * FROM clients WHERE pk >= ? AND pk < ? AND +tenant_id = ? ORDER BY pk LIMIT ?) AS run`
 )
 
 // estimateTotal estimates how many of a tenant's clients qs matches, for
@@ -202,15 +228,26 @@ func estimateTotal(ctx context.Context, rtx *sql.Tx, tenantID string, qs *keyset
 	if !qs.Filtered {
 		return all, true, nil
 	}
-	var hits int
-	args := append([]any{tenantID, estimateSample}, qs.Where.Args...)
-	if err := rtx.QueryRowContext(ctx, sampleSQL+qs.Where.SQL, args...).Scan(&hits); err != nil {
+	var first, last int64
+	if err := rtx.QueryRowContext(ctx, rowRangeSQL).Scan(&first, &last); err != nil {
 		return 0, false, err
 	}
-	if sampled := min(all, estimateSample); sampled > 0 {
-		return int(int64(all) * int64(hits) / int64(sampled)), false, nil
+	run := fmt.Sprintf(sampleRunSQL, qs.Where.SQL)
+	stride := (last - first + estimateStrata) / estimateStrata
+	var seen, hits int64
+	for i := range int64(estimateStrata) {
+		from := first + i*stride
+		args := append(slices.Clone(qs.Where.Args), from, from+stride, tenantID, estimateRun)
+		var s, h int64
+		if err := rtx.QueryRowContext(ctx, run, args...).Scan(&s, &h); err != nil {
+			return 0, false, err
+		}
+		seen, hits = seen+s, hits+h
 	}
-	return 0, false, nil
+	if seen == 0 {
+		return 0, false, nil
+	}
+	return int(int64(all) * hits / seen), false, nil
 }
 
 // ExplainList returns SQLite's plan (EXPLAIN QUERY PLAN) of each
@@ -225,7 +262,7 @@ func (db *DB) ExplainList(ctx context.Context, q client.ListQuery) (string, erro
 		return "", fmt.Errorf("sqlite: explain list: %w", err)
 	}
 	defer rtx.Rollback()
-	qs, err := db.listQueries(ctx, rtx, q)
+	counting, qs, err := db.listQueries(ctx, rtx, q)
 	if err != nil {
 		return "", err
 	}
@@ -233,9 +270,9 @@ func (db *DB) ExplainList(ctx context.Context, q client.ListQuery) (string, erro
 	stmts := []struct {
 		name string
 		st   keyset.Statement
-	}{{"count", qs.Count}, {"page", qs.Page},
-		{"estimate (past the cap)", keyset.Statement{SQL: sampleSQL + qs.Where.SQL,
-			Args: append([]any{q.TenantID, estimateSample}, qs.Where.Args...)}}}
+	}{{"count", counting.Count}, {"page", qs.Page},
+		{"estimate (past the cap), one run of its sample", keyset.Statement{SQL: fmt.Sprintf(sampleRunSQL, qs.Where.SQL),
+			Args: append(slices.Clone(qs.Where.Args), 0, math.MaxInt64, q.TenantID, estimateRun)}}}
 	if trigramSearch(q.Search) {
 		stmts = append([]struct {
 			name string

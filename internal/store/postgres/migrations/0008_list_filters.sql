@@ -22,3 +22,9 @@ CREATE INDEX clients_by_owner ON clients (tenant_id, owner_user_id, created_at, 
 
 -- Secret expiry and use are ranges of clients_by_expiry and
 -- clients_by_last_used, which map "never" to the epoch.
+
+-- A search's count, for a substring too common for the trigram indexes to
+-- pay, reads the tenant's clients until it has counted past the cap,
+-- checking each name and ID: this narrow copy of them, a fifth of the
+-- table's size, is read without visiting the table.
+CREATE INDEX clients_search_scan ON clients (tenant_id) INCLUDE (name, id);
