@@ -228,20 +228,7 @@ func (r *remote) remoteErr(err error) error {
 // domainFields renames the API's names of fields in a validation error
 // to the domain's, which the local commands report and fieldFlags maps to
 // flags; other errors pass unchanged.
-func domainFields(err error, names map[string]string) error {
-	fields := errs.Fields(err)
-	if fields == nil {
-		return err
-	}
-	out := make([]errs.FieldError, len(fields))
-	for i, f := range fields {
-		if n, ok := names[f.Field]; ok {
-			f.Field = n
-		}
-		out[i] = f
-	}
-	return &errs.ValidationError{Fields: out}
-}
+func domainFields(err error, names map[string]string) error { return errs.Rename(err, names) }
 
 // notRemote refuses a command that needs the database.
 func notRemote(command, why string) error {

@@ -110,20 +110,7 @@ func parseInstant(s string) (time.Time, error) {
 
 // renameFields gives a validation error's fields the names the caller
 // used; other errors pass unchanged.
-func renameFields(err error, names map[string]string) error {
-	fields := errs.Fields(err)
-	if fields == nil {
-		return err
-	}
-	out := make([]errs.FieldError, len(fields))
-	for i, f := range fields {
-		if n, ok := names[f.Field]; ok {
-			f.Field = n
-		}
-		out[i] = f
-	}
-	return &errs.ValidationError{Fields: out}
-}
+func renameFields(err error, names map[string]string) error { return errs.Rename(err, names) }
 
 func listClients(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
 	q, all, err := parseList(r, a.now())
@@ -312,10 +299,7 @@ func grantTypes(gs []string) []client.GrantType {
 }
 
 func createClient(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	body, err := readBody(r, "application/json")
+	body, err := readCreate(r)
 	if err != nil {
 		return err
 	}

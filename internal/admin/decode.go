@@ -255,3 +255,12 @@ func (p *patch) err() error {
 	}
 	return &errs.ValidationError{Fields: sortFields(p.fe)}
 }
+
+// readCreate reads the body of a create: no query parameters, one JSON
+// object.
+func readCreate(r *http.Request) ([]byte, error) {
+	if _, err := queryParams(r); err != nil {
+		return nil, err
+	}
+	return readBody(r, "application/json")
+}

@@ -66,10 +66,7 @@ func permissions(ps []string) []authz.Permission {
 }
 
 func createRole(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	body, err := readBody(r, "application/json")
+	body, err := readCreate(r)
 	if err != nil {
 		return err
 	}
@@ -191,10 +188,7 @@ type divisionBody struct {
 }
 
 func createDivision(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	body, err := readBody(r, "application/json")
+	body, err := readCreate(r)
 	if err != nil {
 		return err
 	}

@@ -43,10 +43,7 @@ type UserBody struct {
 }
 
 func createUser(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	body, err := readBody(r, "application/json")
+	body, err := readCreate(r)
 	if err != nil {
 		return err
 	}
@@ -185,10 +182,7 @@ func createTenant(a *API, w http.ResponseWriter, r *http.Request, c *call) error
 	if !c.defaultTenant {
 		return errOtherTenants
 	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	body, err := readBody(r, "application/json")
+	body, err := readCreate(r)
 	if err != nil {
 		return err
 	}

@@ -78,3 +78,21 @@ func Fields(err error) []FieldError {
 	}
 	return nil
 }
+
+// Rename returns err with its field errors renamed by names (a field not
+// in names keeps its name): a surface that calls a field otherwise than
+// the domain does reports it by its own name. Other errors pass unchanged.
+func Rename(err error, names map[string]string) error {
+	fields := Fields(err)
+	if fields == nil {
+		return err
+	}
+	out := make([]FieldError, len(fields))
+	for i, f := range fields {
+		if n, ok := names[f.Field]; ok {
+			f.Field = n
+		}
+		out[i] = f
+	}
+	return &ValidationError{Fields: out}
+}
