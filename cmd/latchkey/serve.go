@@ -190,7 +190,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	adminAPI := &admin.API{
 		Clients: &client.Service{Repo: st, OnChange: auth.Invalidate},
 		Users:   &account.Users{Repo: st, OnRevoke: addRevoked},
-		Tenants: &account.Tenants{Repo: st}, Roles: &account.Roles{Repo: st}, Divisions: &account.Divisions{Repo: st},
+		Tenants: &account.Tenants{Repo: st}, Roles: &account.Roles{Repo: st, OnChange: catalogs.Invalidate}, Catalogs: catalogs, Divisions: &account.Divisions{Repo: st},
 		Accounts: st, Audit: st, Idempotency: st,
 		Authenticate: bearerFor(proto), Issuer: c.issuer, TrustedProxies: trusted, Logger: log,
 		// A source guessing tokens is refused after 20 failures a minute.

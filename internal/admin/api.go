@@ -73,7 +73,11 @@ type API struct {
 	Divisions *account.Divisions
 	// Accounts finds the users tokens speak for, and the tenants' custom
 	// roles, which give their holders permissions.
-	Accounts     AccountReader
+	Accounts AccountReader
+	// Catalogs, when set, caches the tenants' roles (the one the token
+	// endpoint uses); without it each call holding a custom role reads
+	// them from Accounts.
+	Catalogs     *authz.Catalogs
 	Audit        audit.Lister
 	Idempotency  IdempotencyStore
 	Authenticate Authenticator

@@ -86,6 +86,9 @@ func (a *API) principal(r *http.Request, reqID, addr string) (*call, *Problem) {
 		if actor.Catalog != nil || !authz.NamesCustomRole(roles) {
 			return actor.Catalog, nil
 		}
+		if a.Catalogs != nil {
+			return a.Catalogs.Catalog(r.Context(), t.TenantID)
+		}
 		custom, err := a.Accounts.CustomRoles(r.Context(), t.TenantID)
 		if err != nil {
 			return nil, err
