@@ -175,6 +175,13 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		Sessions: pages, Requests: requests, GrantStore: st, Consents: sessions, AuthFailures: authFailures,
 		Catalogs: catalogs,
 	})
+	// The admin API and the console share one set of domain services.
+	clients := &client.Service{Repo: st, OnChange: auth.Invalidate}
+	users := &account.Users{Repo: st, OnRevoke: addRevoked}
+	roles := &account.Roles{Repo: st, OnChange: catalogs.Invalidate}
+	divisions := &account.Divisions{Repo: st}
+	consoleAdmin := &console.Admin{Clients: clients, Users: users, Roles: roles, Divisions: divisions,
+		Catalogs: catalogs, Audit: st, Chain: st}
 	accountPages, err := console.New(console.Config{
 		Sessions: sessions, Accounts: st, Requests: requests, Logger: log, TrustedProxies: trusted, Refused: refusedSignIns,
 		Client: func(ctx context.Context, id string) (*client.Client, error) {
@@ -182,15 +189,15 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 			return c, err
 		},
 		Tenant: proto.Tenant,
+		Admin:  consoleAdmin,
 	})
 	if err != nil {
 		return err
 	}
 	pages.Sessions = accountPages
 	adminAPI := &admin.API{
-		Clients: &client.Service{Repo: st, OnChange: auth.Invalidate},
-		Users:   &account.Users{Repo: st, OnRevoke: addRevoked},
-		Tenants: &account.Tenants{Repo: st}, Roles: &account.Roles{Repo: st, OnChange: catalogs.Invalidate}, Catalogs: catalogs, Divisions: &account.Divisions{Repo: st},
+		Clients: clients, Users: users,
+		Tenants: &account.Tenants{Repo: st}, Roles: roles, Catalogs: catalogs, Divisions: divisions,
 		Accounts: st, Audit: st, Idempotency: st,
 		Authenticate: bearerFor(proto), Issuer: c.issuer, TrustedProxies: trusted, Logger: log,
 		// A source guessing tokens is refused after 20 failures a minute.

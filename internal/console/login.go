@@ -16,7 +16,10 @@ import (
 // loginView is the sign-in page.
 type loginView struct {
 	// Req is the sealed authorization request the sign-in continues, if any.
-	Req   string
+	Req string
+	// Next is the local page to continue to after signing in (the
+	// console sends its visitors here with it), if any.
+	Next  string
 	Email string
 	// Error, when set, is announced and tied to both fields.
 	Error string
@@ -29,7 +32,7 @@ const msgBadCredentials = "The email or password is not right."
 // request's login_hint. Without an authorization request, a browser
 // already signed in goes to its applications instead.
 func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request, s *site) {
-	v := loginView{Req: r.URL.Query().Get(authreq.Param)}
+	v := loginView{Req: r.URL.Query().Get(authreq.Param), Next: s.localNext(r.URL.Query().Get(nextParam))}
 	if v.Req != "" {
 		req, ok := p.openRequest(w, r, s, v.Req)
 		if !ok {
@@ -43,7 +46,7 @@ func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request, s *site) {
 			return
 		}
 		if u != nil {
-			redirect(w, r, s.issuer+authreq.AppsPath)
+			redirect(w, r, s.afterSignIn(v.Next))
 			return
 		}
 	}
@@ -62,7 +65,8 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 	if !p.guard(w, r, s) {
 		return
 	}
-	v := loginView{Req: r.PostForm.Get(authreq.Param), Email: strings.TrimSpace(r.PostForm.Get("email"))}
+	v := loginView{Req: r.PostForm.Get(authreq.Param), Next: s.localNext(r.PostForm.Get(nextParam)),
+		Email: strings.TrimSpace(r.PostForm.Get("email"))}
 	if v.Req != "" {
 		if _, ok := p.openRequest(w, r, s, v.Req); !ok {
 			return
@@ -129,7 +133,17 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 		redirect(w, r, s.withReq(authreq.ResumePath, v.Req))
 		return
 	}
-	redirect(w, r, s.issuer+authreq.AppsPath)
+	redirect(w, r, s.afterSignIn(v.Next))
+}
+
+// afterSignIn is where a sign-in without an authorization request goes:
+// the local page it was asked to continue to, else the user's
+// applications.
+func (s *site) afterSignIn(next string) string {
+	if next != "" {
+		return s.origin + next
+	}
+	return s.issuer + authreq.AppsPath
 }
 
 // auditFailure records a failed sign-in. A failure to record it is

@@ -87,6 +87,9 @@ type Config struct {
 	// nil audits none of them. Every other failed sign-in is an event of
 	// its own.
 	Refused *audit.Tally
+	// Admin, when set, serves the admin console under /console/ with
+	// these domain services.
+	Admin *Admin
 
 	// templates replaces the embedded templates (tests only).
 	templates fs.FS
@@ -95,12 +98,14 @@ type Config struct {
 // Pages serves the end-user pages of every tenant. Build it with New; it
 // is safe for concurrent use.
 type Pages struct {
-	cfg         Config
-	pages       map[string]*template.Template
-	css         []byte
-	byAccount   *ratelimit.Limiter // per account and address
-	accountWide *ratelimit.Limiter
-	byAddr      *ratelimit.Limiter
+	cfg   Config
+	pages map[string]*template.Template
+	// consolePages are the admin console's templates (see parseConsole).
+	consolePages map[string]*template.Template
+	css          []byte
+	byAccount    *ratelimit.Limiter // per account and address
+	accountWide  *ratelimit.Limiter
+	byAddr       *ratelimit.Limiter
 	// sites remembers each tenant's issuer by tenant ID, for Current and
 	// End, which are given only the ID. Tenants are never renamed or
 	// removed, so an entry never goes stale.
@@ -109,7 +114,7 @@ type Pages struct {
 
 var _ oauth.Sessions = (*Pages)(nil)
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/console/*.html
 var templateFS embed.FS
 
 //go:embed static/style.css
@@ -152,7 +157,11 @@ func New(c Config) (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pages{cfg: c, pages: pages, css: styleCSS,
+	consolePages, err := parseConsole(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return &Pages{cfg: c, pages: pages, consolePages: consolePages, css: styleCSS,
 		byAccount:   ratelimit.New(c.LoginFailures, c.LoginWindow),
 		accountWide: ratelimit.New(c.LoginFailures*AccountFactor, c.LoginWindow),
 		byAddr:      ratelimit.New(c.AddressFailures, c.LoginWindow)}, nil
@@ -197,6 +206,7 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+base+"/account/static/style.css", p.style)
 		mux.Handle(base+"/account/static/style.css", p.page(methodNotAllowed(p, "GET, HEAD")))
 	}
+	p.mountConsole(mux)
 }
 
 // site is one tenant as its pages see it.

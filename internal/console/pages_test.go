@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
@@ -193,6 +194,17 @@ func TestNewFailsFast(t *testing.T) {
 		}
 		full["templates/"+name+".html"] = &fstest.MapFile{Data: b}
 	}
+	consoleFiles, err := fs.Glob(templateFS, "templates/console/*.html")
+	if err != nil || len(consoleFiles) < 2 {
+		t.Fatalf("console templates: %v %v", consoleFiles, err)
+	}
+	for _, file := range consoleFiles {
+		b, err := templateFS.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full[file] = &fstest.MapFile{Data: b}
+	}
 	with := func(edit func(fstest.MapFS)) fstest.MapFS {
 		m := fstest.MapFS{}
 		for k, v := range full {
@@ -207,8 +219,13 @@ func TestNewFailsFast(t *testing.T) {
 		t.Fatalf("the embedded templates from a map: %v", err)
 	}
 	for name, fsys := range map[string]fstest.MapFS{
-		"missing page":   with(func(m fstest.MapFS) { delete(m, "templates/consent.html") }),
-		"missing layout": with(func(m fstest.MapFS) { delete(m, "templates/layout.html") }),
+		"missing page":            with(func(m fstest.MapFS) { delete(m, "templates/consent.html") }),
+		"missing layout":          with(func(m fstest.MapFS) { delete(m, "templates/layout.html") }),
+		"missing console layout":  with(func(m fstest.MapFS) { delete(m, "templates/console/layout.html") }),
+		"missing console message": with(func(m fstest.MapFS) { delete(m, "templates/console/message.html") }),
+		"broken console page": with(func(m fstest.MapFS) {
+			m["templates/console/dashboard.html"] = &fstest.MapFile{Data: []byte(`{{define "title"}}x{{end}}{{define "main"}}{{nofunc}}{{end}}`)}
+		}),
 		"broken": with(func(m fstest.MapFS) {
 			m["templates/apps.html"] = &fstest.MapFile{Data: []byte(`{{define "main"}}{{.Page.Apps`)}
 		}),

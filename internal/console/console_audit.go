@@ -1,0 +1,4 @@
+package console
+
+// auditRoutes are the console's pages of this area.
+func (p *Pages) auditRoutes() []consoleRoute { return nil }

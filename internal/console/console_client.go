@@ -1,0 +1,4 @@
+package console
+
+// clientRoutes are the console's pages of this area.
+func (p *Pages) clientRoutes() []consoleRoute { return nil }

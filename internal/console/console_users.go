@@ -1,0 +1,4 @@
+package console
+
+// userRoutes are the console's pages of this area.
+func (p *Pages) userRoutes() []consoleRoute { return nil }
