@@ -34,7 +34,8 @@ import (
 // and sort of GET /admin/v1/clients asked one at a time, first of the
 // store in this process and then of the real server over HTTP. A shape
 // whose 95th percentile passes listBudget is flagged, and the plans of
-// the statements the store runs for it are printed.
+// the statements the store runs for it are printed. Then the console's
+// dashboard reads are timed in the store (adminstats.go).
 
 // adminOptions are the admin command's flags.
 type adminOptions struct {
@@ -43,6 +44,8 @@ type adminOptions struct {
 	backends []string
 	requests int
 	warmup   int
+	// console times the console's list too (adminconsole.go).
+	console bool
 }
 
 // Bounds on the flags, so a run always ends in reasonable time.
@@ -75,6 +78,7 @@ func parseAdminOptions(args []string, stderr io.Writer) (adminOptions, error) {
 	back := fs.String("backends", "all", "comma-separated backends, of sqlite, postgres (all: postgres only with a server)")
 	fs.IntVar(&o.requests, "requests", 50, "measured requests per shape")
 	fs.IntVar(&o.warmup, "warmup", 5, "unmeasured requests per shape before them")
+	fs.BoolVar(&o.console, "console", false, "time the console's client list (GET /console/clients) too, beside the API's")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -211,6 +215,10 @@ type backendRun struct {
 	loaded  time.Duration
 	results []*shapeResult
 	plans   map[string]string // by shape name, for the shapes that missed
+	// dashboard are the reads of the console's start page (adminstats.go).
+	dashboard []*statResult
+	// console are the console's list pages, with -console.
+	console []*consoleResult
 }
 
 // adminBench runs the benchmark and prints its tables to stdout and progress
@@ -241,6 +249,12 @@ func adminBench(ctx context.Context, o adminOptions, stdout, stderr io.Writer) e
 		runs = append(runs, run)
 		for _, r := range run.results {
 			failed = failed || r.storeErr != nil || r.hErr != nil
+		}
+		for _, r := range run.dashboard {
+			failed = failed || r.err != nil
+		}
+		for _, r := range run.console {
+			failed = failed || r.err != nil
 		}
 	}
 	printAdminReport(stdout, o, runs)
@@ -312,6 +326,9 @@ func runBackend(ctx context.Context, o adminOptions, b, bin, dir string, stderr 
 		r.store, r.total, r.estimated, r.storeErr = timeStore(ctx, st, res.Tenant.ID, s, o, now)
 		run.results = append(run.results, r)
 	}
+	if run.dashboard, err = timeDashboard(ctx, st, res.Tenant.ID, f.middleID, o, now, stderr); err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
 
 	srv, err := startServer(ctx, bin, dir, env...)
 	if err != nil {
@@ -327,6 +344,11 @@ func runBackend(ctx context.Context, o adminOptions, b, bin, dir string, stderr 
 	defer hc.CloseIdleConnections()
 	for _, r := range run.results {
 		r.http, r.hErr = timeHTTP(ctx, hc, srv.base, token, r.shape, o)
+	}
+	if o.console {
+		if run.console, err = timeConsole(ctx, srv, hc, token, run.results, o, now, stderr); err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
 	}
 	if err := srv.stop(); err != nil {
 		fmt.Fprintf(stderr, "warning: %v\n", err)
@@ -555,6 +577,8 @@ func printAdminReport(w io.Writer, o adminOptions, runs []*backendRun) {
 				ms(p50(r.store)), flagged(r.store), ms(p50(r.http)), flagged(r.http), errNote(r))
 		}
 		tw.Flush()
+		printConsole(w, run.results, run.console)
+		printDashboard(w, run.dashboard)
 	}
 	for _, run := range runs {
 		for _, r := range run.results {

@@ -63,7 +63,7 @@ func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocation
 type serveOptions struct {
 	addr                                                     string
 	shutdownTimeout, keyRotation, usageFlush, cacheTTL, poll time.Duration
-	sessionLifetime                                          time.Duration
+	sessionLifetime, consoleIdle                             time.Duration
 	failLimit                                                int
 	proxies                                                  string
 }
@@ -89,6 +89,8 @@ client; generated credentials are printed once, to a terminal only.`,
 	durationSetting(fs, &o.poll, "change-poll", "LATCHKEY_CHANGE_POLL", time.Second, "how often to check whether another process changed clients or revoked tokens")
 	durationSetting(fs, &o.sessionLifetime, "session-lifetime", "LATCHKEY_SESSION_LIFETIME", account.DefaultSessionTTL,
 		"how long a sign-in to the account pages lasts before the password is asked again")
+	durationSetting(fs, &o.consoleIdle, "console-idle-timeout", "LATCHKEY_CONSOLE_IDLE_TIMEOUT", console.DefaultConsoleIdle,
+		"how long a console session may go without a request before it ends (at least "+console.MinConsoleIdle.String()+")")
 	fs.IntVar(&o.failLimit, "auth-failure-limit", 20, "failed client authentications per client ID or address per minute before 429 (0: no limit)")
 	setting(fs, "auth-failure-limit", "LATCHKEY_AUTH_FAILURE_LIMIT")
 	stringSetting(fs, &o.proxies, "trusted-proxies", "LATCHKEY_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed")
@@ -103,6 +105,10 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	if o.failLimit < 0 {
 		return usageError{msg: fmt.Sprintf("the auth failure limit %d (--auth-failure-limit or LATCHKEY_AUTH_FAILURE_LIMIT): use 0 (no limit) or more", o.failLimit)}
+	}
+	if o.consoleIdle < console.MinConsoleIdle {
+		return usageError{msg: fmt.Sprintf("the console idle timeout %s (--console-idle-timeout or LATCHKEY_CONSOLE_IDLE_TIMEOUT): use %s or more",
+			o.consoleIdle, console.MinConsoleIdle)}
 	}
 	trusted, err := parsePrefixes(o.proxies)
 	if err != nil {
@@ -182,8 +188,16 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	divisions := &account.Divisions{Repo: st}
 	consoleAdmin := &console.Admin{Clients: clients, Users: users, Roles: roles, Divisions: divisions,
 		Catalogs: catalogs, Audit: st, Chain: st}
+	// Second factors: TOTP seeds and pending sign-ins are sealed under a
+	// key of their own, derived like the others from the KEK.
+	mfaKey, err := hkdf.Key(sha256.New, kek, nil, "latchkey second factors", 32)
+	if err != nil {
+		return err
+	}
 	accountPages, err := console.New(console.Config{
 		Sessions: sessions, Accounts: st, Requests: requests, Logger: log, TrustedProxies: trusted, Refused: refusedSignIns,
+		ConsoleIdle: o.consoleIdle,
+		MFA:         &account.MFA{Repo: st, Key: mfaKey},
 		Client: func(ctx context.Context, id string) (*client.Client, error) {
 			c, _, err := auth.Current(ctx, id)
 			return c, err

@@ -17,20 +17,23 @@ import (
 
 // tenantJSON is a tenant as "tenants ... --json" prints it.
 type tenantJSON struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Slug      string    `json:"slug,omitempty"`
-	Default   bool      `json:"default"`
-	Issuer    string    `json:"issuer,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Slug    string `json:"slug,omitempty"`
+	Default bool   `json:"default"`
+	Issuer  string `json:"issuer,omitempty"`
+	// RequireAdminMFA: the tenant's admins must prove a second factor
+	// before the console lets them in.
+	RequireAdminMFA bool      `json:"require_admin_mfa"`
+	CreatedAt       time.Time `json:"created_at"`
 }
 
 func (a *app) tenantsCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "tenants",
-		Short: "Add and list tenants",
-		Long: `Add and list tenants. Each tenant is served at {issuer}/t/{slug} with its
+		Short: "Add, list and change tenants",
+		Long: `Add, list and change tenants. Each tenant is served at {issuer}/t/{slug} with its
 own signing keys; the default tenant at the issuer itself.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: groupRun,
@@ -53,13 +56,60 @@ own signing keys; the default tenant at the issuer itself.`,
 		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return a.tenantsList(cmd.Context(), asJSON) },
 	}
-	cmd.AddCommand(create, list)
+	var requireMFA bool
+	update := &cobra.Command{
+		Use:   "update TENANT --require-admin-mfa=true|false",
+		Short: "Change a tenant's settings",
+		Long: `Change a tenant's settings. TENANT is its ID or slug.
+
+--require-admin-mfa=true makes every admin of the tenant (a user holding any
+permission) prove a second factor, an authenticator app or a passkey, before
+the console lets them in; one who has none is asked to set one up first.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("require-admin-mfa") {
+				return usageError{msg: "nothing to change: give --require-admin-mfa=true or --require-admin-mfa=false"}
+			}
+			return a.tenantsUpdate(cmd.Context(), args[0], requireMFA, asJSON)
+		},
+	}
+	update.Flags().BoolVar(&requireMFA, "require-admin-mfa", false, "require admins to prove a second factor for the console")
+	cmd.AddCommand(create, list, update)
 	return cmd
+}
+
+// tenantsUpdate sets a tenant's admin MFA requirement, audited in the
+// tenant's own chain.
+func (a *app) tenantsUpdate(ctx context.Context, ref string, requireMFA, asJSON bool) error {
+	st, err := openExisting(ctx, &a.cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tn, err := resolveTenant(ctx, st, ref)
+	if err != nil {
+		return err
+	}
+	svc := &account.Tenants{Repo: st}
+	t, err := svc.SetRequireAdminMFA(ctx, operator(tn.ID, a.env), tn.ID, requireMFA)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(a.stdout, a.tenantView(t))
+	}
+	state := "no longer require"
+	if t.RequireAdminMFA {
+		state = "require"
+	}
+	fmt.Fprintf(a.stdout, "Admins of tenant %q (%s) now %s a second factor for the console.\n", t.Name, t.ID, state)
+	return nil
 }
 
 // tenantView is how the tenant commands show a tenant.
 func (a *app) tenantView(t *account.Tenant) tenantJSON {
-	j := tenantJSON{ID: t.ID, Name: t.Name, Slug: t.Slug, Default: t.Default, CreatedAt: t.CreatedAt}
+	j := tenantJSON{ID: t.ID, Name: t.Name, Slug: t.Slug, Default: t.Default, RequireAdminMFA: t.RequireAdminMFA,
+		CreatedAt: t.CreatedAt}
 	switch {
 	case t.Default:
 		j.Issuer = a.cfg.issuer

@@ -299,6 +299,9 @@ echo, on a terminal. It is never taken from a flag value.`,
 			return uc.print(u)
 		}
 		fmt.Fprintf(uc.a.stdout, "Set the password of %s (%s); their sessions ended, so they sign in again.\n", u.Email, u.ID)
+		// A password the operator set is not one the user chose
+		// (account.Users.SetPassword).
+		fmt.Fprintln(uc.a.stdout, "The console asks them to choose their own password when they next sign in to it.")
 		if u.Status != string(account.UserActive) {
 			fmt.Fprintf(uc.a.stdout, "The user is disabled: they sign in once enabled with: %s\n", uc.hint("enable", u.Email))
 		}

@@ -36,8 +36,13 @@ type Tenant struct {
 	Slug string
 	// Default marks the tenant the root issuer serves: the one the first
 	// start provisioned. At most one tenant is the default.
-	Default   bool
-	CreatedAt time.Time
+	Default bool
+	// RequireAdminMFA makes every admin of the tenant (a user whose
+	// grants carry any permission) prove a second factor before the
+	// console lets them in, setting one up first if they have none (seed
+	// Genesys: "Requires MFA for admin access").
+	RequireAdminMFA bool
+	CreatedAt       time.Time
 }
 
 // UserStatus says whether a user may sign in.
@@ -72,9 +77,14 @@ type User struct {
 	DivisionID string
 	// Locale is a BCP 47 tag such as "en" or "nb"; it picks the language of
 	// mail sent to the user.
-	Locale    string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Locale string
+	// PasswordChangeRequired is set when someone other than the user chose
+	// their password (generated at first start, or set by an admin): the
+	// console asks them to choose their own before anything else. Setting
+	// their own password clears it.
+	PasswordChangeRequired bool
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
 }
 
 // Active reports whether the user may sign in.
@@ -112,6 +122,13 @@ type Session struct {
 	CreatedAt time.Time
 	// ExpiresAt ends the session however active it is.
 	ExpiresAt time.Time
+	// LastSeenAt is the session's last activity, kept to about a minute
+	// (see Sessions.Touch): the console ends a session idle too long.
+	LastSeenAt time.Time
+	// Methods say how the user proved who they are, as RFC 8176
+	// authentication method references ("pwd", "otp", "hwk", "mfa" ...),
+	// in the order they were proved.
+	Methods []string
 }
 
 // Consent is what a user approved for an application: remembered per
@@ -133,6 +150,8 @@ type Consent struct {
 type Repository interface {
 	// RoleSource reads a tenant's custom roles.
 	authz.RoleSource
+	// MFAReader reads users' second factors.
+	MFAReader
 	// CreateTenant stores a new tenant with its home division, in one
 	// transaction. It returns ErrConflict when the ID or the slug is
 	// taken, or when t is the default and another tenant already is.
@@ -157,6 +176,10 @@ type Repository interface {
 	// SessionByHash returns the session whose cookie value has this hash,
 	// expired or not, or ErrNotFound.
 	SessionByHash(ctx context.Context, hash string) (*Session, error)
+	// TouchSession moves the last activity of the session with this ID
+	// forward to at. A missing session, or one already seen at or after
+	// at, is left as it is: not an error.
+	TouchSession(ctx context.Context, id string, at time.Time) error
 	// Consent returns what the user approved for the client, or
 	// ErrNotFound.
 	Consent(ctx context.Context, userID, clientID string) (*Consent, error)
@@ -184,6 +207,14 @@ type Tx interface {
 	authz.GrantRefs
 	// CreateTenant stores a new tenant with its home division.
 	CreateTenant(ctx context.Context, t *Tenant) error
+	// LockTenant returns the tenant and holds it until the transaction
+	// ends, or ErrNotFound.
+	LockTenant(ctx context.Context, id string) (*Tenant, error)
+	// UpdateTenant writes a tenant's settings (RequireAdminMFA), or
+	// returns ErrNotFound.
+	UpdateTenant(ctx context.Context, t *Tenant) error
+	// MFATx writes users' second factors.
+	MFATx
 	CreateUser(ctx context.Context, u *User) error
 	// LockUser returns the user and holds it until the transaction ends,
 	// or ErrNotFound.
@@ -195,6 +226,12 @@ type Tx interface {
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteUserSessions deletes every session of the user.
 	DeleteUserSessions(ctx context.Context, userID string) error
+	// DeleteOtherSessions deletes every session of the user but the one
+	// with the ID keepID.
+	DeleteOtherSessions(ctx context.Context, userID, keepID string) error
+	// SetSessionMethods replaces the sign-in methods of the session with
+	// this ID, or returns ErrNotFound when there is none.
+	SetSessionMethods(ctx context.Context, id string, methods []string) error
 	// Consent returns the user's consent for the client, read in the
 	// transaction, or ErrNotFound.
 	Consent(ctx context.Context, userID, clientID string) (*Consent, error)

@@ -189,13 +189,41 @@ func (s *Sessions) verifyDummy(password string) {
 	argon2id.Verify(s.dummy, password)
 }
 
-// Start begins a session for u, authenticated now from addr, and returns
-// the cookie value (shown to the browser only; the store keeps its hash).
-// The session the browser held before, if any (its cookie value in
-// previous), is ended in the same transaction: a session ID is never
-// carried across a sign-in. The sign-in's audit event commits with the
-// session.
+// Start begins a session for u, signed in now from addr with a password:
+// StartWith with the one method "pwd".
 func (s *Sessions) Start(ctx context.Context, u *User, previous, addr string) (string, *Session, error) {
+	return s.StartWith(ctx, u, previous, addr, []string{MethodPassword})
+}
+
+// Authentication method references (RFC 8176 §2) a session's Methods
+// hold.
+const (
+	MethodPassword = "pwd"
+	MethodOTP      = "otp"
+	MethodHardKey  = "hwk"
+	MethodSoftKey  = "swk"
+	MethodMFA      = "mfa"
+)
+
+// TouchEvery is how stale a session's LastSeenAt may be before Touch
+// writes it: a busy console does not write once per request.
+const TouchEvery = time.Minute
+
+// StartWith begins a session for u, authenticated now from addr by
+// methods (RFC 8176 values, at least one), and returns the cookie value
+// (shown to the browser only; the store keeps its hash). The session the
+// browser held before, if any (its cookie value in previous), is ended in
+// the same transaction: a session ID is never carried across a sign-in.
+// The sign-in's audit event, naming the session and the methods, commits
+// with the session.
+func (s *Sessions) StartWith(ctx context.Context, u *User, previous, addr string, methods []string) (string, *Session, error) {
+	methods, err := mergeMethods(nil, methods)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(methods) == 0 {
+		return "", nil, errors.New("account: a session needs at least one sign-in method")
+	}
 	var raw [32]byte
 	if _, err := io.ReadFull(s.random(), raw[:]); err != nil {
 		return "", nil, err
@@ -207,7 +235,7 @@ func (s *Sessions) Start(ctx context.Context, u *User, previous, addr string) (s
 	}
 	now := s.now()
 	sess := &Session{ID: id, Hash: HashValue(value), TenantID: u.TenantID, UserID: u.ID, AuthTime: now,
-		CreatedAt: now, ExpiresAt: now.Add(s.ttl())}
+		CreatedAt: now, ExpiresAt: now.Add(s.ttl()), LastSeenAt: now, Methods: methods}
 	err = s.Repo.InAccountTx(ctx, func(tx Tx) error {
 		if previous != "" {
 			if err := tx.DeleteSession(ctx, HashValue(previous)); err != nil {
@@ -218,7 +246,7 @@ func (s *Sessions) Start(ctx context.Context, u *User, previous, addr string) (s
 			return err
 		}
 		e := audit.New(userActor(ctx, u, addr), now, ActionLogin, "user", u.ID)
-		e.Details = map[string]string{"session_id": sess.ID}
+		e.Details = map[string]string{"session_id": sess.ID, "methods": strings.Join(methods, " ")}
 		markAdmin(e, u)
 		return tx.AppendAudit(ctx, e)
 	})
@@ -226,6 +254,81 @@ func (s *Sessions) Start(ctx context.Context, u *User, previous, addr string) (s
 		return "", nil, err
 	}
 	return value, sess, nil
+}
+
+// mergeMethods returns have followed by the methods of add it does not
+// hold yet. A method must be a short lower-case RFC 8176 token: it reaches
+// the audit trail and ID tokens, so nothing else is let through.
+func mergeMethods(have, add []string) ([]string, error) {
+	out := slices.Clone(have)
+	for _, m := range add {
+		if !validMethod(m) {
+			return nil, fmt.Errorf("account: %q is not an authentication method reference", m)
+		}
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// validMethod reports whether m is shaped like an RFC 8176 value: one to
+// 16 lower-case letters or digits.
+func validMethod(m string) bool {
+	if m == "" || len(m) > 16 {
+		return false
+	}
+	for _, r := range m {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Touch records that sess is in use now. It writes only when the
+// LastSeenAt read is more than TouchEvery old, so the idle limit is kept
+// to about a minute at the cost of one write a minute per busy session.
+// sess.LastSeenAt is moved too. A session ended meanwhile is not an
+// error: the next Find does not find it.
+func (s *Sessions) Touch(ctx context.Context, sess *Session) error {
+	now := s.now()
+	if now.Sub(sess.LastSeenAt) <= TouchEvery {
+		return nil
+	}
+	if err := s.Repo.TouchSession(ctx, sess.ID, now); err != nil {
+		return err
+	}
+	sess.LastSeenAt = now
+	return nil
+}
+
+// AddMethods records that the user of sess proved who they are again by
+// methods, after signing in (a step-up, such as a one-time code entered
+// on enrolling it). Methods sess already holds are not repeated; when none
+// is new nothing is written. It records no audit event: the verification
+// that proved the methods records its own. Two step-ups of one session at
+// once keep the methods of the one written last.
+func (s *Sessions) AddMethods(ctx context.Context, sess *Session, methods ...string) error {
+	merged, err := mergeMethods(sess.Methods, methods)
+	if err != nil {
+		return err
+	}
+	if len(merged) == len(sess.Methods) {
+		return nil
+	}
+	if err := s.Repo.InAccountTx(ctx, func(tx Tx) error { return tx.SetSessionMethods(ctx, sess.ID, merged) }); err != nil {
+		return err
+	}
+	sess.Methods = merged
+	return nil
+}
+
+// Idle reports whether sess has seen no activity for longer than limit,
+// counted from the last activity recorded: Touch keeps that to within
+// TouchEvery, so a session may end up to TouchEvery early, never late.
+func (s *Sessions) Idle(sess *Session, limit time.Duration) bool {
+	return s.now().Sub(sess.LastSeenAt) > limit
 }
 
 // Find returns the live session of a cookie value in the tenant and its

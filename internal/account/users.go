@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -23,9 +24,11 @@ import (
 
 // Audit actions of the user use cases.
 const (
-	ActionUserCreated     = "user.created"
-	ActionUserUpdated     = "user.updated"
-	ActionUserPassword    = "user.password_set"
+	ActionUserCreated  = "user.created"
+	ActionUserUpdated  = "user.updated"
+	ActionUserPassword = "user.password_set"
+	// ActionPasswordChanged is a user changing their own password.
+	ActionPasswordChanged = "user.password_changed"
 	ActionUserDisabled    = "user.disabled"
 	ActionUserEnabled     = "user.enabled"
 	ActionConsentRevoked  = "consent.revoked"
@@ -97,6 +100,26 @@ func (s *Users) params() argon2id.Params {
 // hash returns the argon2id hash of password, run at most SlowHashes at
 // once: it waits for a turn, or returns ctx's error when ctx ends first.
 func (s *Users) hash(ctx context.Context, password string) (string, error) {
+	if err := s.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer s.release()
+	return argon2id.Hash(s.random(), password, s.params())
+}
+
+// verify checks password against an argon2id hash in one of the same
+// SlowHashes turns: a verification costs what a hash does.
+func (s *Users) verify(ctx context.Context, hash, password string) (bool, error) {
+	if err := s.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer s.release()
+	return argon2id.Verify(hash, password)
+}
+
+// acquire waits for a turn to hash, or returns ctx's error when ctx ends
+// first.
+func (s *Users) acquire(ctx context.Context) error {
 	s.slowOnce.Do(func() {
 		n := s.SlowHashes
 		if n <= 0 {
@@ -105,16 +128,17 @@ func (s *Users) hash(ctx context.Context, password string) (string, error) {
 		s.slow = make(chan struct{}, n)
 	})
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return err
 	}
 	select {
 	case s.slow <- struct{}{}:
+		return nil
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return ctx.Err()
 	}
-	defer func() { <-s.slow }()
-	return argon2id.Hash(s.random(), password, s.params())
 }
+
+func (s *Users) release() { <-s.slow }
 
 // NewUser describes a user to create. Password may be empty: the user
 // then cannot sign in until one is set.
@@ -127,6 +151,10 @@ type NewUser struct {
 	// DivisionID is the division the user belongs to; the home division
 	// when empty.
 	DivisionID string
+	// PasswordChangeRequired asks the user to choose their own password
+	// at their next console sign-in: for a Password the caller generated.
+	// Without a Password it is ignored.
+	PasswordChangeRequired bool
 }
 
 // Create adds a user to the actor's tenant; the actor needs users:manage
@@ -207,7 +235,8 @@ func (s *Users) Create(ctx context.Context, actor authz.Actor, p NewUser) (*User
 	}
 	now := s.now()
 	u := &User{ID: id, TenantID: actor.TenantID, Status: UserActive, Email: email, Name: name, PasswordHash: hash,
-		Roles: slices.Clone(p.Roles), DivisionID: division, Locale: locale, CreatedAt: now, UpdatedAt: now}
+		Roles: slices.Clone(p.Roles), DivisionID: division, Locale: locale, CreatedAt: now, UpdatedAt: now,
+		PasswordChangeRequired: p.PasswordChangeRequired && hash != ""}
 	err = s.Repo.InAccountTx(ctx, func(tx Tx) error {
 		if err := checkRefs(ctx, tx, u.TenantID, u.DivisionID, u.Roles); err != nil {
 			return err
@@ -345,7 +374,10 @@ func resolveActor(ctx context.Context, src authz.RoleSource, actor *authz.Actor,
 
 // SetPassword replaces a user's password; the actor needs users:manage in
 // the user's division and may change the user (see outranks). The user's
-// sessions end, so a stolen session does not outlive the change.
+// sessions end, so a stolen session does not outlive the change. A
+// password set by anyone but the user is one they did not choose, so
+// they are asked to change it at their next console sign-in
+// (PasswordChangeRequired); one they set themselves clears that.
 func (s *Users) SetPassword(ctx context.Context, actor authz.Actor, id, password string) error {
 	if err := resolveActor(ctx, s.Repo, &actor, nil); err != nil {
 		return err
@@ -375,17 +407,115 @@ func (s *Users) SetPassword(ctx context.Context, actor authz.Actor, id, password
 		if err != nil {
 			return err
 		}
-		u.PasswordHash, u.UpdatedAt = hash, now
+		required := !isSelf(actor, u.ID)
+		e := audit.New(actor, now, ActionUserPassword, "user", u.ID)
+		e.Changes = []string{"password"}
+		if required {
+			// The trail says the user must choose their own.
+			e.Details = map[string]string{"password_change_required": "true"}
+		}
+		u.PasswordHash, u.PasswordChangeRequired, u.UpdatedAt = hash, required, now
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
 		if err := tx.DeleteUserSessions(ctx, u.ID); err != nil {
 			return err
 		}
-		e := audit.New(actor, now, ActionUserPassword, "user", u.ID)
-		e.Changes = []string{"password"}
 		return tx.AppendAudit(ctx, e)
 	})
+}
+
+// isSelf reports whether the actor is the signed-in user id.
+func isSelf(actor authz.Actor, id string) bool { return actor.Kind == authz.KindUser && actor.ID == id }
+
+// ErrPasswordChanged means the user's password changed between checking
+// the current one and storing the new one: nothing was changed.
+var ErrPasswordChanged = fmt.Errorf("%w: the password was changed meanwhile; try again", ErrConflict)
+
+// ChangeOwnPassword is u changing their own password, from addr, in the
+// session keep (nil for none): current must be their password now and
+// next a new one (CheckPassword's rules, not the same as current). The
+// new hash is stored, PasswordChangeRequired cleared, and every other
+// session of the user ended, so a stolen session does not outlive the
+// change while the browser that made it stays signed in; the
+// user.password_changed event commits with it. Refusals are field errors
+// on "current_password" and "new_password"; a disabled or missing user is
+// ErrNotFound.
+func (s *Users) ChangeOwnPassword(ctx context.Context, u *User, keep *Session, addr, current, next string) error {
+	var fields []errs.FieldError
+	add := func(field, msg string) { fields = append(fields, errs.FieldError{Field: field, Message: msg}) }
+	if current == "" {
+		add("current_password", "is required")
+	}
+	if next == "" {
+		add("new_password", "is required")
+	} else if msg := CheckPassword(next); msg != "" {
+		add("new_password", msg)
+	}
+	if len(fields) > 0 {
+		return &errs.ValidationError{Fields: fields}
+	}
+	// A fresh read: the hash checked is the one stored now, not the one
+	// the caller read when the request began.
+	fresh, err := s.Repo.User(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if !fresh.Active() || fresh.TenantID != u.TenantID {
+		return fmt.Errorf("user %s: %w", u.ID, ErrNotFound)
+	}
+	ok := false
+	if fresh.PasswordHash != "" && len(current) <= MaxPasswordLen {
+		if ok, err = s.verify(ctx, fresh.PasswordHash, current); err != nil {
+			return fmt.Errorf("account: verifying the password of %s: %w", u.ID, err)
+		}
+	}
+	if !ok {
+		return errs.Invalid("current_password", "is not your current password")
+	}
+	if subtle.ConstantTimeCompare([]byte(current), []byte(next)) == 1 {
+		return errs.Invalid("new_password", "must differ from your current password")
+	}
+	hash, err := s.hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var changed *User
+	err = s.Repo.InAccountTx(ctx, func(tx Tx) error {
+		locked, err := tx.LockUser(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if locked.PasswordHash != fresh.PasswordHash {
+			return ErrPasswordChanged
+		}
+		e := audit.New(userActor(ctx, locked, addr), now, ActionPasswordChanged, "user", locked.ID)
+		e.Changes = []string{"password"}
+		if locked.PasswordChangeRequired {
+			// The change the user was asked for is done.
+			e.Details = map[string]string{"password_change_required": "cleared"}
+		}
+		locked.PasswordHash, locked.PasswordChangeRequired, locked.UpdatedAt = hash, false, now
+		if err := tx.UpdateUser(ctx, locked); err != nil {
+			return err
+		}
+		if keep != nil {
+			err = tx.DeleteOtherSessions(ctx, locked.ID, keep.ID)
+		} else {
+			err = tx.DeleteUserSessions(ctx, locked.ID)
+		}
+		if err != nil {
+			return err
+		}
+		changed = locked
+		return tx.AppendAudit(ctx, e)
+	})
+	if err != nil {
+		return err
+	}
+	*u = *changed
+	return nil
 }
 
 // SetStatus disables or enables a user; the actor needs users:manage in

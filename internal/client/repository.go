@@ -36,6 +36,58 @@ type Repository interface {
 	// tokens, each only when later than the stored one. Activity of
 	// clients that no longer exist is ignored.
 	RecordActivity(ctx context.Context, acts []Activity) error
+	// AddTokenCounts adds tokens issued to the daily counters of their
+	// clients and tenants, in one transaction: all are added or none.
+	// The tenant's counters keep the tokens of every client, also of
+	// clients since deleted; a client's counters go with it, and counts
+	// of a client that no longer exists are added to its tenant's only.
+	AddTokenCounts(ctx context.Context, counts []TokenCount) error
+	// FleetCounts counts a tenant's clients and the tokens they were
+	// issued, as FleetQuery says, in one snapshot.
+	FleetCounts(ctx context.Context, q FleetQuery) (*FleetCounts, error)
+	// ClientTokenDays returns the tokens issued to a client per UTC day
+	// from from to to (UTC midnights, to excluded), oldest first, leaving
+	// out days without tokens.
+	ClientTokenDays(ctx context.Context, clientID string, from, to time.Time) ([]DayCount, error)
+}
+
+// TokenCount is how many tokens a client was issued in one UTC day, with
+// the tenant and division it was in then, which its tenant's counters
+// keep after the client is gone.
+type TokenCount struct {
+	ClientID   string
+	TenantID   string
+	DivisionID string
+	Day        time.Time // UTC midnight
+	Tokens     int64
+}
+
+// FleetQuery says what FleetCounts counts: the clients of one tenant, of
+// the divisions listed or, when Divisions is nil, of every division.
+type FleetQuery struct {
+	TenantID  string
+	Divisions []string
+	// ExpiresBefore are instants, in any order: for each, FleetCounts
+	// counts the active clients whose secret (Client.SecretExpiresAt)
+	// expires before it, exactly to the microsecond stored.
+	ExpiresBefore []time.Time
+	// TokensFrom and TokensTo are UTC midnights: FleetCounts sums the
+	// tokens issued to the clients of the divisions (by their division at
+	// issue) per day from TokensFrom, to TokensTo excluded.
+	TokensFrom, TokensTo time.Time
+}
+
+// FleetCounts answers a FleetQuery.
+type FleetCounts struct {
+	// ByStatus counts the clients of each status; a status without
+	// clients may be missing.
+	ByStatus map[Status]int64
+	// ExpiringBefore[i] is how many active clients' secrets expire before
+	// ExpiresBefore[i].
+	ExpiringBefore []int64
+	// Tokens are the tokens issued per day, oldest first, leaving out
+	// days without tokens.
+	Tokens []DayCount
 }
 
 // Activity is one coalesced observation of a client's latest
@@ -147,6 +199,9 @@ type ListQuery struct {
 	Desc      bool
 	Limit     int
 	After     string
+	// Before, set in place of After, is the Prev of a later page: it
+	// selects the Limit clients just before that page, in the same order.
+	Before string
 }
 
 // ListPage is one page of clients.
@@ -154,6 +209,9 @@ type ListPage struct {
 	Clients []*Client
 	// Next continues the listing; empty on the last page.
 	Next string
+	// Prev goes back to the page before this one (as ListQuery.Before);
+	// empty on the first page.
+	Prev string
 	// Total is how many clients the query matches, across pages: exact up
 	// to a cap the store sets, since counting a million rows for every page
 	// would cost more than the page. Beyond the cap it is the store's
@@ -214,10 +272,13 @@ func (q *ListQuery) Normalize() error {
 	// lie after it; and before the year 10000, which every backend holds.
 	checkBound(&fe, "secret_expires_before", q.SecretExpiresBefore)
 	checkBound(&fe, "unused_since", q.UnusedSince)
-	if q.After != "" {
-		if c, err := DecodeCursor(q.After); err != nil || !validRef(c.ID) || !utf8.ValidString(c.Key) || strings.ContainsRune(c.Key, 0) {
-			fe.add("after", "is not a cursor this server issued")
+	for _, cur := range [][2]string{{"after", q.After}, {"before", q.Before}} {
+		if c, err := DecodeCursor(cur[1]); cur[1] != "" && (err != nil || !validRef(c.ID) || !utf8.ValidString(c.Key) || strings.ContainsRune(c.Key, 0)) {
+			fe.add(cur[0], "is not a cursor this server issued")
 		}
+	}
+	if q.After != "" && q.Before != "" {
+		fe.add("before", "cannot be given with after")
 	}
 	return fe.err()
 }

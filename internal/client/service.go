@@ -445,7 +445,9 @@ func (s *Service) Get(ctx context.Context, actor Actor, id string) (*Client, []S
 
 // List returns one page of the actor's tenant's clients; the actor needs
 // oauth:client:view, and sees the clients of the divisions where it holds
-// it (of those among q.Divisions, when set).
+// it (of those among q.Divisions, when set). A page read back with Before
+// that reaches the start short is the first page instead, so going back
+// always ends on a full first page.
 func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (*ListPage, error) {
 	if err := s.withCatalog(ctx, &actor, nil); err != nil {
 		return nil, err
@@ -466,6 +468,14 @@ func (s *Service) List(ctx context.Context, actor Actor, q ListQuery) (*ListPage
 	if q.Divisions != nil && len(q.Divisions) == 0 {
 		return &ListPage{}, nil
 	}
+	page, err := s.Repo.ListClients(ctx, q)
+	if err != nil || q.Before == "" || page.Prev != "" || len(page.Clients) == q.Limit {
+		return page, err
+	}
+	// Going back reached the start with a short page (clients were added
+	// or removed since the cursor was made): the start is the first page,
+	// full.
+	q.Before = ""
 	return s.Repo.ListClients(ctx, q)
 }
 
@@ -788,6 +798,11 @@ type RotateParams struct {
 	Secret string
 	// Confirm must be set to rotate a protected client's secret.
 	Confirm bool
+	// IfVersion, when set, is the Version the client must still have, as
+	// in UpdateParams: a rotation sent twice from one form (a reload, the
+	// back button) finds the version its first run changed, rotates
+	// nothing and returns an error wrapping ErrStale.
+	IfVersion string
 }
 
 // RotateSecret gives a confidential client a new secret, returned once;
@@ -815,6 +830,9 @@ func (s *Service) RotateSecret(ctx context.Context, actor Actor, id string, p Ro
 		c, err := s.lock(ctx, tx, actor, id, authz.ClientRotate)
 		if err != nil {
 			return err
+		}
+		if p.IfVersion != "" && p.IfVersion != c.Version() {
+			return fmt.Errorf("client %s: %w", id, ErrStale)
 		}
 		if err := checkSecretHolder(actor, c); err != nil {
 			return err

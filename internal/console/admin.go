@@ -92,7 +92,15 @@ func (p *Pages) mountConsole(mux *http.ServeMux) {
 					allow = append(allow, http.MethodHead)
 				}
 			}
-			mux.Handle(base+consolePrefix+rt.path, p.page(methodNotAllowed(p, strings.Join(sortedMethods(allow), ", "))))
+			// The 405 answers name their methods: a pattern without one
+			// would conflict with a sibling's (GET /users/{id} and
+			// /users/new match some paths alike, neither more specific).
+			na := p.page(methodNotAllowed(p, strings.Join(sortedMethods(allow), ", ")))
+			for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+				if rt.handlers[m] == nil {
+					mux.Handle(m+" "+base+consolePrefix+rt.path, na)
+				}
+			}
 		}
 		mux.HandleFunc("GET "+base+consolePrefix+"/static/{file}", p.static)
 	}

@@ -13,8 +13,11 @@
 // under /t/{slug} for the others, and its own session cookie, so signing
 // in to one tenant signs in to no other.
 //
-// The pages need no JavaScript. Templates and the stylesheet are
-// embedded and parsed once, by New. Every form carries a CSRF token
+// Sign-in may take a second factor (mfa.go): an authenticator app's
+// code, a recovery code or a passkey, set up at /account/security
+// (security.go). The pages need no JavaScript but to use a passkey
+// (static/passkey.js, the one script). Templates, the stylesheet and the
+// script are embedded and parsed once, by New. Every form carries a CSRF token
 // (a cookie and a hidden field that must match) and a POST from another
 // origin is refused; every response forbids framing, sniffing, referrers
 // and caching.

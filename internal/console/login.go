@@ -10,7 +10,6 @@ import (
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
-	"github.com/latchkey/latchkey/internal/ratelimit"
 )
 
 // loginView is the sign-in page.
@@ -23,6 +22,9 @@ type loginView struct {
 	Email string
 	// Error, when set, is announced and tied to both fields.
 	Error string
+	// Notice, when set, says why the browser was sent to sign in (the
+	// console ended an idle session).
+	Notice string
 }
 
 // msgBadCredentials is the one answer to a failed sign-in, whatever failed.
@@ -33,6 +35,9 @@ const msgBadCredentials = "The email or password is not right."
 // already signed in goes to its applications instead.
 func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request, s *site) {
 	v := loginView{Req: r.URL.Query().Get(authreq.Param), Next: s.localNext(r.URL.Query().Get(nextParam))}
+	if r.URL.Query().Get(reasonParam) == reasonIdle {
+		v.Notice = idleNotice(p.consoleIdle())
+	}
 	if v.Req != "" {
 		req, ok := p.openRequest(w, r, s, v.Req)
 		if !ok {
@@ -57,7 +62,9 @@ func (p *Pages) loginForm(w http.ResponseWriter, r *http.Request, s *site) {
 // source address; past either limit the password is not checked at all.
 // On success the browser's previous session, if any, ends and a new one
 // starts (a session ID never survives a sign-in), and the browser goes
-// back to the authorization request or to its applications. Sign-ins
+// back to the authorization request or to its applications; a user with
+// a second factor gets a pending sign-in instead, and the second-factor
+// page (mfa.go), which starts the session. Sign-ins
 // are audited: a success with its session, each checked failure as an
 // event of its own, and those the limits refused counted per address and
 // minute (Config.Refused).
@@ -82,26 +89,9 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 		return
 	}
 
-	now := p.now()
 	addr := p.sourceAddr(r)
-	addrKey := ratelimit.SourceKey(addr)
-	accountKey := "login:" + s.tenant.ID + ":" + account.NormalizeEmail(v.Email)
-	fromHere := accountKey + "@" + addrKey
-	wait := p.byAddr.Attempt(now, addrKey)
-	if wait == 0 {
-		if wait = p.byAccount.Attempt(now, fromHere); wait > 0 {
-			p.byAddr.Refund(now, addrKey) // not tried: the account is locked here
-		}
-	}
-	if wait == 0 {
-		if wait = p.accountWide.Attempt(now, accountKey); wait > 0 {
-			p.byAddr.Refund(now, addrKey)
-			p.byAccount.Refund(now, fromHere)
-		}
-	}
+	lim, wait := p.attempt(s, v.Email, addr)
 	if wait > 0 {
-		p.cfg.Logger.Info("sign-in refused: too many failures", "tenant", s.tenant.ID, "addr", addr)
-		p.countRefused(s, addr, addrKey)
 		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		v.Error = "Too many failed sign-ins. Wait " + waitText(wait) + ", then try again."
 		p.form(w, r, s, http.StatusTooManyRequests, "login", view{Page: v})
@@ -116,12 +106,23 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 		return
 	}
 	// From here on nothing the user typed failed: take the attempt back.
-	p.byAddr.Refund(now, addrKey)
-	p.byAccount.Refund(now, fromHere)
-	p.accountWide.Refund(now, accountKey)
+	lim.refund()
 	if err != nil {
 		p.serverError(w, r, s, err)
 		return
+	}
+	if p.cfg.MFA != nil {
+		// A user with a second factor gets no session yet: a pending
+		// sign-in, which the second-factor page alone reads.
+		has, err := p.cfg.MFA.HasFactor(r.Context(), u.ID)
+		if err != nil {
+			p.serverError(w, r, s, err)
+			return
+		}
+		if has {
+			p.startPending(w, r, s, u, v.Req, v.Next)
+			return
+		}
 	}
 	value, sess, err := p.cfg.Sessions.Start(r.Context(), u, cookieValue(r, SessionCookie(s.tenant.ID, s.secure)), addr)
 	if err != nil {

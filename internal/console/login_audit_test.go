@@ -101,7 +101,7 @@ func TestLoginAudit(t *testing.T) {
 		{"user.login_failed", "usr_dis", "failure", "192.0.2.10", `{"reason":"disabled"}`},
 		{"user.login_failed", "", "failure", "192.0.2.10", `{"email":"nobody@example.com","reason":"unknown_user"}`},
 		{"user.login_failed", "", "failure", "192.0.2.10", `{"email":"betty@example.com","reason":"unknown_user"}`},
-		{"user.login", anaID, "success", "192.0.2.10", `{"admin":"true"}`},
+		{"user.login", anaID, "success", "192.0.2.10", `{"admin":"true","methods":"pwd"}`},
 	})
 	check("ten_b", []shape{
 		{"user.login_failed", bettyID, "failure", "192.0.2.10", `{"reason":"bad_password"}`},

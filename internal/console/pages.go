@@ -90,6 +90,15 @@ type Config struct {
 	// Admin, when set, serves the admin console under /console/ with
 	// these domain services.
 	Admin *Admin
+	// ConsoleIdle ends a console session that made no console request
+	// for this long (the account pages keep only the session's absolute
+	// expiry); 0 means DefaultConsoleIdle. New refuses a limit under
+	// MinConsoleIdle.
+	ConsoleIdle time.Duration
+	// MFA keeps users' second factors: a user with one is asked for it
+	// after their password (/account/mfa) and manages them at
+	// /account/security. nil offers no second factor at all.
+	MFA *account.MFA
 
 	// templates replaces the embedded templates (tests only).
 	templates fs.FS
@@ -110,6 +119,11 @@ type Pages struct {
 	// End, which are given only the ID. Tenants are never renamed or
 	// removed, so an entry never goes stale.
 	sites sync.Map // tenant ID → *site
+	// own changes passwords when no console is served (passwordUsers).
+	own ownUsers
+	// chains remembers each tenant's last audit chain verification (see
+	// console_audit.go).
+	chains chainChecks
 }
 
 var _ oauth.Sessions = (*Pages)(nil)
@@ -122,7 +136,7 @@ var styleCSS []byte
 
 // pageNames are the templates, each parsed with layout.html; every one
 // must exist and define "title" and "main".
-var pageNames = []string{"login", "consent", "apps", "logout", "signedout", "message"}
+var pageNames = []string{"login", "consent", "apps", "logout", "signedout", "message", "mfa", "security", "password"}
 
 // New returns the pages, with their templates parsed. It fails when a
 // required field is missing or a template is missing or does not parse.
@@ -148,6 +162,9 @@ func New(c Config) (*Pages, error) {
 	}
 	if c.LoginWindow <= 0 {
 		c.LoginWindow = DefaultLoginWindow
+	}
+	if c.ConsoleIdle != 0 && c.ConsoleIdle < MinConsoleIdle {
+		return nil, fmt.Errorf("console: the console idle timeout %v is under the least, %v", c.ConsoleIdle, MinConsoleIdle)
 	}
 	fsys := c.templates
 	if fsys == nil {
@@ -203,8 +220,13 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 		route("/account/apps", "GET, HEAD", map[string]siteHandler{"GET": p.apps})
 		route("/account/apps/revoke", "POST", map[string]siteHandler{"POST": p.revoke})
 		route("/account/{$}", "GET, HEAD", map[string]siteHandler{"GET": p.index})
+		route(MFAPath, "GET, HEAD, POST", map[string]siteHandler{"GET": p.mfaForm, "POST": p.mfa})
+		route(SecurityPath, "GET, HEAD, POST", map[string]siteHandler{"GET": p.securityForm, "POST": p.security})
+		route(PasswordPath, "GET, HEAD, POST", map[string]siteHandler{"GET": p.passwordForm, "POST": p.changePassword})
 		mux.HandleFunc("GET "+base+"/account/static/style.css", p.style)
 		mux.Handle(base+"/account/static/style.css", p.page(methodNotAllowed(p, "GET, HEAD")))
+		mux.HandleFunc("GET "+base+"/account/static/passkey.js", p.script)
+		mux.Handle(base+"/account/static/passkey.js", p.page(methodNotAllowed(p, "GET, HEAD")))
 	}
 	p.mountConsole(mux)
 }
@@ -312,10 +334,11 @@ func (p *Pages) page(h siteHandler) http.Handler {
 	})
 }
 
-// csp allows the pages their own stylesheet and images and nothing else.
+// csp allows the pages their own stylesheet, images and script (the
+// passkey ceremonies') and nothing else: no inline script or style.
 // It has no form-action: browsers apply it to the redirects after a form
 // post, which would stop the way back to the application.
-const csp = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // setHeaders sets what every response of the pages carries.
 func setHeaders(h http.Header) {

@@ -44,7 +44,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, ts *tenantS
 		serverError(w, s.Logger, r, err)
 	default:
 		// Coalesced in memory like last-used times: no write here.
-		s.Usage.RecordToken(c.ID, h.GrantType(), now)
+		s.Usage.RecordToken(c, h.GrantType(), now)
 		writeJSON(w, http.StatusOK, resp)
 	}
 }

@@ -260,8 +260,11 @@ func ensureAdmin(ctx context.Context, st Store, p Params, res *Result) error {
 		return err
 	}
 	now := p.Now().UTC()
+	// A generated password was chosen by no one: the admin is asked to
+	// choose their own at their first console sign-in.
 	u = &account.User{ID: id, TenantID: res.Tenant.ID, Email: email, Name: "Super admin", PasswordHash: hash,
-		Roles: []string{authz.SuperAdmin}, Locale: "en", CreatedAt: now, UpdatedAt: now}
+		Roles: []string{authz.SuperAdmin}, Locale: "en", PasswordChangeRequired: res.AdminPassword != "",
+		CreatedAt: now, UpdatedAt: now}
 	if err := st.CreateUser(ctx, u); errors.Is(err, account.ErrConflict) {
 		res.AdminPassword = ""
 		res.Admin, err = st.UserByEmail(ctx, res.Tenant.ID, email)

@@ -9,6 +9,7 @@ package keyset
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -91,9 +92,13 @@ type Queries struct {
 	// filter or a search is set.
 	Filtered bool
 	// Page returns up to Limit+1 rows of Select, each followed by the sort
-	// column's value (for the next cursor).
+	// column's value (for the next cursor). For a query with Before they
+	// come in the reverse of the query's order, nearest the cursor first.
 	Page   Statement
 	Column Column
+	// Backward says the page is read back from a Before cursor; Resumed
+	// that it starts at a cursor, After or Before, so a page lies before it.
+	Backward, Resumed bool
 }
 
 // Build returns the statements for q, which must be normalized, counting
@@ -134,21 +139,28 @@ func Build(d *Dialect, q client.ListQuery, countCap int) (*Queries, error) {
 	// copy of the filter's, without the count's cap.
 	args = append([]any(nil), filterArgs...)
 	pageWhere := filter
-	if q.After != "" {
-		cur, err := client.DecodeCursor(q.After)
+	// A page before a cursor is the page after it in the reverse order,
+	// read nearest the cursor first: the same index range, walked the
+	// other way.
+	after, desc, field := q.After, q.Desc, "after"
+	if q.Before != "" {
+		after, desc, field = q.Before, !q.Desc, "before"
+	}
+	if after != "" {
+		cur, err := client.DecodeCursor(after)
 		if err != nil {
-			return nil, badCursor()
+			return nil, badCursor(field)
 		}
 		var key any = cur.Key
 		if col.IsTime {
 			ns, err := strconv.ParseInt(cur.Key, 10, 64)
 			if err != nil {
-				return nil, badCursor()
+				return nil, badCursor(field)
 			}
 			key = d.TimeArg(ns)
 		}
 		cmp, cmpEq := ">", ">="
-		if q.Desc {
+		if desc {
 			cmp, cmpEq = "<", "<="
 		}
 		switch {
@@ -165,7 +177,7 @@ func Build(d *Dialect, q client.ListQuery, countCap int) (*Queries, error) {
 		}
 	}
 	dir := "ASC"
-	if q.Desc {
+	if desc {
 		dir = "DESC"
 	}
 	order := col.Expr + " " + dir
@@ -178,7 +190,8 @@ func Build(d *Dialect, q client.ListQuery, countCap int) (*Queries, error) {
 		Args: args,
 	}
 	return &Queries{Count: count, Cap: countCap, Matching: matching, Page: page, Column: col,
-		Where: Statement{SQL: filter, Args: filterArgs[fromArgs:]}, Filtered: len(where) > 1}, nil
+		Where: Statement{SQL: filter, Args: filterArgs[fromArgs:]}, Filtered: len(where) > 1,
+		Backward: q.Before != "", Resumed: after != ""}, nil
 }
 
 // filters returns the conditions q puts on a tenant's clients, adding
@@ -255,6 +268,36 @@ func Finish(clients []*client.Client, keys []string, limit, total int, estimated
 	return p
 }
 
+// Finish makes the page of the query from the rows its Page statement
+// returned (up to limit+1 clients, with each one's cursor key), as the
+// package's Finish does, and the cursor back: a page read from a cursor
+// has a Prev at its first row; a page read back from a Before cursor is
+// put in the query's order, has a Next at its last row, and a Prev only
+// when the extra row showed there are more before it.
+func (qs *Queries) Finish(clients []*client.Client, keys []string, limit, total int, estimated bool) *client.ListPage {
+	if !qs.Backward {
+		p := Finish(clients, keys, limit, total, estimated)
+		if qs.Resumed && len(p.Clients) > 0 {
+			p.Prev = client.Cursor{ID: p.Clients[0].ID, Key: keys[0]}.Encode()
+		}
+		return p
+	}
+	more := len(clients) > limit
+	if more {
+		clients, keys = clients[:limit], keys[:limit]
+	}
+	slices.Reverse(clients)
+	slices.Reverse(keys)
+	p := &client.ListPage{Clients: clients, Total: total, TotalEstimated: estimated}
+	if n := len(clients); n > 0 {
+		p.Next = client.Cursor{ID: clients[n-1].ID, Key: keys[n-1]}.Encode()
+		if more {
+			p.Prev = client.Cursor{ID: clients[0].ID, Key: keys[0]}.Encode()
+		}
+	}
+	return p
+}
+
 // Total is a page's total from the Count result: the count when the cap
 // was not passed; otherwise estimate's answer, never below the count (more
 // than the cap match: the count proved it). estimate may report its
@@ -270,7 +313,7 @@ func (qs *Queries) Total(count int, estimate func() (n int, exact bool, err erro
 	return max(n, count), !exact, nil
 }
 
-func badCursor() error { return errs.Invalid("after", "is not a cursor this server issued") }
+func badCursor(field string) error { return errs.Invalid(field, "is not a cursor this server issued") }
 
 // EscapeLike makes s match itself literally in a LIKE pattern with
 // ESCAPE '\'.

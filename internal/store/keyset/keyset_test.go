@@ -177,3 +177,75 @@ func TestBuildNumbersPlaceholders(t *testing.T) {
 		t.Error("a sort field the dialect lacks was accepted")
 	}
 }
+
+// A page before a cursor walks the order the other way from the cursor,
+// and its rows, read nearest the cursor first, are put back in order.
+func TestBuildBefore(t *testing.T) {
+	cur := client.Cursor{ID: "lkc_x", Key: "5000"}.Encode()
+	for _, desc := range []bool{false, true} {
+		q := client.ListQuery{TenantID: "ten_a", Sort: client.SortCreatedAt, Desc: desc, Limit: 3, Before: cur}
+		if err := q.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		qs, err := Build(sqliteDialect, q, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmp, dir := "<", "DESC"
+		if desc {
+			cmp, dir = ">", "ASC"
+		}
+		if !strings.Contains(qs.Page.SQL, "created_at "+cmp+"= ?") || !strings.Contains(qs.Page.SQL, "ORDER BY created_at "+dir+", id "+dir) {
+			t.Errorf("desc %v: page %s", desc, qs.Page.SQL)
+		}
+		if !qs.Backward || !qs.Resumed {
+			t.Errorf("desc %v: backward %v resumed %v", desc, qs.Backward, qs.Resumed)
+		}
+	}
+	q := client.ListQuery{TenantID: "ten_a", Sort: client.SortCreatedAt, Limit: 3, Before: client.Cursor{ID: "lkc_x", Key: "x"}.Encode()}
+	if _, err := Build(sqliteDialect, q, 0); err == nil || !strings.Contains(err.Error(), "before") {
+		t.Errorf("a text key for a time column: %v", err)
+	}
+}
+
+func TestQueriesFinish(t *testing.T) {
+	// rows are n rows as a store read them; Finish may reorder them.
+	rows := func(n int) (cs []*client.Client, keys []string) {
+		for i := range n {
+			cs = append(cs, &client.Client{ID: fmt.Sprintf("lkc_%d", i)})
+			keys = append(keys, fmt.Sprint(i*10))
+		}
+		return cs, keys
+	}
+	cs, keys := rows(4)
+	key := func(s string) string {
+		c, err := client.DecodeCursor(s)
+		if err != nil {
+			t.Fatalf("cursor %q: %v", s, err)
+		}
+		return c.ID + "@" + c.Key
+	}
+	// Forward from a cursor: a Prev at the first row.
+	p := (&Queries{Resumed: true}).Finish(cs, keys, 3, 9, false)
+	if len(p.Clients) != 3 || key(p.Prev) != "lkc_0@0" || key(p.Next) != "lkc_2@20" {
+		t.Errorf("forward: %+v", p)
+	}
+	if p := (&Queries{}).Finish(cs, keys, 3, 9, false); p.Prev != "" {
+		t.Errorf("the first page has a Prev")
+	}
+	// Backward, rows nearest the cursor first: lkc_3 is the extra one.
+	back := (&Queries{Backward: true, Resumed: true})
+	cs, keys = rows(4)
+	p = back.Finish(cs, keys, 3, 9, true)
+	if got := []string{p.Clients[0].ID, p.Clients[1].ID, p.Clients[2].ID}; fmt.Sprint(got) != "[lkc_2 lkc_1 lkc_0]" ||
+		key(p.Prev) != "lkc_2@20" || key(p.Next) != "lkc_0@0" || p.Total != 9 || !p.TotalEstimated {
+		t.Errorf("backward: %v %+v", got, p)
+	}
+	cs, keys = rows(2)
+	if p := back.Finish(cs, keys, 3, 2, false); p.Prev != "" || key(p.Next) != "lkc_0@0" || p.Clients[0].ID != "lkc_1" {
+		t.Errorf("backward to the start: %+v", p)
+	}
+	if p := back.Finish(nil, nil, 3, 0, false); p.Prev != "" || p.Next != "" || len(p.Clients) != 0 {
+		t.Errorf("backward, nothing before: %+v", p)
+	}
+}

@@ -34,8 +34,8 @@ func (db *DB) InAccountTx(ctx context.Context, fn func(account.Tx) error) error 
 }
 
 func createTenant(ctx context.Context, q querier, t *account.Tenant) error {
-	_, err := q.Exec(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		t.ID, t.Name, slugOrNull(t.Slug), t.Default, ts(t.CreatedAt))
+	_, err := q.Exec(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at, require_admin_mfa)
+		VALUES ($1, $2, $3, $4, $5, $6)`, t.ID, t.Name, slugOrNull(t.Slug), t.Default, ts(t.CreatedAt), t.RequireAdminMFA)
 	if err == nil {
 		err = createDivision(ctx, q, &account.Division{TenantID: t.ID, ID: authz.HomeDivision, Name: authz.HomeDivisionName,
 			CreatedAt: t.CreatedAt})
@@ -58,11 +58,11 @@ func slugOrNull(s string) any {
 	return s
 }
 
-const tenantColumns = `id, name, COALESCE(slug, ''), is_default, created_at`
+const tenantColumns = `id, name, COALESCE(slug, ''), is_default, created_at, require_admin_mfa`
 
 func scanTenant(row scanner) (*account.Tenant, error) {
 	var t account.Tenant
-	if err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.Default, &t.CreatedAt); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.Default, &t.CreatedAt, &t.RequireAdminMFA); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = utc(t.CreatedAt)
@@ -119,7 +119,7 @@ func (db *DB) Tenants(ctx context.Context) ([]account.Tenant, error) {
 }
 
 const userColumns = `id, tenant_id, status, email, name, password_hash, roles, locale, created_at, updated_at,
-	division_id`
+	division_id, password_change_required`
 
 func scanUser(row scanner) (*account.User, error) {
 	var (
@@ -127,7 +127,7 @@ func scanUser(row scanner) (*account.User, error) {
 		roles []string
 	)
 	if err := row.Scan(&u.ID, &u.TenantID, &u.Status, &u.Email, &u.Name, &u.PasswordHash, &roles, &u.Locale,
-		&u.CreatedAt, &u.UpdatedAt, &u.DivisionID); err != nil {
+		&u.CreatedAt, &u.UpdatedAt, &u.DivisionID, &u.PasswordChangeRequired); err != nil {
 		return nil, err
 	}
 	u.Roles = fromArray[string](roles)
@@ -157,9 +157,9 @@ func (t *tx) CreateUser(ctx context.Context, u *account.User) error {
 }
 
 func createUser(ctx context.Context, q querier, u *account.User) error {
-	_, err := q.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err := q.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		u.ID, u.TenantID, userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, textArray(u.Roles), u.Locale,
-		ts(u.CreatedAt), ts(u.UpdatedAt), divisionOrHome(u.DivisionID))
+		ts(u.CreatedAt), ts(u.UpdatedAt), divisionOrHome(u.DivisionID), u.PasswordChangeRequired)
 	if isUnique(err) {
 		return fmt.Errorf("postgres: create user: %w", account.ErrConflict)
 	}
@@ -213,7 +213,7 @@ func (db *DB) UserByEmail(ctx context.Context, tenantID, email string) (*account
 
 // UpdateUser writes a user's status (empty as active), email
 // (lower-cased), name, password hash, roles, locale, division (empty as
-// the home division) and UpdatedAt. It
+// the home division), PasswordChangeRequired and UpdatedAt. It
 // returns account.ErrNotFound for an unknown user and account.ErrConflict
 // when the new email is taken.
 func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
@@ -227,9 +227,9 @@ func (t *tx) UpdateUser(ctx context.Context, u *account.User) error {
 
 func updateUser(ctx context.Context, q querier, u *account.User) error {
 	tag, err := q.Exec(ctx, `UPDATE users SET status = $1, email = $2, name = $3, password_hash = $4, roles = $5,
-		locale = $6, updated_at = $7, division_id = $8 WHERE id = $9`,
+		locale = $6, updated_at = $7, division_id = $8, password_change_required = $9 WHERE id = $10`,
 		userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, textArray(u.Roles), u.Locale,
-		ts(u.UpdatedAt), divisionOrHome(u.DivisionID), u.ID)
+		ts(u.UpdatedAt), divisionOrHome(u.DivisionID), u.PasswordChangeRequired, u.ID)
 	if isUnique(err) {
 		return fmt.Errorf("postgres: update user: %w", account.ErrConflict)
 	}
@@ -266,9 +266,9 @@ func (db *DB) Users(ctx context.Context, tenantID string) ([]account.User, error
 // CreateSession stores a new session, or returns account.ErrConflict when
 // its ID or hash is taken.
 func (t *tx) CreateSession(ctx context.Context, s *account.Session) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO sessions (id, hash, tenant_id, user_id, auth_time, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.ID, s.Hash, s.TenantID, s.UserID, ts(s.AuthTime),
-		ts(s.CreatedAt), ts(s.ExpiresAt))
+	_, err := t.tx.Exec(ctx, `INSERT INTO sessions (id, hash, tenant_id, user_id, auth_time, created_at, expires_at,
+		last_seen_at, methods) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, s.ID, s.Hash, s.TenantID, s.UserID,
+		ts(s.AuthTime), ts(s.CreatedAt), ts(s.ExpiresAt), ts(s.LastSeenAt), textArray(s.Methods))
 	if isUnique(err) {
 		return fmt.Errorf("postgres: create session: %w", account.ErrConflict)
 	}
@@ -281,18 +281,45 @@ func (t *tx) CreateSession(ctx context.Context, s *account.Session) error {
 // SessionByHash returns the session whose cookie value has this hash,
 // expired or not, or account.ErrNotFound.
 func (db *DB) SessionByHash(ctx context.Context, hash string) (*account.Session, error) {
-	var s account.Session
-	err := db.pool.QueryRow(ctx, `SELECT id, hash, tenant_id, user_id, auth_time, created_at, expires_at
-		FROM sessions WHERE hash = $1`, hash).Scan(&s.ID, &s.Hash, &s.TenantID, &s.UserID, &s.AuthTime,
-		&s.CreatedAt, &s.ExpiresAt)
+	var (
+		s       account.Session
+		methods []string
+	)
+	err := db.pool.QueryRow(ctx, `SELECT id, hash, tenant_id, user_id, auth_time, created_at, expires_at,
+		last_seen_at, methods FROM sessions WHERE hash = $1`, hash).Scan(&s.ID, &s.Hash, &s.TenantID, &s.UserID,
+		&s.AuthTime, &s.CreatedAt, &s.ExpiresAt, &s.LastSeenAt, &methods)
 	if isNoRows(err) {
 		err = account.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: session by hash: %w", err)
 	}
-	s.AuthTime, s.CreatedAt, s.ExpiresAt = utc(s.AuthTime), utc(s.CreatedAt), utc(s.ExpiresAt)
+	s.AuthTime, s.CreatedAt, s.ExpiresAt, s.LastSeenAt = utc(s.AuthTime), utc(s.CreatedAt), utc(s.ExpiresAt), utc(s.LastSeenAt)
+	s.Methods = fromArray[string](methods)
 	return &s, nil
+}
+
+// TouchSession moves the session's last activity forward to at; a
+// missing session, or one seen at or after at, is left as it is.
+func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2`,
+		id, ts(at)); err != nil {
+		return fmt.Errorf("postgres: touch session: %w", err)
+	}
+	return nil
+}
+
+// SetSessionMethods replaces the session's sign-in methods, or returns
+// account.ErrNotFound when there is no session with this ID.
+func (t *tx) SetSessionMethods(ctx context.Context, id string, methods []string) error {
+	tag, err := t.tx.Exec(ctx, `UPDATE sessions SET methods = $2 WHERE id = $1`, id, textArray(methods))
+	if err == nil {
+		err = affected(tag, account.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: set session methods: %w", err)
+	}
+	return nil
 }
 
 // DeleteSession deletes the session with this hash, if there is one.
@@ -307,6 +334,14 @@ func (t *tx) DeleteSession(ctx context.Context, hash string) error {
 func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
 	if _, err := t.tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
 		return fmt.Errorf("postgres: delete user sessions: %w", err)
+	}
+	return nil
+}
+
+// DeleteOtherSessions deletes every session of the user but keepID.
+func (t *tx) DeleteOtherSessions(ctx context.Context, userID, keepID string) error {
+	if _, err := t.tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keepID); err != nil {
+		return fmt.Errorf("postgres: delete other sessions: %w", err)
 	}
 	return nil
 }

@@ -138,7 +138,7 @@ func (db *DB) ListClients(ctx context.Context, q client.ListQuery) (*client.List
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		page = keyset.Finish(clients, keys, q.Limit, total, estimated)
+		page = qs.Finish(clients, keys, q.Limit, total, estimated)
 		return nil
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -279,9 +280,10 @@ func (db *DB) revocations(ctx context.Context, where string, args ...any) ([]tok
 	return out, rows.Err()
 }
 
-// PruneTokens deletes opaque tokens and revocations that expired before t.
+// PruneTokens deletes opaque tokens and revocations that expired before t,
+// and daily token counts older than client.TokenHistoryDays.
 func (db *DB) PruneTokens(ctx context.Context, t time.Time) error {
-	return db.deleteExpired(ctx, "tokens", t, "access_tokens", "revocations")
+	return errors.Join(db.deleteExpired(ctx, "tokens", t, "access_tokens", "revocations"), db.pruneTokenDays(ctx, t))
 }
 
 // deleteExpired deletes, in one transaction, the rows of each table whose

@@ -34,8 +34,8 @@ func (db *DB) InAccountTx(ctx context.Context, fn func(account.Tx) error) error 
 }
 
 func createTenant(ctx context.Context, q querier, t *account.Tenant) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at) VALUES (?, ?, ?, ?, ?)`,
-		t.ID, t.Name, slugOrNull(t.Slug), t.Default, t.CreatedAt.UnixMicro())
+	_, err := q.ExecContext(ctx, `INSERT INTO tenants (id, name, slug, is_default, created_at, require_admin_mfa)
+		VALUES (?, ?, ?, ?, ?, ?)`, t.ID, t.Name, slugOrNull(t.Slug), t.Default, t.CreatedAt.UnixMicro(), t.RequireAdminMFA)
 	if err == nil {
 		err = createDivision(ctx, q, &account.Division{TenantID: t.ID, ID: authz.HomeDivision, Name: authz.HomeDivisionName,
 			CreatedAt: t.CreatedAt})
@@ -58,14 +58,14 @@ func slugOrNull(s string) any {
 	return s
 }
 
-const tenantColumns = `id, name, COALESCE(slug, ''), is_default, created_at`
+const tenantColumns = `id, name, COALESCE(slug, ''), is_default, created_at, require_admin_mfa`
 
 func scanTenant(row scanner) (*account.Tenant, error) {
 	var (
 		t       account.Tenant
 		created int64
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.Default, &created); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.Default, &created, &t.RequireAdminMFA); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = fromMicros(created)
@@ -122,7 +122,7 @@ func (db *DB) Tenants(ctx context.Context) ([]account.Tenant, error) {
 }
 
 const userColumns = `id, tenant_id, status, email, name, password_hash, roles, locale, created_at, updated_at,
-	division_id`
+	division_id, password_change_required`
 
 func scanUser(row scanner) (*account.User, error) {
 	var (
@@ -131,7 +131,7 @@ func scanUser(row scanner) (*account.User, error) {
 		created, updated int64
 	)
 	if err := row.Scan(&u.ID, &u.TenantID, &u.Status, &u.Email, &u.Name, &u.PasswordHash, &roles, &u.Locale,
-		&created, &updated, &u.DivisionID); err != nil {
+		&created, &updated, &u.DivisionID, &u.PasswordChangeRequired); err != nil {
 		return nil, err
 	}
 	var err error
@@ -164,9 +164,9 @@ func (t *tx) CreateUser(ctx context.Context, u *account.User) error {
 }
 
 func createUser(ctx context.Context, q querier, u *account.User) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.TenantID, userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, jsonList(u.Roles), u.Locale,
-		u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro(), divisionOrHome(u.DivisionID))
+		u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro(), divisionOrHome(u.DivisionID), u.PasswordChangeRequired)
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create user: %w", account.ErrConflict)
 	}
@@ -219,7 +219,7 @@ func (db *DB) UserByEmail(ctx context.Context, tenantID, email string) (*account
 
 // UpdateUser writes a user's status (empty as active), email
 // (lower-cased), name, password hash, roles, locale, division (empty as
-// the home division) and UpdatedAt. It
+// the home division), PasswordChangeRequired and UpdatedAt. It
 // returns account.ErrNotFound for an unknown user and account.ErrConflict
 // when the new email is taken.
 func (db *DB) UpdateUser(ctx context.Context, u *account.User) error {
@@ -233,9 +233,9 @@ func (t *tx) UpdateUser(ctx context.Context, u *account.User) error {
 
 func updateUser(ctx context.Context, q querier, u *account.User) error {
 	res, err := q.ExecContext(ctx, `UPDATE users SET status = ?, email = ?, name = ?, password_hash = ?, roles = ?,
-		locale = ?, updated_at = ?, division_id = ? WHERE id = ?`,
+		locale = ?, updated_at = ?, division_id = ?, password_change_required = ? WHERE id = ?`,
 		userStatus(u), strings.ToLower(u.Email), u.Name, u.PasswordHash, jsonList(u.Roles), u.Locale,
-		u.UpdatedAt.UnixMicro(), divisionOrHome(u.DivisionID), u.ID)
+		u.UpdatedAt.UnixMicro(), divisionOrHome(u.DivisionID), u.PasswordChangeRequired, u.ID)
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: update user: %w", account.ErrConflict)
 	}
@@ -272,9 +272,9 @@ func (db *DB) Users(ctx context.Context, tenantID string) ([]account.User, error
 // CreateSession stores a new session, or returns account.ErrConflict when
 // its ID or hash is taken.
 func (t *tx) CreateSession(ctx context.Context, s *account.Session) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO sessions (id, hash, tenant_id, user_id, auth_time, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, s.ID, s.Hash, s.TenantID, s.UserID, s.AuthTime.UnixMicro(),
-		s.CreatedAt.UnixMicro(), s.ExpiresAt.UnixMicro())
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO sessions (id, hash, tenant_id, user_id, auth_time, created_at, expires_at,
+		last_seen_at, methods) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.ID, s.Hash, s.TenantID, s.UserID, s.AuthTime.UnixMicro(),
+		s.CreatedAt.UnixMicro(), s.ExpiresAt.UnixMicro(), s.LastSeenAt.UnixMicro(), jsonList(s.Methods))
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create session: %w", account.ErrConflict)
 	}
@@ -288,19 +288,48 @@ func (t *tx) CreateSession(ctx context.Context, s *account.Session) error {
 // expired or not, or account.ErrNotFound.
 func (db *DB) SessionByHash(ctx context.Context, hash string) (*account.Session, error) {
 	var (
-		s                         account.Session
-		authTime, created, expiry int64
+		s                                   account.Session
+		authTime, created, expiry, lastSeen int64
+		methods                             string
 	)
-	err := db.read.QueryRowContext(ctx, `SELECT id, hash, tenant_id, user_id, auth_time, created_at, expires_at
-		FROM sessions WHERE hash = ?`, hash).Scan(&s.ID, &s.Hash, &s.TenantID, &s.UserID, &authTime, &created, &expiry)
+	err := db.read.QueryRowContext(ctx, `SELECT id, hash, tenant_id, user_id, auth_time, created_at, expires_at,
+		last_seen_at, methods FROM sessions WHERE hash = ?`, hash).Scan(&s.ID, &s.Hash, &s.TenantID, &s.UserID,
+		&authTime, &created, &expiry, &lastSeen, &methods)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = account.ErrNotFound
+	}
+	if err == nil {
+		s.Methods, err = parseList[string](methods)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: session by hash: %w", err)
 	}
 	s.AuthTime, s.CreatedAt, s.ExpiresAt = fromMicros(authTime), fromMicros(created), fromMicros(expiry)
+	s.LastSeenAt = fromMicros(lastSeen)
 	return &s, nil
+}
+
+// TouchSession moves the session's last activity forward to at; a
+// missing session, or one seen at or after at, is left as it is.
+func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
+	if _, err := db.write.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?`,
+		at.UnixMicro(), id, at.UnixMicro()); err != nil {
+		return fmt.Errorf("sqlite: touch session: %w", err)
+	}
+	return nil
+}
+
+// SetSessionMethods replaces the session's sign-in methods, or returns
+// account.ErrNotFound when there is no session with this ID.
+func (t *tx) SetSessionMethods(ctx context.Context, id string, methods []string) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE sessions SET methods = ? WHERE id = ?`, jsonList(methods), id)
+	if err == nil {
+		err = affected(res, account.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: set session methods: %w", err)
+	}
+	return nil
 }
 
 // DeleteSession deletes the session with this hash, if there is one.
@@ -315,6 +344,14 @@ func (t *tx) DeleteSession(ctx context.Context, hash string) error {
 func (t *tx) DeleteUserSessions(ctx context.Context, userID string) error {
 	if _, err := t.tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
 		return fmt.Errorf("sqlite: delete user sessions: %w", err)
+	}
+	return nil
+}
+
+// DeleteOtherSessions deletes every session of the user but keepID.
+func (t *tx) DeleteOtherSessions(ctx context.Context, userID, keepID string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, keepID); err != nil {
+		return fmt.Errorf("sqlite: delete other sessions: %w", err)
 	}
 	return nil
 }

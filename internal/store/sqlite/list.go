@@ -176,7 +176,7 @@ func (db *DB) ListClients(ctx context.Context, q client.ListQuery) (*client.List
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list clients: %w", err)
 	}
-	return keyset.Finish(clients, keys, q.Limit, total, estimated), nil
+	return qs.Finish(clients, keys, q.Limit, total, estimated), nil
 }
 
 // listQueries builds the statements of a normalized query: those whose

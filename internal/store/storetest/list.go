@@ -27,6 +27,7 @@ var listTests = []test{
 	{"Sort", testListSort},
 	{"Pagination", testListPagination},
 	{"PaginationWithFilters", testListPaginationWithFilters},
+	{"PaginationBackward", testListPaginationBackward},
 	{"Limit", testListLimit},
 	{"InvalidQuery", testListInvalidQuery},
 	{"CountIsExactUnderTheCap", testListCountIsExactUnderTheCap},
@@ -618,6 +619,99 @@ func testListPaginationWithFilters(t *testing.T, s store.Store) {
 	}
 }
 
+// Going back a page with Prev (as Before) lists the same pages as going
+// forward, in the same order, each with a Next that leads on again; the
+// first page, reached either way, has no Prev.
+func testListPaginationBackward(t *testing.T, s store.Store) {
+	seedList(t, s)
+	for _, f := range client.SortFields {
+		for _, desc := range []bool{false, true} {
+			for _, filtered := range []bool{false, true} {
+				q := client.ListQuery{TenantID: "ten_a", Sort: f, Desc: desc, Limit: 3}
+				if filtered {
+					q.Search, q.Status = "a", client.StatusActive
+				}
+				t.Run(fmt.Sprintf("%s_filtered_%v", sortName(f, desc), filtered), func(t *testing.T) {
+					backward(t, s, q)
+				})
+			}
+		}
+	}
+}
+
+func backward(t *testing.T, s store.Store, q client.ListQuery) {
+	t.Helper()
+	list := func(q client.ListQuery) *client.ListPage {
+		t.Helper()
+		p, err := s.ListClients(t.Context(), q)
+		if err != nil {
+			t.Fatalf("ListClients(%+v): %v", q, err)
+		}
+		return p
+	}
+	// Forward, keeping every page.
+	var pages []*client.ListPage
+	fq := q
+	for p := list(fq); ; p = list(fq) {
+		if len(pages) == 0 && p.Prev != "" {
+			t.Fatalf("the first page has a Prev")
+		}
+		if len(pages) > 0 && p.Prev == "" {
+			t.Fatalf("page %d has no Prev", len(pages)+1)
+		}
+		pages = append(pages, p)
+		if p.Next == "" {
+			break
+		}
+		if len(pages) > 100 {
+			t.Fatal("pagination does not end")
+		}
+		fq.After = p.Next
+	}
+	if len(pages) < 3 {
+		t.Fatalf("only %d pages: the fixture is too small to go back through", len(pages))
+	}
+	// Back from the last page to the first.
+	bq := q
+	prev := pages[len(pages)-1].Prev
+	for i := len(pages) - 2; i >= 0; i-- {
+		bq.Before = prev
+		p := list(bq)
+		checkEqual(t, fmt.Sprintf("page %d read back", i+1), ids(p.Clients), ids(pages[i].Clients))
+		if p.Total != pages[i].Total {
+			t.Errorf("page %d read back: total %d, forward %d", i+1, p.Total, pages[i].Total)
+		}
+		if (p.Prev == "") != (i == 0) {
+			t.Errorf("page %d read back: Prev %q", i+1, p.Prev)
+		}
+		// Its Next leads to the page after it.
+		nq := q
+		nq.After = p.Next
+		checkEqual(t, fmt.Sprintf("page after page %d read back", i+1), ids(list(nq).Clients), ids(pages[i+1].Clients))
+		prev = p.Prev
+	}
+	// Back from the first row there is nothing.
+	bq.Before = client.Cursor{ID: pages[0].Clients[0].ID, Key: firstKey(t, s, q)}.Encode()
+	if p := list(bq); len(p.Clients) != 0 || p.Prev != "" || p.Next != "" {
+		t.Errorf("before the first row: %d clients, prev %q, next %q", len(p.Clients), p.Prev, p.Next)
+	}
+}
+
+// firstKey is the cursor key of q's first row: the Next of a page of one.
+func firstKey(t *testing.T, s store.Store, q client.ListQuery) string {
+	t.Helper()
+	q.Limit = 1
+	p, err := s.ListClients(t.Context(), q)
+	if err != nil || p.Next == "" {
+		t.Fatalf("ListClients(%+v): %v", q, err)
+	}
+	cur, err := client.DecodeCursor(p.Next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cur.Key
+}
+
 func testListLimit(t *testing.T, s store.Store) {
 	var cs []*client.Client
 	for i := range 60 {
@@ -660,6 +754,9 @@ func testListInvalidQuery(t *testing.T, s store.Store) {
 		"garbage cursor":          {TenantID: "ten_a", After: "not a cursor"},
 		// A name cursor has a text key; a time column needs a number.
 		"cursor of another sort": {TenantID: "ten_a", Sort: client.SortCreatedAt, After: p.Next},
+		"garbage before cursor":  {TenantID: "ten_a", Before: "not a cursor"},
+		"before of another sort": {TenantID: "ten_a", Sort: client.SortCreatedAt, Before: p.Next},
+		"after and before":       {TenantID: "ten_a", Sort: client.SortName, After: p.Next, Before: p.Next},
 	}
 	for name, q := range cases {
 		_, err := s.ListClients(t.Context(), q)

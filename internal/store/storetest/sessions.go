@@ -16,6 +16,9 @@ var sessionTests = []test{
 	{"Conflicts", testSessionConflicts},
 	{"Delete", testDeleteSessions},
 	{"Prune", testPruneSessions},
+	{"Touch", testTouchSession},
+	{"Methods", testSessionMethods},
+	{"DeleteOthers", testDeleteOtherSessions},
 }
 
 // newSession returns a session of user, signed in at created, for a day.
@@ -24,12 +27,15 @@ func newSession(id, user string, created time.Time) *account.Session {
 	return &account.Session{
 		ID: id, Hash: "hash-of-" + id, TenantID: "ten_a", UserID: user,
 		AuthTime: created.Add(-time.Second), CreatedAt: created, ExpiresAt: created.Add(24 * time.Hour),
+		LastSeenAt: created.Add(time.Second), Methods: []string{"pwd", "otp", "mfa"},
 	}
 }
 
 func storedSession(s *account.Session) *account.Session {
 	d := *s
 	d.AuthTime, d.CreatedAt, d.ExpiresAt = stored(d.AuthTime), stored(d.CreatedAt), stored(d.ExpiresAt)
+	d.LastSeenAt = stored(d.LastSeenAt)
+	d.Methods = nilIfEmpty(d.Methods)
 	return &d
 }
 
@@ -126,6 +132,87 @@ func testPruneSessions(t *testing.T, s store.Store) {
 	for hash, want := range map[string]bool{old.Hash: false, edge.Hash: true, young.Hash: true} {
 		if got := sessionExists(t, s, hash); got != want {
 			t.Errorf("after PruneSessions, %s exists: %v, want %v", hash, got, want)
+		}
+	}
+}
+
+// getSession returns the stored session with this hash.
+func getSession(t *testing.T, s store.Store, hash string) *account.Session {
+	t.Helper()
+	sess, err := s.SessionByHash(t.Context(), hash)
+	if err != nil {
+		t.Fatalf("SessionByHash(%s): %v", hash, err)
+	}
+	return sess
+}
+
+// testTouchSession: TouchSession moves one session's last activity
+// forward, never back, and a missing session is not an error.
+func testTouchSession(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	one, other := newSession("ses_1", "usr_1", base), newSession("ses_2", "usr_1", base)
+	createSessions(t, s, one, other)
+	touched := at(10*time.Minute + 7*time.Microsecond)
+	if err := s.TouchSession(ctx, one.ID, touched); err != nil {
+		t.Fatalf("TouchSession: %v", err)
+	}
+	later := stored(touched)
+	if got := getSession(t, s, one.Hash).LastSeenAt; !got.Equal(later) {
+		t.Errorf("LastSeenAt after the touch: %v, want %v", got, later)
+	}
+	if got := getSession(t, s, other.Hash).LastSeenAt; !got.Equal(stored(other.LastSeenAt)) {
+		t.Errorf("another session's LastSeenAt moved to %v", got)
+	}
+	if err := s.TouchSession(ctx, one.ID, at(time.Minute)); err != nil {
+		t.Fatalf("TouchSession back in time: %v", err)
+	}
+	if got := getSession(t, s, one.Hash).LastSeenAt; !got.Equal(later) {
+		t.Errorf("LastSeenAt after a touch at an earlier time: %v, want it kept at %v", got, later)
+	}
+	if err := s.TouchSession(ctx, "ses_missing", later); err != nil {
+		t.Errorf("TouchSession of a missing session: %v, want nil", err)
+	}
+	checkEqual(t, "the touched session's other fields", getSession(t, s, one.Hash), func() *account.Session {
+		d := storedSession(one)
+		d.LastSeenAt = later
+		return d
+	}())
+}
+
+// testSessionMethods: the methods round-trip in order, SetSessionMethods
+// replaces them, and a missing session is ErrNotFound.
+func testSessionMethods(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	pwd := newSession("ses_pwd", "usr_1", base)
+	pwd.Methods = []string{"pwd"}
+	createSessions(t, s, pwd, newSession("ses_2", "usr_1", base))
+	checkEqual(t, "Methods of a password session", getSession(t, s, pwd.Hash).Methods, []string{"pwd"})
+	checkEqual(t, "Methods in order", getSession(t, s, "hash-of-ses_2").Methods, []string{"pwd", "otp", "mfa"})
+	inAccountTx(t, s, func(ctx context.Context, tx account.Tx) error {
+		return tx.SetSessionMethods(ctx, pwd.ID, []string{"pwd", "hwk", "mfa"})
+	})
+	checkEqual(t, "Methods after SetSessionMethods", getSession(t, s, pwd.Hash).Methods, []string{"pwd", "hwk", "mfa"})
+	checkEqual(t, "another session's methods", getSession(t, s, "hash-of-ses_2").Methods, []string{"pwd", "otp", "mfa"})
+	err := s.InAccountTx(ctx, func(tx account.Tx) error { return tx.SetSessionMethods(ctx, "ses_missing", []string{"pwd"}) })
+	if !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("SetSessionMethods of a missing session: got %v, want account.ErrNotFound", err)
+	}
+}
+
+// testDeleteOtherSessions: every session of the user but the one kept
+// ends; other users' sessions stay.
+func testDeleteOtherSessions(t *testing.T, s store.Store) {
+	createSessions(t, s, newSession("ses_1a", "usr_1", base), newSession("ses_1b", "usr_1", base),
+		newSession("ses_1c", "usr_1", base), newSession("ses_2", "usr_2", base))
+	inAccountTx(t, s, func(ctx context.Context, tx account.Tx) error {
+		if err := tx.DeleteOtherSessions(ctx, "usr_1", "ses_1b"); err != nil {
+			return err
+		}
+		return tx.DeleteOtherSessions(ctx, "usr_nobody", "ses_none") // not an error
+	})
+	for hash, want := range map[string]bool{"hash-of-ses_1a": false, "hash-of-ses_1b": true, "hash-of-ses_1c": false, "hash-of-ses_2": true} {
+		if got := sessionExists(t, s, hash); got != want {
+			t.Errorf("after DeleteOtherSessions(usr_1, ses_1b), %s exists: %v, want %v", hash, got, want)
 		}
 	}
 }

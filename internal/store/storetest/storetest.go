@@ -40,6 +40,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditQuery", auditQueryTests},
 		{"ChangeLog", changeLogTests},
 		{"Idempotency", idempotencyTests},
+		{"Stats", statsTests},
+		{"MFA", mfaTests},
 	}
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {

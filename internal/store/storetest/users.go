@@ -20,6 +20,50 @@ var userTests = []test{
 	{"ConcurrentLockUser", testConcurrentLockUser},
 	{"Disable", testDisableUser},
 	{"Rollback", testAccountTxRollback},
+	{"PasswordChangeRequired", testPasswordChangeRequired},
+}
+
+// testPasswordChangeRequired: the flag round-trips through every read,
+// defaults to unset, and an update sets and clears it.
+func testPasswordChangeRequired(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	flagged := newUser("ten_a", "usr_flagged", "flagged@example.com")
+	flagged.PasswordChangeRequired = true
+	plain := newUser("ten_a", "usr_plain", "plain@example.com")
+	createUsers(t, s, flagged, plain)
+	checkEqual(t, "User of a flagged user", getUser(t, s, flagged.ID), storedUser(flagged))
+	if getUser(t, s, plain.ID).PasswordChangeRequired {
+		t.Error("a user made without the flag reads with it")
+	}
+	if u, err := s.UserByEmail(ctx, "ten_a", "flagged@example.com"); err != nil || !u.PasswordChangeRequired {
+		t.Errorf("UserByEmail of a flagged user: %+v, %v", u, err)
+	}
+	users, err := s.Users(ctx, "ten_a")
+	if err != nil || len(users) != 2 || !users[0].PasswordChangeRequired || users[1].PasswordChangeRequired {
+		t.Errorf("Users: %+v, %v", users, err)
+	}
+	inAccountTx(t, s, func(ctx context.Context, tx account.Tx) error {
+		u, err := tx.LockUser(ctx, flagged.ID)
+		if err != nil {
+			return err
+		}
+		if !u.PasswordChangeRequired {
+			t.Error("LockUser of a flagged user reads it unflagged")
+		}
+		u.PasswordChangeRequired = false
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		p, err := tx.LockUser(ctx, plain.ID)
+		if err != nil {
+			return err
+		}
+		p.PasswordChangeRequired = true
+		return tx.UpdateUser(ctx, p)
+	})
+	if getUser(t, s, flagged.ID).PasswordChangeRequired || !getUser(t, s, plain.ID).PasswordChangeRequired {
+		t.Error("UpdateUser did not clear and set the flag")
+	}
 }
 
 // inAccountTx runs fn in an account transaction and fails the test if it

@@ -1,0 +1,371 @@
+package console
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/skip2/go-qrcode"
+
+	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/errs"
+	"github.com/latchkey/latchkey/internal/oauth/authreq"
+)
+
+// SecurityPath is the page where a user manages their second factors.
+const SecurityPath = "/account/security"
+
+//go:embed static/passkey.js
+var passkeyJS []byte
+
+// script serves the passkey script, the pages' only one. Like the
+// stylesheet it is no secret and changes only with the binary.
+func (p *Pages) script(w http.ResponseWriter, r *http.Request) {
+	setHeaders(w.Header())
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Write(passkeyJS)
+}
+
+// securityView is the security page.
+type securityView struct {
+	Next string
+	// Required says the tenant requires a second factor for the console
+	// and this user has none yet.
+	Required bool
+	// Codes, when set, are new recovery codes, shown this once.
+	Codes []string
+	// TOTP is the enrolled authenticator app, if any; Setup the one
+	// waiting for its first code.
+	TOTP  *totpView
+	Setup *setupView
+	// Passkeys are the user's; Ceremony a registration begun.
+	Passkeys          []passkeyView
+	PasskeysAvailable bool
+	Ceremony          *ceremonyView
+	CeremonyName      string
+	// RecoveryLeft counts unused recovery codes; Any says the user has a
+	// second factor, without which there are no codes.
+	RecoveryLeft int
+	Any          bool
+	// Notice says what was just done; Error what failed, in the form
+	// named by ErrorFor.
+	Notice, Error, ErrorFor string
+	PasskeyName             string
+}
+
+// totpView is an enrolled authenticator app.
+type totpView struct{ Since dateView }
+
+// setupView is an authenticator app being set up.
+type setupView struct {
+	QR template.HTML
+	// Secret is the seed in groups of four, for typing in.
+	Secret string
+}
+
+// passkeyView is one passkey.
+type passkeyView struct {
+	ID, Name string
+	Created  dateView
+	LastUsed dateView
+	Used     bool
+}
+
+// notices of the security page, by the done parameter that names them:
+// only these texts can be shown, whatever a link says.
+var securityNotices = map[string]string{
+	"totp":            "Your authenticator app is set up.",
+	"totp-removed":    "Your authenticator app was removed.",
+	"passkey":         "Your passkey was added.",
+	"passkey-removed": "The passkey was removed.",
+}
+
+// securityUser returns the signed-in user and session for the security
+// page. Without a session it has sent the browser to sign in; a user who
+// has a second factor this session did not prove is sent to prove it
+// first, so that a session that is only a password's cannot change them.
+func (p *Pages) securityUser(w http.ResponseWriter, r *http.Request, s *site, next string) (*account.User, *account.Session, bool) {
+	if p.cfg.MFA == nil {
+		p.message(w, r, s, http.StatusNotFound, msgNoTenant)
+		return nil, nil, false
+	}
+	sess, u, err := p.session(r, s)
+	if err != nil {
+		p.serverError(w, r, s, err)
+		return nil, nil, false
+	}
+	back := s.base + SecurityPath
+	if next != "" {
+		back += "?" + nextParam + "=" + url.QueryEscape(next)
+	}
+	if u == nil {
+		redirect(w, r, s.withFlow(authreq.LoginPath, "", back))
+		return nil, nil, false
+	}
+	if !hasMethod(sess, account.MethodMFA) {
+		has, err := p.cfg.MFA.HasFactor(r.Context(), u.ID)
+		if err != nil {
+			p.serverError(w, r, s, err)
+			return nil, nil, false
+		}
+		if has {
+			redirect(w, r, s.withFlow(MFAPath, "", back))
+			return nil, nil, false
+		}
+	}
+	return u, sess, true
+}
+
+// securityForm shows the user's second factors and what can be done with
+// them.
+func (p *Pages) securityForm(w http.ResponseWriter, r *http.Request, s *site) {
+	next := s.localNext(r.URL.Query().Get(nextParam))
+	u, sess, ok := p.securityUser(w, r, s, next)
+	if !ok {
+		return
+	}
+	v := securityView{Next: next, Notice: securityNotices[r.URL.Query().Get("done")]}
+	p.showSecurity(w, r, s, u, sess, http.StatusOK, v)
+}
+
+// showSecurity fills in the user's factors and renders the page.
+func (p *Pages) showSecurity(w http.ResponseWriter, r *http.Request, s *site, u *account.User, sess *account.Session, status int, v securityView) {
+	ctx := r.Context()
+	f, err := p.cfg.MFA.Factors(ctx, u.ID)
+	if err != nil {
+		p.serverError(w, r, s, err)
+		return
+	}
+	v.Any, v.RecoveryLeft = f.Any(), f.RecoveryCodesLeft
+	if f.TOTP.Active() {
+		v.TOTP = &totpView{Since: dateOf(f.TOTP.ConfirmedAt)}
+	} else if f.TOTP != nil {
+		setup, err := p.cfg.MFA.PendingTOTP(ctx, u, totpIssuer(s))
+		if err != nil {
+			p.serverError(w, r, s, err)
+			return
+		}
+		if setup != nil {
+			qr, err := qrSVG(setup.URI)
+			if err != nil {
+				p.serverError(w, r, s, err)
+				return
+			}
+			v.Setup = &setupView{QR: qr, Secret: grouped(setup.Secret, 4)}
+		}
+	}
+	for _, pk := range f.Passkeys {
+		v.Passkeys = append(v.Passkeys, passkeyView{ID: pk.ID, Name: pk.Name, Created: dateOf(pk.CreatedAt),
+			LastUsed: dateOf(pk.LastUsedAt), Used: !pk.LastUsedAt.IsZero()})
+	}
+	v.PasskeysAvailable = p.cfg.MFA.PasskeysAvailable(s.relyingParty())
+	if !v.Any && v.Codes == nil {
+		step, err := p.cfg.MFA.ConsoleStep(ctx, u, sess)
+		if err != nil {
+			p.serverError(w, r, s, err)
+			return
+		}
+		v.Required = step == account.StepEnrol
+	}
+	p.form(w, r, s, status, "security", view{User: u, Page: v})
+}
+
+// totpIssuer names the service in a user's authenticator app: Latchkey,
+// and the tenant when it is not the default one.
+func totpIssuer(s *site) string {
+	if s.tenant.Slug != "" && !s.tenant.Default {
+		return "Latchkey " + s.tenant.Slug
+	}
+	return "Latchkey"
+}
+
+// grouped is s in groups of n, for reading.
+func grouped(s string, n int) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && i%n == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// security carries out one action on the user's second factors, named by
+// the form's "action".
+func (p *Pages) security(w http.ResponseWriter, r *http.Request, s *site) {
+	if !p.guard(w, r, s) {
+		return
+	}
+	next := s.localNext(r.PostForm.Get(nextParam))
+	u, sess, ok := p.securityUser(w, r, s, next)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	addr := p.sourceAddr(r)
+	v := securityView{Next: next}
+	done := func(what string) {
+		to := s.issuer + SecurityPath + "?done=" + what
+		if next != "" {
+			to += "&" + nextParam + "=" + url.QueryEscape(next)
+		}
+		redirect(w, r, to)
+	}
+	// stepped records, after an enrolment, that this session proved the
+	// new factor: the console need not ask for it again.
+	stepped := func(method string) bool {
+		if err := p.cfg.Sessions.AddMethods(ctx, sess, method, account.MethodMFA); err != nil {
+			p.serverError(w, r, s, err)
+			return false
+		}
+		return true
+	}
+	switch r.PostForm.Get("action") {
+	case "totp-begin":
+		_, err := p.cfg.MFA.BeginTOTP(ctx, u, totpIssuer(s))
+		if err != nil && !errors.Is(err, account.ErrFactorExists) {
+			p.serverError(w, r, s, err)
+			return
+		}
+		redirect(w, r, s.withFlow(SecurityPath, "", next))
+	case "totp-confirm":
+		codes, err := p.cfg.MFA.ConfirmTOTP(ctx, u, trimCode(r.PostForm.Get("code")), addr)
+		switch {
+		case errors.Is(err, account.ErrBadCode):
+			v.Error, v.ErrorFor = msgWrongCode, "totp"
+			p.showSecurity(w, r, s, u, sess, http.StatusBadRequest, v)
+			return
+		case errors.Is(err, account.ErrNoFactor), errors.Is(err, account.ErrFactorExists):
+			redirect(w, r, s.withFlow(SecurityPath, "", next)) // another tab got there first
+			return
+		case err != nil:
+			p.serverError(w, r, s, err)
+			return
+		}
+		if !stepped(account.MethodOTP) {
+			return
+		}
+		if codes == nil {
+			done("totp")
+			return
+		}
+		v.Codes, v.Notice = codes, securityNotices["totp"]
+		p.showSecurity(w, r, s, u, sess, http.StatusOK, v)
+	case "totp-remove":
+		if err := p.cfg.MFA.RemoveTOTP(ctx, u, addr); err != nil && !errors.Is(err, account.ErrNoFactor) {
+			p.serverError(w, r, s, err)
+			return
+		}
+		done("totp-removed")
+	case "codes-regenerate":
+		codes, err := p.cfg.MFA.RegenerateRecoveryCodes(ctx, u, addr)
+		if errors.Is(err, account.ErrNoFactor) {
+			redirect(w, r, s.withFlow(SecurityPath, "", next))
+			return
+		}
+		if err != nil {
+			p.serverError(w, r, s, err)
+			return
+		}
+		v.Codes = codes
+		p.showSecurity(w, r, s, u, sess, http.StatusOK, v)
+	case "passkey-begin":
+		rp := s.relyingParty()
+		c, err := p.cfg.MFA.BeginPasskey(ctx, rp, u, r.PostForm.Get("name"))
+		if fs := errs.Fields(err); fs != nil {
+			v.Error, v.ErrorFor, v.PasskeyName = "The name "+fs[0].Message+".", "passkey", r.PostForm.Get("name")
+			p.showSecurity(w, r, s, u, sess, http.StatusBadRequest, v)
+			return
+		}
+		if errors.Is(err, account.ErrPasskeysUnavailable) {
+			p.message(w, r, s, http.StatusBadRequest, msgBadForm)
+			return
+		}
+		if err != nil {
+			p.serverError(w, r, s, err)
+			return
+		}
+		p.setShortCookie(w, s, PasskeyCookie(s.tenant.ID, s.secure), c.Handle, c.ExpiresAt)
+		v.Ceremony, v.CeremonyName = &ceremonyView{Options: string(c.Options)}, strings.TrimSpace(r.PostForm.Get("name"))
+		p.showSecurity(w, r, s, u, sess, http.StatusOK, v)
+	case "passkey-finish":
+		handle := cookieValue(r, PasskeyCookie(s.tenant.ID, s.secure))
+		clearCookie(w, s, PasskeyCookie(s.tenant.ID, s.secure))
+		credential := r.PostForm.Get("credential")
+		if len(credential) > maxCredential {
+			credential = ""
+		}
+		_, codes, err := p.cfg.MFA.FinishPasskey(ctx, s.relyingParty(), u, handle, []byte(credential), addr)
+		if errors.Is(err, account.ErrPasskeyRefused) || errs.Fields(err) != nil {
+			p.cfg.Logger.Info("passkey registration refused", "tenant", s.tenant.ID, "user", u.ID, "err", err)
+			v.Error, v.ErrorFor = "The passkey could not be added. Try again.", "passkey"
+			p.showSecurity(w, r, s, u, sess, http.StatusBadRequest, v)
+			return
+		}
+		if err != nil {
+			p.serverError(w, r, s, err)
+			return
+		}
+		if !stepped(account.MethodHardKey) {
+			return
+		}
+		if codes == nil {
+			done("passkey")
+			return
+		}
+		v.Codes, v.Notice = codes, securityNotices["passkey"]
+		p.showSecurity(w, r, s, u, sess, http.StatusOK, v)
+	case "passkey-remove":
+		id := r.PostForm.Get("id")
+		if id == "" || len(id) > 1400 {
+			p.message(w, r, s, http.StatusBadRequest, msgBadForm)
+			return
+		}
+		if err := p.cfg.MFA.RemovePasskey(ctx, u, id, addr); err != nil && !errors.Is(err, account.ErrNotFound) {
+			p.serverError(w, r, s, err)
+			return
+		}
+		done("passkey-removed")
+	default:
+		p.message(w, r, s, http.StatusBadRequest, msgBadForm)
+	}
+}
+
+// qrSVG draws the QR code of text as inline SVG: one square per dark
+// module, runs along a row merged into one rect, on a white ground with
+// the quiet zone around it. Drawn here, it needs no image the CSP would
+// have to allow.
+func qrSVG(text string) (template.HTML, error) {
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		return "", fmt.Errorf("console: a QR code: %w", err)
+	}
+	bits := q.Bitmap()
+	n := len(bits)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="qr" viewBox="0 0 %d %d" width="%d" height="%d" `+
+		`role="img" aria-label="QR code for your authenticator app" shape-rendering="crispEdges">`, n, n, n*5, n*5)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`, n, n)
+	for y, row := range bits {
+		for x := 0; x < len(row); {
+			if !row[x] {
+				x++
+				continue
+			}
+			start := x
+			for x < len(row) && row[x] {
+				x++
+			}
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="1" fill="#000000"/>`, start, y, x-start)
+		}
+	}
+	b.WriteString(`</svg>`)
+	// Only numbers and fixed text were written: nothing of text itself.
+	return template.HTML(b.String()), nil
+}
