@@ -203,12 +203,11 @@ func TestPasskeyRefusals(t *testing.T) {
 		f.now = f.now.Add(account.CeremonyLifetime)
 		return f.ana, c.Handle
 	})
-	c, err := f.mfa.BeginPasskeySignIn(ctx, rp, f.ana)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for name, answer := range map[string][]byte{"not JSON": []byte("{"), "too large": make([]byte, 20000)} {
-		c, _ = f.mfa.BeginPasskeySignIn(ctx, rp, f.ana)
+		c, err := f.mfa.BeginPasskeySignIn(ctx, rp, f.ana)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := f.mfa.FinishPasskeySignIn(ctx, rp, f.ana, c.Handle, answer, ""); !errors.Is(err, account.ErrPasskeyRefused) {
 			t.Errorf("%s: got %v, want ErrPasskeyRefused", name, err)
 		}

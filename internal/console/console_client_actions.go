@@ -99,12 +99,12 @@ func formSeconds(s string) time.Duration {
 	if err != nil {
 		var ne *strconv.NumError
 		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) && s[0] != '-' {
-			return maxFormSeconds
+			return maxFormDuration
 		}
 		return -time.Second
 	}
-	if n > int64(maxFormSeconds/time.Second) {
-		return maxFormSeconds
+	if n > int64(maxFormDuration/time.Second) {
+		return maxFormDuration
 	}
 	if n < 0 {
 		return -time.Second
@@ -112,9 +112,9 @@ func formSeconds(s string) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-// maxFormSeconds is where formSeconds saturates: two hundred years, near
+// maxFormDuration is where formSeconds saturates: two hundred years, near
 // the most a time.Duration holds.
-const maxFormSeconds = 200 * 365 * 24 * time.Hour
+const maxFormDuration = 200 * 365 * 24 * time.Hour
 
 // clientConfirm serves the confirmation page of an action: the form the
 // detail panel's dialog holds, for a browser without script.

@@ -707,7 +707,7 @@ func TestClientDetailStoreFailure(t *testing.T) {
 func TestClientFormReading(t *testing.T) {
 	for in, want := range map[string]time.Duration{
 		"": 0, "300": 5 * time.Minute, "abc": -time.Second, "-5": -time.Second, "1.5": -time.Second,
-		"99999999999999999999": maxFormSeconds, "9223372036854775807": maxFormSeconds,
+		"99999999999999999999": maxFormDuration, "9223372036854775807": maxFormDuration,
 	} {
 		if got := formSeconds(in); got != want {
 			t.Errorf("formSeconds(%q) = %v, want %v", in, got, want)
