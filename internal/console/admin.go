@@ -307,14 +307,9 @@ func parseConsole(fsys fs.FS) (map[string]*template.Template, error) {
 		if name == "layout" {
 			continue
 		}
-		t, err := template.New(name).Funcs(consoleFuncs()).ParseFS(fsys, "templates/console/layout.html", file)
+		t, err := parseWithLayout(fsys, template.New(name).Funcs(consoleFuncs()), "templates/console/layout.html", file)
 		if err != nil {
-			return nil, fmt.Errorf("console: template %s: %w", name, err)
-		}
-		for _, part := range []string{"layout", "title", "main"} {
-			if t.Lookup(part) == nil {
-				return nil, fmt.Errorf("console: template %s defines no %q", name, part)
-			}
+			return nil, err
 		}
 		out[name] = t
 	}

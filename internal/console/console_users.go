@@ -342,6 +342,16 @@ func (p *Pages) userFormFor(ctx context.Context, d *desk, u *account.User) (*use
 	return f, nil
 }
 
+// editFormOf is the edit form of the user the path names, as they are.
+func (p *Pages) editFormOf(r *http.Request, d *desk) (*account.User, *userForm, error) {
+	u, err := p.cfg.Admin.Users.Get(r.Context(), d.actor, r.PathValue("id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := p.userFormFor(r.Context(), d, u)
+	return u, f, err
+}
+
 // readForm takes the entered values from the posted form, keeping them
 // for a form shown again, and returns the grants chosen: those ticked, in
 // the user's own order where they held them already (so an unchanged set
@@ -373,12 +383,7 @@ func (f *userForm) read(form url.Values) []string {
 // editUserForm shows the form editing a user's name, locale, division
 // and roles.
 func (p *Pages) editUserForm(w http.ResponseWriter, r *http.Request, d *desk) {
-	u, err := p.cfg.Admin.Users.Get(r.Context(), d.actor, r.PathValue("id"))
-	if err != nil {
-		p.fail(w, r, d, err)
-		return
-	}
-	f, err := p.userFormFor(r.Context(), d, u)
+	u, f, err := p.editFormOf(r, d)
 	if err != nil {
 		p.fail(w, r, d, err)
 		return
@@ -390,12 +395,7 @@ func (p *Pages) editUserForm(w http.ResponseWriter, r *http.Request, d *desk) {
 // updateUser applies the edit form through Users.Update; its field
 // errors show the form again with the values entered.
 func (p *Pages) updateUser(w http.ResponseWriter, r *http.Request, d *desk) {
-	u, err := p.cfg.Admin.Users.Get(r.Context(), d.actor, r.PathValue("id"))
-	if err != nil {
-		p.fail(w, r, d, err)
-		return
-	}
-	f, err := p.userFormFor(r.Context(), d, u)
+	u, f, err := p.editFormOf(r, d)
 	if err != nil {
 		p.fail(w, r, d, err)
 		return

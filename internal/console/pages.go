@@ -189,18 +189,29 @@ func New(c Config) (*Pages, error) {
 func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 	out := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
+		t, err := parseWithLayout(fsys, template.New(name+".html"), "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
-			return nil, fmt.Errorf("console: template %s: %w", name, err)
-		}
-		for _, part := range []string{"layout", "title", "main"} {
-			if t.Lookup(part) == nil {
-				return nil, fmt.Errorf("console: template %s defines no %q", name, part)
-			}
+			return nil, err
 		}
 		out[name] = t
 	}
 	return out, nil
+}
+
+// parseWithLayout parses the page file with the layout into t, and
+// refuses a page that is broken or lacks one of the parts the layout
+// renders.
+func parseWithLayout(fsys fs.FS, t *template.Template, layout, file string) (*template.Template, error) {
+	t, err := t.ParseFS(fsys, layout, file)
+	if err != nil {
+		return nil, fmt.Errorf("console: template %s: %w", file, err)
+	}
+	for _, part := range []string{"layout", "title", "main"} {
+		if t.Lookup(part) == nil {
+			return nil, fmt.Errorf("console: template %s defines no %q", file, part)
+		}
+	}
+	return t, nil
 }
 
 // Mount registers the pages on mux: the default tenant's under /account/,

@@ -217,14 +217,20 @@ func (p *Pages) security(w http.ResponseWriter, r *http.Request, s *site) {
 		}
 		redirect(w, r, to)
 	}
-	// stepped records, after an enrolment, that this session proved the
-	// new factor: the console need not ask for it again.
-	stepped := func(method string) bool {
+	// enrolled finishes an enrolment of the factor (what names it in the
+	// page's notices): the session is marked as having proved it, and the
+	// recovery codes the first factor brought are shown, once.
+	enrolled := func(method, what string, codes []string) {
 		if err := p.cfg.Sessions.AddMethods(ctx, sess, method, account.MethodMFA); err != nil {
 			p.serverError(w, r, s, err)
-			return false
+			return
 		}
-		return true
+		if codes == nil {
+			done(what)
+			return
+		}
+		v.Codes, v.Notice = codes, securityNotices[what]
+		p.showSecurity(w, r, s, u, sess, http.StatusOK, v)
 	}
 	switch r.PostForm.Get("action") {
 	case "totp-begin":
@@ -248,15 +254,7 @@ func (p *Pages) security(w http.ResponseWriter, r *http.Request, s *site) {
 			p.serverError(w, r, s, err)
 			return
 		}
-		if !stepped(account.MethodOTP) {
-			return
-		}
-		if codes == nil {
-			done("totp")
-			return
-		}
-		v.Codes, v.Notice = codes, securityNotices["totp"]
-		p.showSecurity(w, r, s, u, sess, http.StatusOK, v)
+		enrolled(account.MethodOTP, "totp", codes)
 	case "totp-remove":
 		if err := p.cfg.MFA.RemoveTOTP(ctx, u, addr); err != nil && !errors.Is(err, account.ErrNoFactor) {
 			p.serverError(w, r, s, err)
@@ -312,15 +310,7 @@ func (p *Pages) security(w http.ResponseWriter, r *http.Request, s *site) {
 			p.serverError(w, r, s, err)
 			return
 		}
-		if !stepped(account.MethodHardKey) {
-			return
-		}
-		if codes == nil {
-			done("passkey")
-			return
-		}
-		v.Codes, v.Notice = codes, securityNotices["passkey"]
-		p.showSecurity(w, r, s, u, sess, http.StatusOK, v)
+		enrolled(account.MethodHardKey, "passkey", codes)
 	case "passkey-remove":
 		id := r.PostForm.Get("id")
 		if id == "" || len(id) > 1400 {
