@@ -735,8 +735,7 @@ func expiresIn(c admin.Client, now time.Time) string {
 	case !t.After(now):
 		return "Expired " + t.Format(time.DateOnly)
 	}
-	// Round up, so a fresh 180-day secret reads "Expires in 180 days".
-	days := int((t.Sub(now) + 24*time.Hour - 1) / (24 * time.Hour))
+	days := client.DaysLeft(*t, now)
 	if days == 1 {
 		return "Expires in 1 day"
 	}

@@ -73,6 +73,18 @@ func (s *Secret) Expired(now time.Time) bool {
 	return !s.ExpiresAt.IsZero() && !now.Before(s.ExpiresAt)
 }
 
+// DaysLeft is how many days from now until expiresAt, counting a part
+// of a day as a day: a secret made now with a 180-day lifetime has 180
+// left, and one that expires within the next 24 hours has 1. It is 0 when
+// expiresAt has come; the caller says what a zero expiresAt (none) means.
+func DaysLeft(expiresAt, now time.Time) int {
+	left := expiresAt.Sub(now)
+	if left <= 0 {
+		return 0
+	}
+	return int((left + day - 1) / day)
+}
+
 // Generated secrets look like lks_<43 base62 chars><6 base62 checksum chars>:
 // the prefix lets secret scanners find leaks, and the CRC-32 checksum lets
 // them (and Latchkey) tell a real secret from a typo without a lookup.

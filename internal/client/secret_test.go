@@ -137,3 +137,17 @@ func TestSecretFormatKnownAnswer(t *testing.T) {
 		t.Fatalf("NewClientID = %q, %v", id, err)
 	}
 }
+
+// DaysLeft counts a part of a day as a day, and nothing once the time
+// has come.
+func TestDaysLeft(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   time.Duration
+		want int
+	}{{-time.Hour, 0}, {0, 0}, {time.Nanosecond, 1}, {24 * time.Hour, 1}, {24*time.Hour + 1, 2}, {180 * 24 * time.Hour, 180}} {
+		if got := DaysLeft(now.Add(tc.in), now); got != tc.want {
+			t.Errorf("DaysLeft(now%+v) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}

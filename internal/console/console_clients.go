@@ -256,10 +256,11 @@ type expiryView struct {
 // dashboard's banner counts the same window.
 const soonDays = int(client.ExpiringSoon / (24 * time.Hour))
 
-// secretExpiry says when a client's secret expires, in whole days from
-// now: "Expires today", "Expires in 1 day", "Expires in N days" (marked
-// soon up to soonDays), "Expired"; "Never expires" for a secret without
-// an expiry and "No secret" for a public client.
+// secretExpiry says when a client's secret expires, in days from now as
+// client.DaysLeft counts them (as the CLI's list does): "Expires in 1
+// day", "Expires in N days" (marked soon up to soonDays, the banner's
+// window), "Expired"; "Never expires" for a secret without an expiry and
+// "No secret" for a public client.
 func secretExpiry(c *client.Client, now time.Time) expiryView {
 	switch {
 	case c.Type == client.Public:
@@ -269,11 +270,9 @@ func secretExpiry(c *client.Client, now time.Time) expiryView {
 	case !c.SecretExpiresAt.After(now):
 		return expiryView{Text: "Expired", Class: "expires expired", At: c.SecretExpiresAt}
 	}
-	days := int(c.SecretExpiresAt.Sub(now) / (24 * time.Hour))
+	days := client.DaysLeft(c.SecretExpiresAt, now)
 	v := expiryView{At: c.SecretExpiresAt}
 	switch days {
-	case 0:
-		v.Text = "Expires today"
 	case 1:
 		v.Text = "Expires in 1 day"
 	default:
