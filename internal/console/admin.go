@@ -103,6 +103,15 @@ func (p *Pages) mountConsole(mux *http.ServeMux) {
 			}
 		}
 		mux.HandleFunc("GET "+base+consolePrefix+"/static/{file}", p.static)
+		// Any other path under the console is the console's own 404,
+		// behind its sign-in and with its headers; the bare prefix is
+		// the start page's address without its slash.
+		mux.Handle(base+consolePrefix+"/", p.page(p.console(func(w http.ResponseWriter, r *http.Request, d *desk) {
+			p.consoleMessage(w, r, d, http.StatusNotFound, msgConsoleNotFound)
+		})))
+		mux.HandleFunc("GET "+base+consolePrefix, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
+		})
 	}
 }
 

@@ -8,7 +8,8 @@ import (
 )
 
 // CSRFCookie is the name of the cookie holding the CSRF token, one per
-// browser for every tenant; prefixed like SessionCookie on https.
+// browser for every tenant, renewed whenever a session starts or ends;
+// prefixed like SessionCookie on https.
 func CSRFCookie(secure bool) string {
 	if secure {
 		return "__Host-latchkey-csrf"
@@ -37,6 +38,16 @@ func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request, s *site) (stri
 	http.SetCookie(w, &http.Cookie{Name: CSRFCookie(s.secure), Value: tok, Path: "/",
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 	return tok, nil
+}
+
+// dropCSRF clears the browser's CSRF token when a session starts or
+// ends, so that no token seen before (on the sign-in page, or by the
+// browser's previous user) is good for the session after: the next page
+// with a form sets a new one. Forms left open in other tabs are refused
+// once and work when reloaded.
+func dropCSRF(w http.ResponseWriter, s *site) {
+	http.SetCookie(w, &http.Cookie{Name: CSRFCookie(s.secure), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
 // wellFormedToken reports whether v could be a token csrfToken made.

@@ -311,8 +311,11 @@ func (b *browser) token() string {
 	if v := b.jar[b.csrfName()]; v != "" {
 		return v
 	}
-	if r := b.get("/account/login?email=x"); b.jar[b.csrfName()] == "" {
-		b.f.t.Fatalf("no CSRF cookie from the login page: %d %s", r.Code, r.Body)
+	// The sign-in form for a browser signed out; a signed-in one is sent
+	// on from it, and the sign-out confirmation is its form.
+	b.get("/account/login?email=x")
+	if r := b.get("/account/logout"); b.jar[b.csrfName()] == "" {
+		b.f.t.Fatalf("no CSRF cookie from the login or the logout page: %d %s", r.Code, r.Body)
 	}
 	return b.jar[b.csrfName()]
 }

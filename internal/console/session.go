@@ -38,14 +38,17 @@ func (p *Pages) session(r *http.Request, s *site) (*account.Session, *account.Us
 }
 
 // setSession gives the browser its session cookie, kept until the session
-// expires.
+// expires, and drops its CSRF token: the new session's forms get a new
+// one (see dropCSRF). The response must not render a form.
 func (p *Pages) setSession(w http.ResponseWriter, s *site, value string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie(s.tenant.ID, s.secure), Value: value, Path: "/",
 		MaxAge: max(1, int(expires.Sub(p.now())/time.Second)), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	dropCSRF(w, s)
 }
 
 // endSession ends the request's session in the tenant, if any, and
-// clears its cookie.
+// clears its cookie and the CSRF token. The response must not render a
+// form.
 func (p *Pages) endSession(w http.ResponseWriter, r *http.Request, s *site) error {
 	name := SessionCookie(s.tenant.ID, s.secure)
 	value := cookieValue(r, name)
@@ -57,6 +60,7 @@ func (p *Pages) endSession(w http.ResponseWriter, r *http.Request, s *site) erro
 	}
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	dropCSRF(w, s)
 	return nil
 }
 
