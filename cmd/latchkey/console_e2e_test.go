@@ -37,7 +37,8 @@ const xssName = `<script>alert(1)</script>`
 // ticked, and which a reload never shows again), using that secret at
 // the token endpoint with golang.org/x/oauth2, rotating with a grace
 // period (both secrets work, then the old one, revoked, does not),
-// revoking the client, the users and audit pages. Every screen is
+// revoking the client, the users and audit pages, and the admin's own
+// security and password pages. Every screen is
 // checked with axe-core and for console errors and CSP breaches; the
 // main ones are screenshotted at desktop and phone width.
 func TestConsoleScreens(t *testing.T) {
@@ -338,6 +339,23 @@ func TestConsoleScreens(t *testing.T) {
 	check("console-users", true)
 	c.step(t, "opening a user", loadAfter(chromedp.Click(chromedp.CSS("#users-table tbody a"))), chromedp.WaitVisible(chromedp.ID("main")))
 	check("console-user", false)
+	c.step(t, "opening the user's edit form", chromedp.Navigate(stepValue(t, c, "reading the address", chromedp.Location())+"/edit"),
+		chromedp.WaitVisible(chromedp.ID("f-name")))
+	check("console-user-edit", false)
+	c.step(t, "opening Add user", chromedp.Navigate(console+"/users/new"), chromedp.WaitVisible(chromedp.ID("f-email")))
+	check("console-user-new", false)
+
+	// The admin's own sign-in security: the second factors, an
+	// authenticator app's enrolment with its QR code, the password.
+	c.step(t, "opening Security", chromedp.Navigate(srv.issuer+"/account/security"),
+		chromedp.WaitVisible(chromedp.CSS(`button[value="totp-begin"]`)))
+	check("account-security", true)
+	c.step(t, "setting up an authenticator app", loadAfter(chromedp.Click(chromedp.CSS(`button[value="totp-begin"]`))),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="code"]`)))
+	check("account-security-totp", true)
+	c.step(t, "opening the password page", chromedp.Navigate(srv.issuer+"/account/password"),
+		chromedp.WaitVisible(chromedp.ID("current_password")))
+	check("account-password", false)
 	c.step(t, "opening the audit log", chromedp.Navigate(console+"/audit"), chromedp.WaitVisible(chromedp.ID("verify-chain")))
 	c.step(t, "verifying the chain", loadAfter(chromedp.Click(chromedp.ID("verify-chain"))), chromedp.WaitVisible(chromedp.ID("chain-status")))
 	if got := c.text(t, "#chain-status"); !strings.Contains(strings.ToLower(got), "intact") {
