@@ -50,6 +50,7 @@ const (
 	reasonCeremony  = "ceremony"
 	reasonCounter   = "counter_regressed"
 	reasonAssertion = "assertion"
+	reasonTooMany   = "too_many_failures"
 )
 
 // pendingAD is the additional data of every sealed pending sign-in.
@@ -332,9 +333,8 @@ const (
 
 // ConsoleStep says what sess, of u, must do first when u's tenant
 // requires a second factor of its admins: the tenant is read afresh, so a
-// change of the setting applies at the next request. An admin is a user
-// whose grants carry any permission, custom roles resolved with the
-// tenant's catalog.
+// change of the setting applies at the next request. Who is an admin is
+// IsAdmin's rule, custom roles resolved with the tenant's catalog.
 func (m *MFA) ConsoleStep(ctx context.Context, u *User, sess *Session) (Step, error) {
 	if slices.Contains(sess.Methods, MethodMFA) {
 		return StepNone, nil
@@ -360,14 +360,32 @@ func (m *MFA) ConsoleStep(ctx context.Context, u *User, sess *Session) (Step, er
 	return StepEnrol, nil
 }
 
-// IsAdmin reports whether u's grants carry any permission, reading the
+// consolePermissions are the permissions that open the admin console:
+// holding one of them, even in a single division, makes an admin.
+var consolePermissions = [...]authz.Permission{authz.ClientView, authz.UsersManage, authz.AuditView}
+
+// MayUseConsole reports whether the actor holds a permission that opens
+// the admin console, tenant-wide or in at least one division. It is the
+// one rule of who is an admin: the console lets in whom it accepts, and
+// a tenant that requires a second factor of its admins requires it of
+// exactly them.
+func MayUseConsole(a authz.Actor) bool {
+	for _, p := range consolePermissions {
+		if a.RequireSome(p) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// IsAdmin reports whether u is an admin (MayUseConsole), reading the
 // tenant's custom roles from src when u holds one.
 func IsAdmin(ctx context.Context, src authz.RoleSource, u *User) (bool, error) {
 	actor := authz.Actor{Kind: authz.KindUser, ID: u.ID, TenantID: u.TenantID, Roles: u.Roles}
 	if err := authz.Resolve(ctx, src, &actor, nil); err != nil {
-		return false, err
+		return false, fmt.Errorf("account: reading the roles of user %s: %w", u.ID, err)
 	}
-	return len(actor.Catalog.Permissions(u.Roles)) > 0, nil
+	return MayUseConsole(actor), nil
 }
 
 // PendingSignIn is a sign-in whose password was right, waiting for its
@@ -564,6 +582,27 @@ func (m *MFA) UseRecoveryCode(ctx context.Context, u *User, code, addr string) (
 		return 0, ErrBadCode
 	}
 	return left, nil
+}
+
+// CodeKind is a kind of code a user types as their second factor.
+type CodeKind string
+
+// The codes a user can type: those an attacker who knows the password
+// could guess.
+const (
+	CodeTOTP     CodeKind = methodTOTP
+	CodeRecovery CodeKind = methodRecoveryCode
+)
+
+// CodeRefused records, as a failed second-factor check, that a code of
+// kind entered for u from addr was refused without being checked: too
+// many wrong codes came before it.
+func (m *MFA) CodeRefused(ctx context.Context, u *User, kind CodeKind, addr string) error {
+	e := failureEvent(ctx, u, addr, m.now(), string(kind), reasonTooMany)
+	if err := AppendAudit(ctx, m.Repo, []*audit.Event{e}); err != nil {
+		return fmt.Errorf("account: recording a refused code of user %s: %w", u.ID, err)
+	}
+	return nil
 }
 
 // failureEvent is the audit event of a failed second-factor check of u:

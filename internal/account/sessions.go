@@ -170,10 +170,12 @@ func looksLikeEmail(s string) bool {
 	return err == nil && a.Name == "" && strings.EqualFold(a.Address, s)
 }
 
-// markAdmin marks the event of a sign-in as an admin's when the user
-// holds any admin permission: the design audits admin sign-ins apart.
+// markAdmin marks the event of a sign-in as an admin's when the user is
+// one by MayUseConsole's rule, a role held in a single division included:
+// the design audits admin sign-ins apart. Only the built-in roles are
+// read here, as the event is made without the tenant's catalog.
 func markAdmin(e *audit.Event, u *User) {
-	if len(authz.Permissions(u.Roles)) > 0 {
+	if MayUseConsole(authz.Actor{Kind: authz.KindUser, ID: u.ID, TenantID: u.TenantID, Roles: u.Roles}) {
 		e.Details["admin"] = "true"
 	}
 }

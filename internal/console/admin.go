@@ -212,20 +212,10 @@ func (p *Pages) consoleActor(ctx context.Context, u *account.User, addr string) 
 	return a, authz.Resolve(ctx, p.cfg.Accounts, &a, nil)
 }
 
-// consolePermissions are those of which an admin must hold one to open
-// the console at all.
-var consolePermissions = []authz.Permission{authz.ClientView, authz.UsersManage, authz.AuditView}
-
 // mayUseConsole reports whether the actor holds any console permission,
-// in any division.
-func mayUseConsole(a authz.Actor) bool {
-	for _, perm := range consolePermissions {
-		if a.RequireSome(perm) == nil {
-			return true
-		}
-	}
-	return false
-}
+// in any division: the domain's rule (account.MayUseConsole), the one the
+// tenant's second-factor requirement for admins follows too.
+func mayUseConsole(a authz.Actor) bool { return account.MayUseConsole(a) }
 
 // consoleView is what every console template is given.
 type consoleView struct {

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -150,6 +151,9 @@ type mfaView struct {
 	Recovery bool
 	// Error, when set, is announced; Method is the form it belongs to.
 	Error, Method string
+	// codesWait, when positive, is the seconds until the user's codes are
+	// checked again (MFACodeFailures): showMFA says so in Error.
+	codesWait int
 }
 
 // ceremonyView is a passkey ceremony as a form carries it to the script.
@@ -218,6 +222,9 @@ func (p *Pages) showMFA(w http.ResponseWriter, r *http.Request, s *site, step *s
 		p.setShortCookie(w, s, PasskeyCookie(s.tenant.ID, s.secure), c.Handle, c.ExpiresAt)
 		v.Passkey = &ceremonyView{Options: string(c.Options)}
 	}
+	if v.codesWait > 0 {
+		v.Error = codesLockedText(v.codesWait, v.Passkey != nil)
+	}
 	var who *account.User
 	if step.sess != nil {
 		who = step.user
@@ -231,10 +238,13 @@ const maxCredential = 16 << 10
 // mfa checks a second factor: a code of the authenticator app, a
 // recovery code, or a passkey's answer. Failures count against the
 // sign-in limits of the account, as wrong passwords do, and are audited
-// by the domain. On success a pending sign-in becomes a session, begun
-// with every method proved (the browser's previous session ends), and
-// goes on to the authorization request, the page it was to continue to,
-// or the applications; a step-up adds the methods to its session.
+// by the domain; wrong codes count against the user's own limit too
+// (MFACodeFailures). On success the browser gets a new session, begun
+// with every method proved, and its previous one ends: a pending sign-in
+// becomes a session, and a step-up's session is replaced, so that a
+// cookie copied before the second factor does not gain what it proved.
+// Then it goes on to the authorization request, the page it was to
+// continue to, or the applications.
 func (p *Pages) mfa(w http.ResponseWriter, r *http.Request, s *site) {
 	if !p.guard(w, r, s) {
 		return
@@ -258,11 +268,13 @@ func (p *Pages) mfa(w http.ResponseWriter, r *http.Request, s *site) {
 	u, addr := step.user, p.sourceAddr(r)
 	code := trimCode(r.PostForm.Get("code"))
 	var method string
+	var kind account.CodeKind // of a typed code; "" for a passkey
 	switch v.Method {
 	case "totp":
-		method = account.MethodOTP
+		method, kind = account.MethodOTP, account.CodeTOTP
 	case "recovery":
-		method = account.MethodOTP // a one-time code too (RFC 8176 has no value of its own for it)
+		// A one-time code too: RFC 8176 has no value of its own for it.
+		method, kind = account.MethodOTP, account.CodeRecovery
 	case "passkey":
 		method = account.MethodHardKey
 	default:
@@ -273,6 +285,20 @@ func (p *Pages) mfa(w http.ResponseWriter, r *http.Request, s *site) {
 	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		v.Error = "Too many failed sign-ins. Wait " + waitText(wait) + ", then try again."
+		p.showMFA(w, r, s, step, http.StatusTooManyRequests, v)
+		return
+	}
+	codes, wait := p.codeAttempt(s, u, kind)
+	if wait > 0 {
+		// Counted against the sign-in limits as a failure, which bounds
+		// the refusals, and their events, per address.
+		if err := p.cfg.MFA.CodeRefused(ctx, u, kind, addr); err != nil {
+			lim.refund()
+			p.serverError(w, r, s, err)
+			return
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		v.codesWait = wait
 		p.showMFA(w, r, s, step, http.StatusTooManyRequests, v)
 		return
 	}
@@ -302,6 +328,7 @@ func (p *Pages) mfa(w http.ResponseWriter, r *http.Request, s *site) {
 		v.Error = msgPasskeyFailed
 	case err != nil:
 		lim.refund()
+		codes.refund()
 		p.serverError(w, r, s, err)
 		return
 	}
@@ -310,30 +337,106 @@ func (p *Pages) mfa(w http.ResponseWriter, r *http.Request, s *site) {
 		return
 	}
 	lim.refund()
+	codes.clear()
 	if v.Method != "passkey" {
 		clearCookie(w, s, PasskeyCookie(s.tenant.ID, s.secure)) // a ceremony offered and not used
 	}
-	proved := []string{method, account.MethodMFA}
-	if step.sess != nil {
-		if err := p.cfg.Sessions.AddMethods(ctx, step.sess, proved...); err != nil {
-			p.serverError(w, r, s, err)
-			return
-		}
-	} else {
-		methods := append(slices.Clone(step.pending.Methods), proved...)
-		value, sess, err := p.cfg.Sessions.StartWith(ctx, u, cookieValue(r, SessionCookie(s.tenant.ID, s.secure)), addr, methods)
-		if err != nil {
-			p.serverError(w, r, s, err)
-			return
-		}
-		p.setSession(w, s, value, sess.ExpiresAt)
-		clearCookie(w, s, PendingCookie(s.tenant.ID, s.secure))
+	if !p.startProved(w, r, s, step, method) {
+		return
 	}
 	if v.Req != "" {
 		redirect(w, r, s.withReq(authreq.ResumePath, v.Req))
 		return
 	}
 	redirect(w, r, s.afterSignIn(v.Next))
+}
+
+// startProved begins the session of a second factor step proved with
+// method: every method of the pending sign-in or the step-up's session,
+// and this one, in a new session that replaces the browser's. On failure
+// it has answered.
+func (p *Pages) startProved(w http.ResponseWriter, r *http.Request, s *site, step *secondStep, method string) bool {
+	var before []string
+	if step.sess != nil {
+		before = step.sess.Methods
+	} else {
+		before = step.pending.Methods
+	}
+	methods := append(slices.Clone(before), method, account.MethodMFA)
+	previous := cookieValue(r, SessionCookie(s.tenant.ID, s.secure))
+	value, sess, err := p.cfg.Sessions.StartWith(r.Context(), step.user, previous, p.sourceAddr(r), methods)
+	if err != nil {
+		p.serverError(w, r, s, err)
+		return false
+	}
+	p.setSession(w, s, value, sess.ExpiresAt)
+	clearCookie(w, s, PendingCookie(s.tenant.ID, s.secure))
+	return true
+}
+
+// Limits of the wrong codes (of the authenticator app, or recovery
+// codes) one user may enter, from every address together, on top of the
+// sign-in limits: someone who knows the password but has not the second
+// factor gets MFACodeFailures guesses per MFACodeWindow, well under the
+// 100 consecutive failures NIST SP 800-63B §5.2.2 allows. A right code
+// clears the count. Passkeys are not counted: nobody guesses one, so the
+// user keeps theirs while an attacker has used up the codes.
+const (
+	MFACodeFailures = 10
+	MFACodeWindow   = 24 * time.Hour
+)
+
+// codeLimit is one typed code counted against its user's limit of wrong
+// codes. A passkey's has no key and counts nothing.
+type codeLimit struct {
+	p   *Pages
+	now time.Time
+	key string
+}
+
+// codeAttempt counts a code of kind entered for u against
+// MFACodeFailures; kind "" (a passkey) counts nothing. wait > 0 means it
+// is refused, and not counted, for wait seconds.
+func (p *Pages) codeAttempt(s *site, u *account.User, kind account.CodeKind) (codeLimit, int) {
+	if kind == "" {
+		return codeLimit{}, 0
+	}
+	c := codeLimit{p: p, now: p.now(), key: "mfa-code:" + s.tenant.ID + ":" + u.ID}
+	return c, p.wrongCodes.Attempt(c.now, c.key)
+}
+
+// refund takes the code back: it was not checked.
+func (c codeLimit) refund() {
+	if c.key != "" {
+		c.p.wrongCodes.Refund(c.now, c.key)
+	}
+}
+
+// clear forgets the user's wrong codes: the right one came.
+func (c codeLimit) clear() {
+	if c.key != "" {
+		c.p.wrongCodes.Reset(c.now, c.key)
+	}
+}
+
+// codesLockedText is what the second-factor page says while the user's
+// codes are refused, for wait more seconds.
+func codesLockedText(wait int, passkey bool) string {
+	if passkey {
+		return "Too many wrong codes were entered for your account. Use your passkey, or wait " +
+			longWaitText(wait) + " before entering a code again."
+	}
+	return "Too many wrong codes were entered for your account. Wait " + longWaitText(wait) +
+		" before entering a code again."
+}
+
+// longWaitText is waitText for a wait that may last hours: past one, in
+// whole hours, rounded up.
+func longWaitText(secs int) string {
+	if secs <= 3600 {
+		return waitText(secs)
+	}
+	return fmt.Sprintf("%d hours", (secs+3599)/3600)
 }
 
 // limited is one counted sign-in attempt, to be taken back when nothing
@@ -385,7 +488,7 @@ func (l limited) refund() {
 // the session has not proved one: to set one up (the security page),
 // or, when they have one, to prove it (the second-factor page); "" when
 // nowhere. next is the local page to come back to. After either, the
-// session holds "mfa" (Sessions.AddMethods), so no new sign-in is needed.
+// browser's session holds "mfa", so no new sign-in is needed.
 func (p *Pages) mfaRequired(ctx context.Context, s *site, u *account.User, sess *account.Session, next string) (string, error) {
 	if p.cfg.MFA == nil {
 		return "", nil

@@ -425,7 +425,8 @@ func TestMFABadMethodAndNoMFA(t *testing.T) {
 
 // TestMFAStepUp: a session that did not prove the user's second factor
 // (it began before the factor did) is asked for it before the security
-// page, and after it holds "mfa" without a new sign-in.
+// page; proving it replaces the session with one that holds "mfa",
+// without a new sign-in.
 func TestMFAStepUp(t *testing.T) {
 	ctx := context.Background()
 	f := newMFAFixture(t, "http://id.test")
@@ -447,9 +448,13 @@ func TestMFAStepUp(t *testing.T) {
 	before := f.storedSession(old)
 	r = old.submit(MFAPath, url.Values{"next": {"/account/security"}, "method": {"totp"}, "code": {totpCode(t, secret, f.now)}})
 	wantRedirect(t, r, "http://id.test/account/security")
+	// The step-up begins a new session and ends the password-only one.
 	after := f.storedSession(old)
-	if after.ID != before.ID || !slices.Equal(after.Methods, []string{"pwd", "otp", "mfa"}) {
+	if after == nil || after.ID == before.ID || !slices.Equal(after.Methods, []string{"pwd", "otp", "mfa"}) {
 		t.Errorf("after the step-up: %+v (was %+v)", after, before)
+	}
+	if s, err := f.db.SessionByHash(ctx, before.Hash); err == nil {
+		t.Errorf("the password-only session is still stored: %+v", s)
 	}
 	wantCode(t, old.get(SecurityPath), http.StatusOK)
 	// Signed in with "mfa", nobody is asked again.

@@ -115,6 +115,7 @@ type Pages struct {
 	byAccount    *ratelimit.Limiter // per account and address
 	accountWide  *ratelimit.Limiter
 	byAddr       *ratelimit.Limiter
+	wrongCodes   *ratelimit.Limiter // per user: wrong second-factor codes (mfa.go)
 	// sites remembers each tenant's issuer by tenant ID, for Current and
 	// End, which are given only the ID. Tenants are never renamed or
 	// removed, so an entry never goes stale.
@@ -181,6 +182,7 @@ func New(c Config) (*Pages, error) {
 	return &Pages{cfg: c, pages: pages, consolePages: consolePages, css: styleCSS,
 		byAccount:   ratelimit.New(c.LoginFailures, c.LoginWindow),
 		accountWide: ratelimit.New(c.LoginFailures*AccountFactor, c.LoginWindow),
+		wrongCodes:  ratelimit.New(MFACodeFailures, MFACodeWindow),
 		byAddr:      ratelimit.New(c.AddressFailures, c.LoginWindow)}, nil
 }
 

@@ -172,6 +172,22 @@ func (l *Limiter) Refund(now time.Time, keys ...string) {
 	}
 }
 
+// Reset forgets the keys' failures: what they guarded was proved.
+func (l *Limiter) Reset(now time.Time, keys ...string) {
+	if l.threshold <= 0 || len(keys) == 0 {
+		return
+	}
+	var buf [maxAttemptKeys]located
+	locs, unlock := l.lockKeys(&buf, keys)
+	defer unlock()
+	t := now.UnixNano()
+	for i := range locs {
+		if s := l.find(&locs[i], t); s != nil {
+			s.failures = 0
+		}
+	}
+}
+
 // lock takes the locks of the shards of locs once each, in shard order,
 // and returns their release.
 func (l *Limiter) lock(locs []located) func() {

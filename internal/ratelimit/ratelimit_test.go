@@ -57,6 +57,24 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
+// Reset forgets a key's failures at once; other keys keep theirs.
+func TestLimiterReset(t *testing.T) {
+	l := New(3, secs(60))
+	for range 3 {
+		l.Attempt(epoch, "user:a", "user:b")
+	}
+	if l.Attempt(epoch, "user:a") == 0 || l.Attempt(epoch, "user:b") == 0 {
+		t.Fatal("three failures did not lock")
+	}
+	l.Reset(epoch, "user:a")
+	if w := l.Attempt(epoch, "user:a"); w != 0 {
+		t.Errorf("after Reset the key waits %d", w)
+	}
+	if l.Attempt(epoch, "user:b") == 0 {
+		t.Error("Reset of one key freed another")
+	}
+}
+
 func TestLimiterZeroThresholdLimitsNothing(t *testing.T) {
 	l := New(0, secs(60))
 	for range 100 {
