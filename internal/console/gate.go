@@ -28,16 +28,7 @@ func (p *Pages) gate(w http.ResponseWriter, r *http.Request, s *site) (*desk, bo
 		p.toLogin(w, r, s)
 		return nil, false
 	}
-	if p.cfg.Sessions.Idle(sess, p.consoleIdle()) {
-		if err := p.endSession(w, r, s); err != nil {
-			p.serverError(w, r, s, err)
-			return nil, false
-		}
-		p.toLoginWith(w, r, s, url.Values{reasonParam: {reasonIdle}})
-		return nil, false
-	}
-	if err := p.cfg.Sessions.Touch(r.Context(), sess); err != nil {
-		p.serverError(w, r, s, err)
+	if !p.keepActive(w, r, s, sess, s.returnPath(r)) {
 		return nil, false
 	}
 	if u.PasswordChangeRequired {
@@ -65,17 +56,32 @@ func (p *Pages) gate(w http.ResponseWriter, r *http.Request, s *site) (*desk, bo
 	return d, true
 }
 
+// keepActive holds sess to the console's idle limit: a session idle
+// longer than Config.ConsoleIdle ends, and the browser goes to sign in
+// again, to come back to next, the sign-in page saying why; any other
+// counts this request as its activity (Sessions.Touch). On refusal it
+// has answered.
+func (p *Pages) keepActive(w http.ResponseWriter, r *http.Request, s *site, sess *account.Session, next string) bool {
+	if p.cfg.Sessions.Idle(sess, p.consoleIdle()) {
+		if err := p.endSession(w, r, s); err != nil {
+			p.serverError(w, r, s, err)
+			return false
+		}
+		redirect(w, r, s.issuer+"/account/login?"+url.Values{nextParam: {next}, reasonParam: {reasonIdle}}.Encode())
+		return false
+	}
+	if err := p.cfg.Sessions.Touch(r.Context(), sess); err != nil {
+		p.serverError(w, r, s, err)
+		return false
+	}
+	return true
+}
+
 // toLogin sends the browser to the sign-in page, to come back to the
 // console page it asked for (a GET's own path; after a POST, the page the
 // form was on is not known, so the console's start).
 func (p *Pages) toLogin(w http.ResponseWriter, r *http.Request, s *site) {
-	p.toLoginWith(w, r, s, url.Values{})
-}
-
-// toLoginWith is toLogin with more parameters for the sign-in page.
-func (p *Pages) toLoginWith(w http.ResponseWriter, r *http.Request, s *site, q url.Values) {
-	q.Set(nextParam, s.returnPath(r))
-	redirect(w, r, s.issuer+"/account/login?"+q.Encode())
+	redirect(w, r, s.issuer+"/account/login?"+url.Values{nextParam: {s.returnPath(r)}}.Encode())
 }
 
 // returnPath is the console page to come back to after a detour (the

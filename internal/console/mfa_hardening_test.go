@@ -227,10 +227,12 @@ func TestPasskeyWorksWhileCodesAreLocked(t *testing.T) {
 // while the session was password-only gains nothing.
 func TestStepUpRenewsTheSession(t *testing.T) {
 	cf, f := consoleWithMFA(t)
-	old := cf.signedIn(rootEmail)
-	stolen := old.jar[old.sessionName("ten_a")]
 	b := cf.signedIn(rootEmail)
 	secret, _ := f.enrolTOTP(b)
+	// A session begun with the password alone after the enrolment (one
+	// begun before it ended then).
+	old := f.passwordOnly(rootID)
+	stolen := old.jar[old.sessionName("ten_a")]
 	requireMFAOfAdmins(t, cf.fixture)
 	cf.now = cf.now.Add(time.Minute)
 	wantRedirect(t, old.get("/console/"), cf.issuer+MFAPath+"?next=%2Fconsole%2F")

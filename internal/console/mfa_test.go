@@ -430,11 +430,12 @@ func TestMFABadMethodAndNoMFA(t *testing.T) {
 func TestMFAStepUp(t *testing.T) {
 	ctx := context.Background()
 	f := newMFAFixture(t, "http://id.test")
-	old := f.browser()
-	old.signIn(anaEmail)
 	b := f.browser()
 	b.signIn(anaEmail)
 	secret, _ := f.enrolTOTP(b)
+	// A session begun with the password alone, after the enrolment (the
+	// enrolment ended those begun before it).
+	old := f.passwordOnly(anaID)
 	f.now = f.now.Add(time.Minute)
 
 	wantRedirect(t, old.get(SecurityPath), f.issuer+MFAPath+"?next=%2Faccount%2Fsecurity")

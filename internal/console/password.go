@@ -41,20 +41,18 @@ type passwordView struct {
 	MinLen int
 }
 
-// passwordUser returns the signed-in user and session, or sends the
-// browser to sign in, to come back to this page, and returns nils.
+// passwordUser returns the signed-in user and session for the password
+// page, to come back to next, as accountUser does: a session that has not
+// proved the user's second factor proves it first, since a change of
+// password ends every other session of the user. On refusal it has
+// answered and returns nils.
 func (p *Pages) passwordUser(w http.ResponseWriter, r *http.Request, s *site, next string) (*account.Session, *account.User) {
-	sess, u, err := p.session(r, s)
-	if err != nil {
-		p.serverError(w, r, s, err)
-		return nil, nil
+	back := s.base + PasswordPath
+	if next != "" {
+		back += "?" + url.Values{nextParam: {next}}.Encode()
 	}
-	if u == nil {
-		back := s.base + PasswordPath
-		if next != "" {
-			back += "?" + url.Values{nextParam: {next}}.Encode()
-		}
-		redirect(w, r, s.issuer+authreq.LoginPath+"?"+url.Values{nextParam: {back}}.Encode())
+	u, sess, ok := p.accountUser(w, r, s, back)
+	if !ok {
 		return nil, nil
 	}
 	return sess, u

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/skip2/go-qrcode"
 
@@ -86,28 +88,52 @@ var securityNotices = map[string]string{
 }
 
 // securityUser returns the signed-in user and session for the security
-// page. Without a session it has sent the browser to sign in; a user who
-// has a second factor this session did not prove is sent to prove it
-// first, so that a session that is only a password's cannot change them.
+// page, to come back to next, as accountUser does.
 func (p *Pages) securityUser(w http.ResponseWriter, r *http.Request, s *site, next string) (*account.User, *account.Session, bool) {
 	if p.cfg.MFA == nil {
 		p.message(w, r, s, http.StatusNotFound, msgNoTenant)
 		return nil, nil, false
 	}
+	return p.accountUser(w, r, s, securityBack(s, next))
+}
+
+// securityBack is the security page, to go on to next when set: where a
+// detour from it comes back to.
+func securityBack(s *site, next string) string {
+	if next == "" {
+		return s.base + SecurityPath
+	}
+	return s.base + SecurityPath + "?" + nextParam + "=" + url.QueryEscape(next)
+}
+
+// accountUser returns the signed-in user and session for a page that
+// changes how the user signs in (the security and password pages), back
+// being that page, to come back to after a detour. Without a session it
+// has sent the browser to sign in. A session of a user who may use the
+// console is held to the console's idle limit here too: an admin's
+// session the console would end must not change the admin's sign-in
+// instead. A user who has a second factor this session did not prove is
+// sent to prove it first, so that a session that is only a password's
+// cannot change how they sign in. On refusal it has answered.
+func (p *Pages) accountUser(w http.ResponseWriter, r *http.Request, s *site, back string) (*account.User, *account.Session, bool) {
 	sess, u, err := p.session(r, s)
 	if err != nil {
 		p.serverError(w, r, s, err)
 		return nil, nil, false
 	}
-	back := s.base + SecurityPath
-	if next != "" {
-		back += "?" + nextParam + "=" + url.QueryEscape(next)
-	}
 	if u == nil {
 		redirect(w, r, s.withFlow(authreq.LoginPath, "", back))
 		return nil, nil, false
 	}
-	if !hasMethod(sess, account.MethodMFA) {
+	admin, err := p.consoleUser(r, u)
+	if err != nil {
+		p.serverError(w, r, s, err)
+		return nil, nil, false
+	}
+	if admin && !p.keepActive(w, r, s, sess, back) {
+		return nil, nil, false
+	}
+	if p.cfg.MFA != nil && !hasMethod(sess, account.MethodMFA) {
 		has, err := p.cfg.MFA.HasFactor(r.Context(), u.ID)
 		if err != nil {
 			p.serverError(w, r, s, err)
@@ -119,6 +145,63 @@ func (p *Pages) securityUser(w http.ResponseWriter, r *http.Request, s *site, ne
 		}
 	}
 	return u, sess, true
+}
+
+// consoleUser reports whether u may use the console, when one is served.
+func (p *Pages) consoleUser(r *http.Request, u *account.User) (bool, error) {
+	if p.cfg.Admin == nil {
+		return false, nil
+	}
+	actor, err := p.consoleActor(r.Context(), u, p.sourceAddr(r))
+	if err != nil {
+		return false, fmt.Errorf("console: the permissions of %s: %w", u.ID, err)
+	}
+	return mayUseConsole(actor), nil
+}
+
+// RecentSignIn is how long after signing in a session may take a second
+// factor away or replace the recovery codes: past it, the user signs in
+// again first, so a session left open or stolen cannot strip the account
+// of its second factor.
+const RecentSignIn = 15 * time.Minute
+
+// needsRecentSignIn reports whether action takes away or replaces a way
+// of proving who the user is: removing a passkey or the enrolled
+// authenticator app, or making new recovery codes. Cancelling a setup
+// that was never confirmed takes nothing away.
+func (p *Pages) needsRecentSignIn(ctx context.Context, u *account.User, action string) (bool, error) {
+	switch action {
+	case "passkey-remove", "codes-regenerate":
+		return true, nil
+	case "totp-remove":
+		f, err := p.cfg.MFA.Factors(ctx, u.ID)
+		if err != nil {
+			return false, err
+		}
+		return f.TOTP.Active(), nil
+	}
+	return false, nil
+}
+
+// msgSignInAgain answers an action that needs a recent sign-in on a
+// session that began too long ago.
+var msgSignInAgain = messageView{Heading: "Sign in again to go on",
+	Text: fmt.Sprintf("Removing a second factor or making new recovery codes needs a sign-in less than %d minutes old. "+
+		"You were signed out of this browser: sign in again, then try once more.", int(RecentSignIn/time.Minute)),
+	LinkLabel: "Sign in again"}
+
+// askSignIn ends the session and says why, with a link to sign in again
+// and come back to the security page. The session must end: the sign-in
+// page sends a browser still signed in straight on, without a new
+// sign-in.
+func (p *Pages) askSignIn(w http.ResponseWriter, r *http.Request, s *site, next string) {
+	if err := p.endSession(w, r, s); err != nil {
+		p.serverError(w, r, s, err)
+		return
+	}
+	m := msgSignInAgain
+	m.Link = authreq.LoginPath + "?" + url.Values{nextParam: {securityBack(s, next)}}.Encode()
+	p.message(w, r, s, http.StatusForbidden, m)
 }
 
 // securityForm shows the user's second factors and what can be done with
@@ -208,6 +291,14 @@ func (p *Pages) security(w http.ResponseWriter, r *http.Request, s *site) {
 		return
 	}
 	ctx := r.Context()
+	action := r.PostForm.Get("action")
+	if needs, err := p.needsRecentSignIn(ctx, u, action); err != nil {
+		p.serverError(w, r, s, err)
+		return
+	} else if needs && !p.cfg.Sessions.SignedInWithin(sess, RecentSignIn) {
+		p.askSignIn(w, r, s, next)
+		return
+	}
 	addr := p.sourceAddr(r)
 	v := securityView{Next: next}
 	done := func(what string) {
@@ -218,8 +309,10 @@ func (p *Pages) security(w http.ResponseWriter, r *http.Request, s *site) {
 		redirect(w, r, to)
 	}
 	// enrolled finishes an enrolment of the factor (what names it in the
-	// page's notices): the session is marked as having proved it, and the
-	// recovery codes the first factor brought are shown, once.
+	// page's notices): the session is marked as having proved it. A first
+	// factor (the one that brought recovery codes) ends the user's other
+	// sessions, all begun on the password alone, and its codes are shown,
+	// once.
 	enrolled := func(method, what string, codes []string) {
 		if err := p.cfg.Sessions.AddMethods(ctx, sess, method, account.MethodMFA); err != nil {
 			p.serverError(w, r, s, err)
@@ -229,10 +322,14 @@ func (p *Pages) security(w http.ResponseWriter, r *http.Request, s *site) {
 			done(what)
 			return
 		}
+		if err := p.cfg.Sessions.EndOthers(ctx, sess); err != nil {
+			p.serverError(w, r, s, err)
+			return
+		}
 		v.Codes, v.Notice = codes, securityNotices[what]
 		p.showSecurity(w, r, s, u, sess, http.StatusOK, v)
 	}
-	switch r.PostForm.Get("action") {
+	switch action {
 	case "totp-begin":
 		_, err := p.cfg.MFA.BeginTOTP(ctx, u, totpIssuer(s))
 		if err != nil && !errors.Is(err, account.ErrFactorExists) {
