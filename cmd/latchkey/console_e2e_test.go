@@ -260,6 +260,15 @@ func TestConsoleScreens(t *testing.T) {
 	detail := console + "/clients/" + url.PathEscape(clientID)
 	c.step(t, "opening the client", chromedp.Navigate(detail), chromedp.WaitVisible(chromedp.ID("secrets")))
 	check("console-client-detail", true)
+	c.step(t, "opening the edit form", chromedp.Navigate(detail+"/edit"), chromedp.WaitVisible(chromedp.ID("save")))
+	check("console-client-edit", false)
+	// The confirmation page a browser without script gets for a dialog.
+	c.step(t, "opening the rotation's confirmation page", chromedp.Navigate(detail+"/rotate"), chromedp.WaitVisible(chromedp.ID("rotate-form")))
+	check("console-client-rotate-page", false)
+	c.step(t, "opening a page that is not there", chromedp.Navigate(console+"/nope"), chromedp.WaitVisible(chromedp.ID("main")))
+	check("console-not-found", false)
+	c.pageProblems(t) // its 404 is logged
+	c.step(t, "back to the client", chromedp.Navigate(detail), chromedp.WaitVisible(chromedp.ID("secrets")))
 	c.step(t, "opening the rotate dialog", chromedp.Click(chromedp.ID("rotate")), chromedp.WaitVisible(chromedp.ID("rotate-dialog")))
 	if f := stepValue(t, c, "reading the focus", focusedIn("rotate-dialog")); !f {
 		t.Error("the rotate dialog opened without the focus inside it")
@@ -344,6 +353,10 @@ func TestConsoleScreens(t *testing.T) {
 	check("console-user-edit", false)
 	c.step(t, "opening Add user", chromedp.Navigate(console+"/users/new"), chromedp.WaitVisible(chromedp.ID("f-email")))
 	check("console-user-new", false)
+	c.step(t, "adding a user", chromedp.SendKeys(chromedp.ID("f-email"), "new.admin@example.com"),
+		chromedp.SendKeys(chromedp.ID("f-name"), "New Admin"),
+		loadAfter(chromedp.Submit(chromedp.ID("f-email"))), chromedp.WaitVisible(chromedp.ID("new-password")))
+	check("console-user-created", false)
 
 	// The admin's own sign-in security: the second factors, an
 	// authenticator app's enrolment with its QR code, the password.

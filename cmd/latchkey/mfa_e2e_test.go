@@ -164,6 +164,7 @@ func TestBrowserPasskey(t *testing.T) {
 		chromedp.Click(chromedp.ID("create-passkey")),
 		chromedp.WaitVisible(chromedp.CSS("ul.codes")),
 	)
+	checkA11y(t, bctx, "account-security-codes")
 	page, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main")))
 	if err != nil || !strings.Contains(page, "Your passkey was added.") || !strings.Contains(page, "shown only this once") {
 		t.Fatalf("after adding the passkey the page says (%v):\n%s", err, page)
@@ -190,8 +191,9 @@ func TestBrowserPasskey(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`main p[role="status"]`)),
 	)
 	signIn()
+	step("waiting for the second factor", chromedp.WaitVisible(chromedp.ID("use-passkey")))
+	checkA11y(t, bctx, "account-mfa")
 	step("signing in with the passkey",
-		chromedp.WaitVisible(chromedp.ID("use-passkey")),
 		chromedp.Click(chromedp.ID("use-passkey")),
 		chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Account"]`)),
 	)
