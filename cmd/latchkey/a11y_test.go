@@ -43,16 +43,9 @@ func TestAccountPagesAccessible(t *testing.T) {
 	cfg := &oauth2.Config{ClientID: clientID, Endpoint: provider.Endpoint(), RedirectURL: cb.url,
 		Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
 
-	// check runs every check of one screen; shots says whether it is one
-	// of those kept under docs/screenshots/.
 	check := func(name string, shots bool) {
 		t.Helper()
-		checkA11y(t, c.ctx, name)
-		c.expectQuiet(t, name)
-		if shots {
-			screenshot(t, c.ctx, name, desktopWidth)
-			screenshot(t, c.ctx, name, phoneWidth)
-		}
+		c.checkScreen(t, name, shots)
 	}
 
 	c.step(t, "opening the authorization URL",

@@ -345,6 +345,20 @@ func (c *chromiumTab) expectQuiet(t testing.TB, where string) {
 	}
 }
 
+// checkScreen runs every check of the screen the tab shows, named name:
+// axe-core, and nothing logged that no page should; shots says whether it
+// is one of the screens kept under docs/screenshots/, taken at desktop and
+// phone width.
+func (c *chromiumTab) checkScreen(t testing.TB, name string, shots bool) {
+	t.Helper()
+	checkA11y(t, c.ctx, name)
+	c.expectQuiet(t, name)
+	if shots {
+		screenshot(t, c.ctx, name, desktopWidth)
+		screenshot(t, c.ctx, name, phoneWidth)
+	}
+}
+
 // step runs actions in the tab within stepTimeout, and fails t with what
 // the browser shows when one fails; what says what the step does.
 func (c *chromiumTab) step(t testing.TB, what string, actions ...chromedp.Action[chromedp.Void]) {

@@ -67,12 +67,7 @@ func TestConsoleScreens(t *testing.T) {
 
 	check := func(name string, shots bool) {
 		t.Helper()
-		checkA11y(t, c.ctx, name)
-		c.expectQuiet(t, name)
-		if shots {
-			screenshot(t, c.ctx, name, desktopWidth)
-			screenshot(t, c.ctx, name, phoneWidth)
-		}
+		c.checkScreen(t, name, shots)
 	}
 
 	// Signing in: the console sends a signed-out admin to the account

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/oauth/authreq"
 )
 
 // gate lets a console request through only for a signed-in admin: a
@@ -67,7 +68,7 @@ func (p *Pages) keepActive(w http.ResponseWriter, r *http.Request, s *site, sess
 			p.serverError(w, r, s, err)
 			return false
 		}
-		redirect(w, r, s.issuer+"/account/login?"+url.Values{nextParam: {next}, reasonParam: {reasonIdle}}.Encode())
+		redirect(w, r, s.issuer+authreq.LoginPath+"?"+url.Values{nextParam: {next}, reasonParam: {reasonIdle}}.Encode())
 		return false
 	}
 	if err := p.cfg.Sessions.Touch(r.Context(), sess); err != nil {
@@ -81,7 +82,7 @@ func (p *Pages) keepActive(w http.ResponseWriter, r *http.Request, s *site, sess
 // console page it asked for (a GET's own path; after a POST, the page the
 // form was on is not known, so the console's start).
 func (p *Pages) toLogin(w http.ResponseWriter, r *http.Request, s *site) {
-	redirect(w, r, s.issuer+"/account/login?"+url.Values{nextParam: {s.returnPath(r)}}.Encode())
+	redirect(w, r, s.issuer+authreq.LoginPath+"?"+url.Values{nextParam: {s.returnPath(r)}}.Encode())
 }
 
 // returnPath is the console page to come back to after a detour (the

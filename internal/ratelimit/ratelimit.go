@@ -157,23 +157,16 @@ func (l *Limiter) lockKeys(buf *[maxAttemptKeys]located, keys []string) (locs []
 
 // Refund takes back an attempt that succeeded.
 func (l *Limiter) Refund(now time.Time, keys ...string) {
-	if l.threshold <= 0 || len(keys) == 0 {
-		return
-	}
-	var buf [maxAttemptKeys]located
-	locs, unlock := l.lockKeys(&buf, keys)
-	defer unlock()
-	t := now.UnixNano()
-	for i := range locs {
-		lc := &locs[i]
-		if s := l.find(lc, t); s != nil && s.failures > 0 {
-			s.failures--
-		}
-	}
+	l.forget(now, keys, func(failures int) int { return max(failures-1, 0) })
 }
 
 // Reset forgets the keys' failures: what they guarded was proved.
 func (l *Limiter) Reset(now time.Time, keys ...string) {
+	l.forget(now, keys, func(int) int { return 0 })
+}
+
+// forget sets the failures of each key's live counter to less(failures).
+func (l *Limiter) forget(now time.Time, keys []string, less func(failures int) int) {
 	if l.threshold <= 0 || len(keys) == 0 {
 		return
 	}
@@ -183,7 +176,7 @@ func (l *Limiter) Reset(now time.Time, keys ...string) {
 	t := now.UnixNano()
 	for i := range locs {
 		if s := l.find(&locs[i], t); s != nil {
-			s.failures = 0
+			s.failures = less(s.failures)
 		}
 	}
 }
