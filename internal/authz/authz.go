@@ -27,6 +27,10 @@ const (
 	// TenantsManage lets a principal create and list tenants: the super
 	// admin's alone.
 	TenantsManage Permission = "tenants:manage"
+	// WebhooksManage lets a principal add, list and delete its tenant's
+	// webhooks and read their deliveries: tenant-wide only, as webhooks
+	// hear of every client of the tenant.
+	WebhooksManage Permission = "webhooks:manage"
 	// TokenIntrospect lets a client introspect any access token of its
 	// tenant (RFC 7662 §4), not only those it is an audience of: what a
 	// resource server is given.
@@ -35,7 +39,7 @@ const (
 
 // allPermissions lists every permission, in display order.
 var allPermissions = [...]Permission{ClientView, ClientAdd, ClientEdit, ClientRotate, ClientRevoke, ClientDelete,
-	AuditView, UsersManage, TenantsManage, TokenIntrospect}
+	AuditView, UsersManage, TenantsManage, TokenIntrospect, WebhooksManage}
 
 // AllPermissions returns every permission, in display order.
 func AllPermissions() []Permission { return slices.Clone(allPermissions[:]) }
@@ -63,7 +67,7 @@ type role struct {
 // roles is the role table, in display order.
 var roles = [...]role{
 	{SuperAdmin, "Everything, in every division, and the tenants themselves", allPermissions[:]},
-	{OAuthAdmin, "Manages OAuth clients and reads the audit log", []Permission{ClientView, ClientAdd, ClientEdit, ClientRotate, ClientRevoke, ClientDelete, AuditView, TokenIntrospect}},
+	{OAuthAdmin, "Manages OAuth clients and their webhooks, and reads the audit log", []Permission{ClientView, ClientAdd, ClientEdit, ClientRotate, ClientRevoke, ClientDelete, AuditView, TokenIntrospect, WebhooksManage}},
 	{Viewer, "Sees clients and the audit log", []Permission{ClientView, AuditView}},
 	{ResourceServer, "An API's own client: introspects the tenant's tokens", []Permission{TokenIntrospect}},
 }

@@ -13,7 +13,7 @@ func TestPermissions(t *testing.T) {
 		t.Errorf("viewer: %v", got)
 	}
 	got := Permissions([]string{Viewer, OAuthAdmin})
-	if slices.Contains(got, UsersManage) || slices.Contains(got, TenantsManage) || len(got) != 8 {
+	if slices.Contains(got, UsersManage) || slices.Contains(got, TenantsManage) || !slices.Contains(got, WebhooksManage) || len(got) != 9 {
 		t.Errorf("viewer+oauth admin: %v", got)
 	}
 	if got := Permissions([]string{ResourceServer}); !slices.Equal(got, []Permission{TokenIntrospect}) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/notify/event"
 )
 
 // Repository is the persistence the client domain needs. The storage
@@ -103,12 +104,15 @@ type Activity struct {
 // It is the store's one unit of work as the client domain sees it: besides
 // the client records it carries the writes of other domains that must
 // commit with a client change, each as a small interface owned by the leaf
-// package of that domain (today audit.Appender: every change and its audit
-// event commit together). The storage adapters implement every such
+// package of that domain (audit.Appender: every change and its audit event
+// commit together; event.Appender: so do the webhook deliveries it
+// causes). The storage adapters implement every such
 // interface on one transaction type, so a service composes them without
 // knowing of any other domain's storage.
 type Tx interface {
 	audit.Appender
+	// Appender queues the webhook deliveries of a change with it.
+	event.Appender
 	// RoleSource reads the tenant's custom roles in the transaction,
 	// holding them until it ends, so a role assigned is not deleted
 	// meanwhile.

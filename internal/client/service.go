@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/errs"
+	"github.com/latchkey/latchkey/internal/notify/event"
 )
 
 // Actor is who performs a change; see authz.Actor. Every Service method
@@ -647,6 +648,11 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 		if err := tx.UpdateClient(ctx, c); err != nil {
 			return err
 		}
+		if c.Status == StatusRevoked {
+			if err := appendEvent(ctx, tx, event.ClientRevoked, c, "", now, clientEvent{ClientID: c.ID, ClientName: c.Name, At: now}); err != nil {
+				return err
+			}
+		}
 		return record(ctx, tx, actor, now, updateAction(old, c), id, changes, nil)
 	})
 	if err != nil {
@@ -878,6 +884,14 @@ func (s *Service) RotateSecret(ctx context.Context, actor Actor, id string, p Ro
 		details := map[string]string{"secret_id": issued.ID, "grace_seconds": strconv.FormatInt(int64(p.Grace/time.Second), 10)}
 		if len(replaced) > 0 {
 			details["replaced"] = strings.Join(replaced, ",")
+		}
+		rotated := rotatedEvent{clientEvent: clientEvent{ClientID: c.ID, ClientName: c.Name, At: now},
+			SecretID: issued.ID, Replaced: replaced, GraceSeconds: int64(p.Grace / time.Second)}
+		if !issued.ExpiresAt.IsZero() {
+			rotated.ExpiresAt = &issued.ExpiresAt
+		}
+		if err := appendEvent(ctx, tx, event.SecretRotated, c, issued.ID, now, rotated); err != nil {
+			return err
 		}
 		return record(ctx, tx, actor, now, ActionSecretRotated, id, nil, details)
 	})

@@ -32,6 +32,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -52,6 +53,8 @@ type Store interface {
 	// revocation list and to the signing keys, so a process learns what in
 	// its caches is stale.
 	changes.Log
+	// Store keeps expiry warnings, the outbox and webhooks.
+	notify.Store
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -328,9 +328,9 @@ func deleteIssuedTo(ctx context.Context, q querier, clientID string) error {
 // taken, client.ErrNotFound when its client does not exist.
 func (t *tx) CreateSecret(ctx context.Context, s *client.Secret) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO client_secrets (id, client_id, hash, hint, status,
-		created_at, created_by, expires_at, last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		created_at, created_by, expires_at, last_used_at, revoked_at, warn_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		s.ID, s.ClientID, s.Hash, s.Hint, s.Status, ts(s.CreatedAt), s.CreatedBy,
-		tsOrNull(s.ExpiresAt), tsOrNull(s.LastUsedAt), tsOrNull(s.RevokedAt))
+		tsOrNull(s.ExpiresAt), tsOrNull(s.LastUsedAt), tsOrNull(s.RevokedAt), warnAt(s))
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("postgres: create secret %q: %w", s.ID, client.ErrConflict)
@@ -345,8 +345,11 @@ func (t *tx) CreateSecret(ctx context.Context, s *client.Secret) error {
 // UpdateSecret writes a secret's hash, hint, status, expiry and revocation
 // time. Its LastUsedAt is RecordUse's, as for clients.
 func (t *tx) UpdateSecret(ctx context.Context, s *client.Secret) error {
+	// A secret no longer active is warned of no more; an active one
+	// keeps its place in its schedule.
 	tag, err := t.tx.Exec(ctx, `UPDATE client_secrets SET hash = $1, hint = $2, status = $3,
-		expires_at = $4, revoked_at = $5 WHERE id = $6 AND client_id = $7`,
+		expires_at = $4, revoked_at = $5, warn_at = CASE WHEN $3 = 'active' THEN warn_at END
+		WHERE id = $6 AND client_id = $7`,
 		s.Hash, s.Hint, s.Status, tsOrNull(s.ExpiresAt), tsOrNull(s.RevokedAt), s.ID, s.ClientID)
 	if err == nil {
 		err = affected(tag, client.ErrNotFound)

@@ -318,9 +318,9 @@ func deleteIssuedTo(ctx context.Context, q querier, clientID string) error {
 // taken, client.ErrNotFound when its client does not exist.
 func (t *tx) CreateSecret(ctx context.Context, s *client.Secret) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO client_secrets (id, client_id, hash, hint, status,
-		created_at, created_by, expires_at, last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		created_at, created_by, expires_at, last_used_at, revoked_at, warn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.ClientID, s.Hash, s.Hint, s.Status, s.CreatedAt.UnixMicro(), s.CreatedBy,
-		timeOrNull(s.ExpiresAt), timeOrNull(s.LastUsedAt), timeOrNull(s.RevokedAt))
+		timeOrNull(s.ExpiresAt), timeOrNull(s.LastUsedAt), timeOrNull(s.RevokedAt), warnAt(s))
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("sqlite: create secret %q: %w", s.ID, client.ErrConflict)
@@ -335,8 +335,11 @@ func (t *tx) CreateSecret(ctx context.Context, s *client.Secret) error {
 // UpdateSecret writes a secret's hash, hint, status, expiry and revocation
 // time. Its LastUsedAt is RecordUse's, as for clients.
 func (t *tx) UpdateSecret(ctx context.Context, s *client.Secret) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE client_secrets SET hash = ?, hint = ?, status = ?,
-		expires_at = ?, revoked_at = ? WHERE id = ? AND client_id = ?`,
+	// A secret no longer active is warned of no more; an active one
+	// keeps its place in its schedule.
+	res, err := t.tx.ExecContext(ctx, `UPDATE client_secrets SET hash = ?1, hint = ?2, status = ?3,
+		expires_at = ?4, revoked_at = ?5, warn_at = CASE WHEN ?3 = 'active' THEN warn_at END
+		WHERE id = ?6 AND client_id = ?7`,
 		s.Hash, s.Hint, s.Status, timeOrNull(s.ExpiresAt), timeOrNull(s.RevokedAt), s.ID, s.ClientID)
 	if err == nil {
 		err = affected(res, client.ErrNotFound)

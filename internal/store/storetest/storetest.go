@@ -42,6 +42,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Idempotency", idempotencyTests},
 		{"Stats", statsTests},
 		{"MFA", mfaTests},
+		{"Notify", notifyTests},
 	}
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {
