@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/errs"
+	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/reqid"
 )
@@ -71,6 +72,10 @@ type API struct {
 	Tenants   *account.Tenants
 	Roles     *account.Roles
 	Divisions *account.Divisions
+	// Notify reads expiry warnings and the outbox, and manages webhooks.
+	Notify *notify.Service
+	// MailLink is the console address a warning mail links to.
+	MailLink func(notify.MailData) string
 	// Accounts finds the users tokens speak for, and the tenants' custom
 	// roles, which give their holders permissions.
 	Accounts AccountReader

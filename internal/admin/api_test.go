@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/provision"
 	"github.com/latchkey/latchkey/internal/reqid"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
@@ -127,6 +128,12 @@ func newHarness(t testing.TB) *harness {
 			t := e.tok
 			return &t, nil
 		}}
+	sealer, err := notify.NewSealer(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.api.Notify = &notify.Service{Store: db, Roles: db, Clients: h.svc, Seal: sealer.Seal, Now: clock}
+	h.api.MailLink = func(d notify.MailData) string { return "https://auth.example/console/clients/" + d.ClientID }
 	h.mux = http.NewServeMux()
 	h.api.Mount(h.mux)
 	return h

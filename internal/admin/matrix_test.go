@@ -10,6 +10,8 @@ import (
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/notify"
+	"github.com/latchkey/latchkey/internal/notify/event"
 )
 
 // fixtureBody is a valid body for each route that takes one, so that a
@@ -34,6 +36,8 @@ func fixtureBody(rt Route, n int) any {
 		return map[string]any{"name": fmt.Sprintf("Matrix %d", n)}
 	case "PATCH /divisions/{id}":
 		return map[string]any{"name": "Renamed"}
+	case "POST /webhooks":
+		return map[string]any{"url": fmt.Sprintf("https://hooks.example.com/%d", n), "events": []string{"secret-expiring"}}
 	case "POST /tenants":
 		return map[string]any{"name": fmt.Sprintf("Matrix %d", n), "slug": fmt.Sprintf("matrix-%d", n)}
 	}
@@ -73,6 +77,17 @@ func (h *harness) fill(rt Route, n int) string {
 			h.t.Fatal(err)
 		}
 		path = strings.Replace(path, "{id}", d.ID, 1)
+	}
+	if strings.HasPrefix(path, "/webhooks/{id}") {
+		hook, _, err := h.api.Notify.CreateWebhook(context.Background(), authz.SystemActor(h.tenant),
+			fmt.Sprintf("https://hooks.example.com/fixture/%d", n), []event.Type{event.ClientRevoked})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		path = strings.Replace(path, "{id}", hook.ID, 1)
+	}
+	if strings.HasPrefix(path, "/outbox/{id}") {
+		path = strings.Replace(path, "{id}", h.newDelivery(n), 1)
 	}
 	if strings.Contains(path, "{") {
 		h.t.Fatalf("no fixture binds the wildcards of %s", rt.Path)
@@ -152,4 +167,20 @@ func TestCrossTenant(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newDelivery queues a warning mail about a fresh client of the default
+// tenant and returns its ID.
+func (h *harness) newDelivery(n int) string {
+	h.t.Helper()
+	id, secret := h.newClient(fmt.Sprintf("mailed %d", n))
+	d := notify.Delivery{ID: fmt.Sprintf("dlv_fixture%d", n), TenantID: h.tenant, ClientID: id, SecretID: secret,
+		Stage: 7, Channel: notify.ChannelEmail, Event: event.SecretExpiring, Recipient: "owner@example.com",
+		UserID: h.users[authz.SuperAdmin].ID, Locale: "sv", Status: notify.Pending, NextAttemptAt: h.now, CreatedAt: h.now,
+		Payload: []byte(`{"client_id":"` + id + `","client_name":"Mailed","tenant_name":"Latchkey","expires_at":"2026-12-08T10:00:00Z","days_left":7}`)}
+	err := h.db.InNotifyTx(context.Background(), func(tx notify.Tx) error { return tx.AddDeliveries(context.Background(), []notify.Delivery{d}) })
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return d.ID
 }

@@ -24,6 +24,15 @@ var routes = []Route{
 	{"GET", "/clients/{id}/secrets", authz.ClientView, listSecrets},
 	{"POST", "/clients/{id}/secrets", authz.ClientRotate, addSecret},
 	{"POST", "/clients/{id}/secrets/{secret}/revoke", authz.ClientRotate, revokeSecret},
+	{"GET", "/clients/{id}/warnings", authz.ClientView, listWarnings},
+
+	// Who may view clients may read the mails and events about them.
+	{"GET", "/outbox", authz.ClientView, listOutbox},
+	{"GET", "/outbox/{id}", authz.ClientView, getDelivery},
+
+	{"GET", "/webhooks", authz.WebhooksManage, listWebhooks},
+	{"POST", "/webhooks", authz.WebhooksManage, createWebhook},
+	{"DELETE", "/webhooks/{id}", authz.WebhooksManage, deleteWebhook},
 
 	{"GET", "/users", authz.UsersManage, listUsers},
 	{"POST", "/users", authz.UsersManage, createUser},
