@@ -22,6 +22,7 @@ import (
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/errs"
+	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/reqid"
 )
 
@@ -39,6 +40,10 @@ type Admin struct {
 	// Audit lists the audit trail; Chain reads it for verification.
 	Audit audit.Lister
 	Chain audit.Reader
+	// Notify reads expiry warnings and the outbox; nil hides them.
+	Notify *notify.Service
+	// MailLink is the console address a warning mail links to.
+	MailLink func(notify.MailData) string
 }
 
 // consolePrefix is where the console is served under a tenant's base.
@@ -69,7 +74,7 @@ type consoleRoute struct {
 func (p *Pages) consoleRoutes() []consoleRoute {
 	var rs []consoleRoute
 	for _, area := range [][]consoleRoute{
-		p.dashboardRoutes(), p.clientListRoutes(), p.clientRoutes(), p.userRoutes(), p.auditRoutes(),
+		p.dashboardRoutes(), p.clientListRoutes(), p.clientRoutes(), p.userRoutes(), p.auditRoutes(), p.outboxRoutes(),
 	} {
 		rs = append(rs, area...)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/oauth"
 )
 
@@ -90,6 +91,11 @@ var auditActions = []auditActionGroup{
 		{"tenant.", "Any tenant action"},
 		{account.ActionTenantCreated, "Tenant created"},
 		{account.ActionTenantUpdated, "Tenant updated"},
+	}},
+	{"Webhooks", []auditAction{
+		{"webhook.", "Any webhook action"},
+		{notify.ActionWebhookCreated, "Webhook added"},
+		{notify.ActionWebhookDeleted, "Webhook deleted"},
 	}},
 }
 

@@ -170,7 +170,11 @@ type clientPage struct {
 	// read the audit log (ShowAudit).
 	Events    []clientEventRow
 	ShowAudit bool
-	Can       clientRights
+	// Warnings are the expiry warnings of the client's secrets, newest
+	// first: each stage recorded, sent or skipped, and to whom.
+	Warnings     []warningRow
+	ShowWarnings bool
+	Can          clientRights
 	// NeedName says that deleting the client asks for its name typed.
 	NeedName bool
 	// Version is the client's version, which the rotate form carries.
@@ -314,6 +318,12 @@ func (p *Pages) clientPageOf(ctx context.Context, d *desk, c *client.Client, sec
 		v.Owner = &o
 	}
 	v.Creator = p.person(ctx, d, c.CreatedBy)
+	if p.cfg.Admin.Notify != nil {
+		v.ShowWarnings = true
+		if v.Warnings, err = p.clientWarnings(ctx, d, c, secrets); err != nil {
+			return nil, err
+		}
+	}
 	days, err := p.cfg.Admin.Clients.TokenVolume(ctx, d.actor, c.ID, 30)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/argon2id"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 )
 
@@ -44,7 +45,13 @@ func newConsoleFixture(t *testing.T, tweak ...func(*Config)) *consoleFixture {
 			Roles:     &account.Roles{Repo: db, Now: clock},
 			Divisions: &account.Divisions{Repo: db, Now: clock},
 			Audit:     db, Chain: db,
+			MailLink: func(d notify.MailData) string { return "http://latchkey.test/console/clients/" + d.ClientID },
 		}
+		sealer, err := notify.NewSealer(make([]byte, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf.admin.Notify = &notify.Service{Store: db, Roles: db, Clients: cf.admin.Clients, Seal: sealer.Seal, Now: clock}
 		c.Admin = cf.admin
 	}}, tweak...)...)
 	cf.fixture = f
