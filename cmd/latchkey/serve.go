@@ -63,7 +63,8 @@ func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocation
 type serveOptions struct {
 	addr                                                     string
 	shutdownTimeout, keyRotation, usageFlush, cacheTTL, poll time.Duration
-	sessionLifetime, consoleIdle                             time.Duration
+	sessionLifetime, consoleIdle, notifyInterval             time.Duration
+	mail                                                     mailSettings
 	failLimit                                                int
 	proxies                                                  string
 }
@@ -94,6 +95,9 @@ client; generated credentials are printed once, to a terminal only.`,
 	fs.IntVar(&o.failLimit, "auth-failure-limit", 20, "failed client authentications per client ID or address per minute before 429 (0: no limit)")
 	setting(fs, "auth-failure-limit", "LATCHKEY_AUTH_FAILURE_LIMIT")
 	stringSetting(fs, &o.proxies, "trusted-proxies", "LATCHKEY_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed")
+	durationSetting(fs, &o.notifyInterval, "notify-interval", "LATCHKEY_NOTIFY_INTERVAL", 15*time.Minute,
+		"how often to sweep for due secret expiry warnings")
+	mailFlags(fs, &o.mail)
 	completeValues(cmd, "signing-algorithm", token.ES256, token.EdDSA, token.RS256)
 	return cmd
 }
@@ -109,6 +113,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if o.consoleIdle < console.MinConsoleIdle {
 		return usageError{msg: fmt.Sprintf("the console idle timeout %s (--console-idle-timeout or LATCHKEY_CONSOLE_IDLE_TIMEOUT): use %s or more",
 			o.consoleIdle, console.MinConsoleIdle)}
+	}
+	if o.notifyInterval < time.Minute {
+		return usageError{msg: fmt.Sprintf("the notify interval %s (--notify-interval or LATCHKEY_NOTIFY_INTERVAL): use 1m or more", o.notifyInterval)}
 	}
 	trusted, err := parsePrefixes(o.proxies)
 	if err != nil {
@@ -186,8 +193,15 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	users := &account.Users{Repo: st, OnRevoke: addRevoked}
 	roles := &account.Roles{Repo: st, OnChange: catalogs.Invalidate}
 	divisions := &account.Divisions{Repo: st}
+	notifier, err := newNotifier(c.issuer, o.mail, st, kek, clients, log)
+	if err != nil {
+		return err
+	}
+	if notifier.smtp == "" {
+		log.Info("no SMTP server configured (--smtp-url, LATCHKEY_SMTP_URL): expiry warning mails wait in the outbox")
+	}
 	consoleAdmin := &console.Admin{Clients: clients, Users: users, Roles: roles, Divisions: divisions,
-		Catalogs: catalogs, Audit: st, Chain: st}
+		Catalogs: catalogs, Audit: st, Chain: st, Notify: notifier.service, MailLink: notifier.dispatch.Link}
 	// Second factors: TOTP seeds and pending sign-ins are sealed under a
 	// key of their own, derived like the others from the KEK.
 	mfaKey, err := hkdf.Key(sha256.New, kek, nil, "latchkey second factors", 32)
@@ -212,6 +226,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	adminAPI := &admin.API{
 		Clients: clients, Users: users,
 		Tenants: &account.Tenants{Repo: st}, Roles: roles, Catalogs: catalogs, Divisions: divisions,
+		Notify: notifier.service, MailLink: notifier.dispatch.Link,
 		Accounts: st, Audit: st, Idempotency: st,
 		Authenticate: bearerFor(proto), Issuer: c.issuer, TrustedProxies: trusted, Logger: log,
 		// A source guessing tokens is refused after 20 failures a minute.
@@ -238,6 +253,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	caches := &changes.Caches{Clients: auth, Revocations: revoked, Tokens: st,
 		ReloadKeys: keys.Reload, Catalogs: catalogs}
 	wg.Go(func() { feed.Run(bg, caches, onErr("follow changes")) })
+	wg.Go(func() { notifier.run(bg, o.notifyInterval, log) })
 	wg.Go(func() { pruneExpired(bg, st, revoked, time.Hour, time.Now, onErr("prune expired tokens")) })
 	appendAudit := func(ctx context.Context, es []*audit.Event) error { return account.AppendAudit(ctx, st, es) }
 	wg.Go(func() { authFailures.Run(bg, time.Minute, appendAudit, onErr("audit failed client authentications")) })
