@@ -41,6 +41,7 @@ func main() {
 const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1] [-scenarios all]
        go run ./bench oracle [-samples 60] [-max-diff 5ms]
        go run ./bench admin [-clients 1000000] [-postgres URL] [-backends all] [-requests 50] [-warmup 5]
+       go run ./bench notify [-clients 1000000] [-postgres URL] [-secrets-over 365d]
 
   tokens   load POST /oauth2/token (client_credentials), POST /oauth2/introspect,
            the authorization code flow (authorize with a session, then the
@@ -49,6 +50,8 @@ const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64]
            client ID, wrong generated secret) and compare their medians
   admin    load a million clients into SQLite and PostgreSQL and time every
            search, filter, sort and a deep page of GET /admin/v1/clients
+  notify   load a million clients with expiring secrets into PostgreSQL and
+           time the expiry-warning sweep
 `
 
 // run executes one command line and returns the exit status: 0 success,
@@ -87,6 +90,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if err := adminBench(ctx, opts, stdout, stderr); err != nil {
 			fmt.Fprintf(stderr, "bench admin: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if len(args) > 0 && args[0] == "notify" {
+		opts, err := parseNotifyOptions(args[1:], stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bench notify: %v\n", err)
+			return 2
+		}
+		if err := notifyBench(ctx, opts, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "bench notify: %v\n", err)
 			return 1
 		}
 		return 0
