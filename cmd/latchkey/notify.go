@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/notify/event"
@@ -329,41 +330,6 @@ server configured, mails stay pending here: the outbox is the mailbox, and
 	return cmd
 }
 
-// deliveryJSON is a delivery as the CLI and the admin API show it.
-type deliveryJSON struct {
-	ID            string     `json:"id"`
-	Channel       string     `json:"channel"`
-	Event         string     `json:"event"`
-	ClientID      string     `json:"client_id"`
-	SecretID      string     `json:"secret_id,omitempty"`
-	StageDays     *int       `json:"stage_days,omitempty"`
-	Recipient     string     `json:"recipient"`
-	UserID        string     `json:"user_id,omitempty"`
-	Status        string     `json:"status"`
-	Attempts      int        `json:"attempts"`
-	LastError     string     `json:"last_error,omitempty"`
-	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
-	SentAt        *time.Time `json:"sent_at,omitempty"`
-}
-
-func newDeliveryJSON(d *notify.Delivery) deliveryJSON {
-	j := deliveryJSON{ID: d.ID, Channel: string(d.Channel), Event: string(d.Event), ClientID: d.ClientID, SecretID: d.SecretID,
-		Recipient: d.Recipient, UserID: d.UserID, Status: string(d.Status), Attempts: d.Attempts, LastError: d.LastError,
-		CreatedAt: d.CreatedAt}
-	if d.Stage >= 0 {
-		s := int(d.Stage)
-		j.StageDays = &s
-	}
-	if d.Status == notify.Pending && !d.NextAttemptAt.IsZero() {
-		j.NextAttemptAt = &d.NextAttemptAt
-	}
-	if !d.SentAt.IsZero() {
-		j.SentAt = &d.SentAt
-	}
-	return j
-}
-
 func (a *app) notifyOutbox(ctx context.Context, tenant string, q notify.DeliveryQuery, asJSON bool) error {
 	st, n, err := a.openNotifier(ctx, mailSettings{})
 	if err != nil {
@@ -379,9 +345,9 @@ func (a *app) notifyOutbox(ctx context.Context, tenant string, q notify.Delivery
 		return err
 	}
 	if asJSON {
-		out := make([]deliveryJSON, len(ds))
+		out := make([]admin.Delivery, len(ds))
 		for i := range ds {
-			out[i] = newDeliveryJSON(&ds[i])
+			out[i] = admin.NewDelivery(&ds[i])
 		}
 		return printJSON(a.stdout, out)
 	}
@@ -446,33 +412,12 @@ func (a *app) notifyShow(ctx context.Context, tenant, id string, asJSON bool) er
 	if err != nil {
 		return err
 	}
-	var msg mail.Message
-	if d.Channel == notify.ChannelEmail {
-		if msg, err = notify.RenderMail(d, n.dispatch.Link); err != nil {
-			return err
-		}
+	detail, err := admin.NewDeliveryDetail(d, attempts, n.dispatch.Link)
+	if err != nil {
+		return err
 	}
 	if asJSON {
-		type attemptJSON struct {
-			At     time.Time `json:"at"`
-			OK     bool      `json:"ok"`
-			Detail string    `json:"detail"`
-		}
-		out := struct {
-			deliveryJSON
-			Subject  string        `json:"subject,omitempty"`
-			Language string        `json:"language,omitempty"`
-			Text     string        `json:"text,omitempty"`
-			Body     string        `json:"body,omitempty"`
-			Tries    []attemptJSON `json:"attempt_log"`
-		}{deliveryJSON: newDeliveryJSON(d), Subject: msg.Subject, Language: msg.Lang, Text: msg.Text, Tries: []attemptJSON{}}
-		if d.Channel == notify.ChannelWebhook {
-			out.Body = string(d.Payload)
-		}
-		for _, at := range attempts {
-			out.Tries = append(out.Tries, attemptJSON{at.At, at.OK, at.Detail})
-		}
-		return printJSON(a.stdout, out)
+		return printJSON(a.stdout, detail)
 	}
 	w := a.stdout
 	fmt.Fprintf(w, "Delivery %s: %s %s, %s after %d attempts\n", d.ID, d.Channel, eventLabel(d), d.Status, d.Attempts)
@@ -491,7 +436,8 @@ func (a *app) notifyShow(ctx context.Context, tenant, id string, asJSON bool) er
 		fmt.Fprintf(w, "To webhook %s:\n%s\n", d.Recipient, d.Payload)
 		return nil
 	}
-	fmt.Fprintf(w, "To: %s\nSubject: %s\nContent-Language: %s\n\n%s\n", d.Recipient, msg.Subject, msg.Lang, msg.Text)
+	msg := detail.Message
+	fmt.Fprintf(w, "To: %s\nSubject: %s\nContent-Language: %s\n\n%s\n", d.Recipient, msg.Subject, msg.Language, msg.Text)
 	return nil
 }
 
@@ -534,24 +480,6 @@ func (a *app) webhooksAddCmd(tenant *string) *cobra.Command {
 	return cmd
 }
 
-// webhookJSON is a webhook as the CLI and the admin API show it.
-type webhookJSON struct {
-	ID        string    `json:"id"`
-	URL       string    `json:"url"`
-	Events    []string  `json:"events"`
-	CreatedAt time.Time `json:"created_at"`
-	CreatedBy string    `json:"created_by"`
-	Secret    string    `json:"secret,omitempty"`
-}
-
-func newWebhookJSON(w *notify.Webhook) webhookJSON {
-	j := webhookJSON{ID: w.ID, URL: w.URL, Events: []string{}, CreatedAt: w.CreatedAt, CreatedBy: w.CreatedBy}
-	for _, e := range w.Events {
-		j.Events = append(j.Events, string(e))
-	}
-	return j
-}
-
 func (a *app) webhooksAdd(ctx context.Context, tenant, rawURL string, events []string, asJSON bool) error {
 	st, n, err := a.openNotifier(ctx, mailSettings{})
 	if err != nil {
@@ -571,7 +499,7 @@ func (a *app) webhooksAdd(ctx context.Context, tenant, rawURL string, events []s
 		return err
 	}
 	if asJSON {
-		j := newWebhookJSON(w)
+		j := admin.NewWebhook(w)
 		j.Secret = secret
 		return printJSON(a.stdout, j)
 	}
@@ -608,9 +536,9 @@ func (a *app) webhooksListCmd(tenant *string) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				out := make([]webhookJSON, len(ws))
+				out := make([]admin.Webhook, len(ws))
 				for i := range ws {
-					out[i] = newWebhookJSON(&ws[i])
+					out[i] = admin.NewWebhook(&ws[i])
 				}
 				return printJSON(a.stdout, out)
 			}

@@ -195,22 +195,33 @@ func getDelivery(a *API, w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
+	out, err := NewDeliveryDetail(d, attempts, a.MailLink)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// NewDeliveryDetail is the JSON form of d with its attempts and what it
+// says: a mail rendered as its recipient reads it (linking with link), a
+// webhook delivery's body.
+func NewDeliveryDetail(d *notify.Delivery, attempts []notify.Attempt, link func(notify.MailData) string) (DeliveryDetail, error) {
 	out := DeliveryDetail{Delivery: NewDelivery(d), AttemptList: make([]Attempt, 0, len(attempts))}
 	for _, at := range attempts {
 		out.AttemptList = append(out.AttemptList, Attempt{At: at.At.UTC(), OK: at.OK, Detail: at.Detail})
 	}
 	switch d.Channel {
 	case notify.ChannelEmail:
-		m, err := notify.RenderMail(d, a.MailLink)
+		m, err := notify.RenderMail(d, link)
 		if err != nil {
-			return err
+			return DeliveryDetail{}, err
 		}
 		out.Message = &MailMessage{Language: m.Lang, Subject: m.Subject, Text: m.Text, HTML: m.HTML}
 	case notify.ChannelWebhook:
 		out.Payload = json.RawMessage(d.Payload)
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return out, nil
 }
 
 func listWebhooks(a *API, w http.ResponseWriter, r *http.Request, c *call) error {
