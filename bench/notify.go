@@ -270,23 +270,6 @@ func loadSecrets(ctx context.Context, dbURL string, nf *notifyFleet) error {
 	return nil
 }
 
-// dueQuery is the SELECT of postgres.(*tx).DueSecrets, copied to show its
-// plan: keep it in step with internal/store/postgres/notify.go.
-const dueQuery = `SELECT s.id, s.client_id, c.tenant_id, s.status, c.status, c.name,
-	tn.name, COALESCE(tn.slug, ''), tn.is_default, s.created_at, s.expires_at,
-	ARRAY(SELECT w.stage FROM secret_warnings w WHERE w.secret_id = s.id),
-	c.owner_user_id, o.id IS NOT NULL, COALESCE(o.status, ''), COALESCE(o.email, ''), COALESCE(o.name, ''), COALESCE(o.locale, ''),
-	c.created_by, cr.id IS NOT NULL, COALESCE(cr.status, ''), COALESCE(cr.email, ''), COALESCE(cr.name, ''), COALESCE(cr.locale, '')
-	FROM client_secrets s
-	JOIN clients c ON c.id = s.client_id
-	JOIN tenants tn ON tn.id = c.tenant_id
-	LEFT JOIN users o ON o.id = c.owner_user_id AND o.tenant_id = c.tenant_id
-	LEFT JOIN users cr ON cr.id = c.created_by AND cr.tenant_id = c.tenant_id
-	WHERE s.warn_at <= $1
-	ORDER BY s.warn_at
-	LIMIT $2
-	FOR UPDATE OF s SKIP LOCKED`
-
 // explainDue returns the plan of one batch of the due-secrets query at
 // now; with analyze, run in a transaction rolled back afterwards, with
 // its times and buffers.
@@ -305,7 +288,7 @@ func explainDue(ctx context.Context, dbURL string, now time.Time, analyze bool) 
 	if analyze {
 		opts = "EXPLAIN (ANALYZE, BUFFERS) "
 	}
-	rows, err := tx.Query(ctx, opts+dueQuery, now, notify.DefaultBatch)
+	rows, err := tx.Query(ctx, opts+postgres.DueSecretsQuery, now, notify.DefaultBatch)
 	if err != nil {
 		return "", err
 	}
