@@ -256,6 +256,9 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	case p.Status == http.StatusForbidden:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="insufficient_scope"`)
 	}
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(errs.RetryAfter))
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)

@@ -66,8 +66,10 @@ func (a *API) principal(r *http.Request, reqID, addr string) (*call, *Problem) {
 		return nil, &p
 	}
 	if err != nil {
-		a.log().Error("admin API authentication failed", "request_id", reqID, "err", err)
-		p := NewProblem(http.StatusInternalServerError, "internal_error", "internal error")
+		p, known := Classify(err)
+		if !known {
+			a.log().Error("admin API authentication failed", "request_id", reqID, "err", err)
+		}
 		return nil, &p
 	}
 	if t == nil {
@@ -76,8 +78,10 @@ func (a *API) principal(r *http.Request, reqID, addr string) (*call, *Problem) {
 	}
 	actor := authz.Actor{TenantID: t.TenantID, SourceAddr: addr, RequestID: reqID, Limit: permissionScopes(t.Scopes)}
 	failed := func(what string, err error) (*call, *Problem) {
-		a.log().Error("admin API: "+what, "request_id", reqID, "err", err)
-		p := NewProblem(http.StatusInternalServerError, "internal_error", "internal error")
+		p, known := Classify(err)
+		if !known {
+			a.log().Error("admin API: "+what, "request_id", reqID, "err", err)
+		}
 		return nil, &p
 	}
 	// catalog is the tenant's roles, read only when a principal holds a

@@ -47,6 +47,8 @@ var problems = []struct {
 	// A conflict's own text comes from a storage adapter: never shown.
 	{errs.ErrConflict, http.StatusConflict, "conflict", "conflicts with an existing record"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "the operation took too long; try again"},
+	// The store logs an outage once; each request refused in it is known.
+	{errs.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "the database cannot be reached just now; nothing was changed; try again shortly"},
 }
 
 // Classify maps err to the Problem a caller is shown. Validation errors

@@ -28,6 +28,8 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("%w: confirm", client.ErrProtected), http.StatusConflict, "protected", "protected: confirm", true},
 		{fmt.Errorf("sqlite: add signing key %q: %w", "k1", errs.ErrConflict), http.StatusConflict, "conflict", "conflicts with an existing record", true},
 		{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout", "the operation took too long; try again", true},
+		{fmt.Errorf("postgres: get client: %w: dial tcp: connection refused", errs.ErrUnavailable), http.StatusServiceUnavailable, "unavailable",
+			"the database cannot be reached just now; nothing was changed; try again shortly", true},
 		{errors.New("pq: password=hunter2 connection refused"), http.StatusInternalServerError, "internal_error", "internal error", false},
 	}
 	for _, tt := range tests {

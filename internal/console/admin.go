@@ -374,6 +374,8 @@ var (
 func (p *Pages) fail(w http.ResponseWriter, r *http.Request, d *desk, err error) {
 	prob, known := admin.Classify(err)
 	switch {
+	case p.unavailable(w, r, err):
+		p.consoleMessage(w, r, d, http.StatusServiceUnavailable, msgUnavailable)
 	case !known:
 		level := slog.LevelError
 		if r.Context().Err() != nil {

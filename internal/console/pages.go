@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/errs"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/ratelimit"
@@ -421,6 +423,8 @@ var (
 		Text: "The page does not accept this kind of request.", Link: "/account/", LinkLabel: "Go to your account"}
 	msgServerError = messageView{Heading: "Something went wrong",
 		Text: "Something went wrong on our side. Try again in a moment."}
+	msgUnavailable = messageView{Heading: "Briefly unavailable",
+		Text: "The server cannot reach its database just now, and nothing was changed. Try again in a moment."}
 )
 
 // message shows a message page with status.
@@ -429,13 +433,31 @@ func (p *Pages) message(w http.ResponseWriter, r *http.Request, s *site, status 
 }
 
 // serverError logs err and shows the 500 page; its text is never shown.
+// A database that cannot be reached is the 503 page instead (see
+// unavailable).
 func (p *Pages) serverError(w http.ResponseWriter, r *http.Request, s *site, err error) {
+	if p.unavailable(w, r, err) {
+		p.message(w, r, s, http.StatusServiceUnavailable, msgUnavailable)
+		return
+	}
 	level := slog.LevelError
 	if r.Context().Err() != nil {
 		level = slog.LevelDebug // the browser went away, nothing broke
 	}
 	p.cfg.Logger.Log(r.Context(), level, "account page", "method", r.Method, "path", r.URL.Path, "err", err)
 	p.message(w, r, s, http.StatusInternalServerError, msgServerError)
+}
+
+// unavailable reports whether err says the database cannot be reached;
+// then it logs err at debug (the store logs the outage once) and sets
+// Retry-After for the 503 the caller answers.
+func (p *Pages) unavailable(w http.ResponseWriter, r *http.Request, err error) bool {
+	if !errors.Is(err, errs.ErrUnavailable) {
+		return false
+	}
+	p.cfg.Logger.Debug("database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	w.Header().Set("Retry-After", strconv.Itoa(errs.RetryAfter))
+	return true
 }
 
 // methodNotAllowed answers 405 for a path that serves only allow.

@@ -36,7 +36,17 @@ var (
 	// ErrStale means the caller changed a record from an outdated copy: the
 	// version it named is no longer the record's. Nothing was written.
 	ErrStale = errors.New("the record has changed since it was read")
+	// ErrUnavailable means the database could not be reached (it is down,
+	// restarting or failing over). Nothing is known to have been written;
+	// the caller may retry shortly. Surfaces answer it with 503 and
+	// Retry-After, and log it once per outage, not once per request.
+	ErrUnavailable = errors.New("the database is unavailable")
 )
+
+// RetryAfter is the delay, in seconds, a caller refused with
+// ErrUnavailable is told to wait: about as long as the store waits at most
+// between its attempts to reconnect.
+const RetryAfter = 5
 
 // FieldError is one rule broken by one field of the input.
 type FieldError struct {

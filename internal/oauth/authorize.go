@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -352,13 +353,15 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, ts *tenan
 }
 
 // serverFailed logs a failure of an authorization request whose redirect
-// URI is trusted, and tells the client (RFC 6749 §4.1.2.1 server_error).
+// URI is trusted, and tells the client (RFC 6749 §4.1.2.1 server_error or
+// temporarily_unavailable).
 func (s *Server) serverFailed(w http.ResponseWriter, r *http.Request, ts *tenantScope, req *authreq.Request, err error) {
 	if clientGone(r) {
 		s.Logger.Debug("request cancelled", "path", r.URL.Path, "err", err)
 		writePage(w, statusClientClosedRequest, "The request was cancelled.")
 		return
 	}
-	s.Logger.Error("authorization failed", "path", r.URL.Path, "client_id", req.ClientID, "err", err)
-	s.redirectError(w, r, ts, req.RedirectURI, req.State, oautherr.ServerError())
+	// server_error, or temporarily_unavailable when the database is away.
+	e := failure(s.Logger, r, fmt.Errorf("authorization of client %s: %w", req.ClientID, err))
+	s.redirectError(w, r, ts, req.RedirectURI, req.State, e)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -127,12 +128,8 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 		return nil, nil, s.refuse(tenantID, cred, addr, wait, fail, "")
 	case errors.Is(err, client.ErrBusy):
 		return nil, nil, oautherr.Busy(1)
-	case err != nil && clientGone(r):
-		s.Logger.Debug("client authentication cancelled", "err", err)
-		return nil, nil, cancelled()
 	case err != nil:
-		s.Logger.Error("client authentication", "err", err)
-		return nil, nil, oautherr.ServerError()
+		return nil, nil, failure(s.Logger, r, fmt.Errorf("client authentication: %w", err))
 	}
 	if wait == 0 {
 		s.limiter.Refund(now, keys...)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/latchkey/latchkey/internal/errs"
 )
 
 //go:embed templates/error.html
@@ -63,6 +65,12 @@ func (s *Server) pageFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if clientGone(r) {
 		s.Logger.Debug("request cancelled", "path", r.URL.Path, "err", err)
 		writePage(w, statusClientClosedRequest, "The request was cancelled.")
+		return
+	}
+	if errors.Is(err, errs.ErrUnavailable) {
+		s.Logger.Debug("database unavailable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(errs.RetryAfter))
+		writePage(w, http.StatusServiceUnavailable, "The server cannot reach its database just now.")
 		return
 	}
 	s.Logger.Error("request failed", "path", r.URL.Path, "err", err)

@@ -2,10 +2,12 @@ package oauth
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 
+	"github.com/latchkey/latchkey/internal/errs"
 	"github.com/latchkey/latchkey/internal/oauth/oautherr"
 )
 
@@ -41,15 +43,25 @@ func writeError(w http.ResponseWriter, e *oautherr.Error) {
 
 // serverError logs the cause of a failure and sends a generic 500, unless
 // the request's client went away first: then the failure (a store read cut
-// short, most likely) is the client's doing, logged at debug only.
+// short, most likely) is the client's doing, logged at debug only. A
+// database that cannot be reached is answered 503 with Retry-After and
+// logged at debug: the store logs the outage once.
 func serverError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err error) {
-	if clientGone(r) {
+	writeError(w, failure(log, r, err))
+}
+
+// failure logs err as serverError does and returns the error to answer.
+func failure(log *slog.Logger, r *http.Request, err error) *oautherr.Error {
+	switch {
+	case clientGone(r):
 		log.Debug("request cancelled", "path", r.URL.Path, "err", err)
-		writeError(w, cancelled())
-		return
+		return cancelled()
+	case errors.Is(err, errs.ErrUnavailable):
+		log.Debug("database unavailable", "path", r.URL.Path, "err", err)
+		return oautherr.Unavailable(errs.RetryAfter)
 	}
 	log.Error("request failed", "path", r.URL.Path, "err", err)
-	writeError(w, oautherr.ServerError())
+	return oautherr.ServerError()
 }
 
 // clientGone reports whether r's client closed the connection (or, over

@@ -7,14 +7,25 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/errs"
 	"github.com/latchkey/latchkey/internal/reqid"
 )
 
 // Pinger reports whether the database answers.
 type Pinger interface {
 	Ping(ctx context.Context) error
+}
+
+// readier is a Pinger that knows whether its database is reachable
+// without asking it: readiness is then answered from that, so probes
+// under load neither wait for a connection behind requests (and flap to
+// 503 with a healthy database) nor add to the connection attempts of an
+// outage.
+type readier interface {
+	Ready() error
 }
 
 // Config is what the server is built from. Logger may be nil.
@@ -42,14 +53,21 @@ func New(c Config) http.Handler {
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if err := c.DB.Ping(ctx); err != nil {
+		check := c.DB.Ping
+		if rd, ok := c.DB.(readier); ok {
+			check = func(context.Context) error { return rd.Ready() }
+		}
+		if err := check(ctx); err != nil {
 			if r.Context().Err() != nil {
 				// The prober went away: that says nothing of the database.
 				log.Debug("readiness check cancelled", "err", err)
 				w.WriteHeader(statusClientClosedRequest)
 				return
 			}
-			log.Warn("readiness check failed", "err", err)
+			// The store logs the outage once; a line per probe would not
+			// say more.
+			log.Debug("readiness check failed", "err", err)
+			w.Header().Set("Retry-After", strconv.Itoa(errs.RetryAfter))
 			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 			return
 		}

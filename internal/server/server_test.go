@@ -64,3 +64,37 @@ func TestReadinessOfAGoneProberIsNoFailure(t *testing.T) {
 		t.Fatalf("logged above debug: %s", logged.String())
 	}
 }
+
+// readyPinger knows its database's state without asking it; asking it
+// (Ping) would block.
+type readyPinger struct {
+	ready error
+	asked bool
+}
+
+func (p *readyPinger) Ping(context.Context) error {
+	p.asked = true
+	return errors.New("asked the database")
+}
+func (p *readyPinger) Ready() error { return p.ready }
+
+// TestReadinessFromTheStoresState: a store that knows whether its database
+// is reachable answers readiness from that, never with a round trip that
+// would queue behind requests under load.
+func TestReadinessFromTheStoresState(t *testing.T) {
+	db := &readyPinger{}
+	h := New(Config{DB: db})
+	get := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		return rec
+	}
+	if r := get(); r.Code != 200 || db.asked {
+		t.Fatalf("reachable: readyz %d, pinged %v", r.Code, db.asked)
+	}
+	db.ready = errors.New("postgres: the database is unavailable since 2026-12-03T10:00:00Z: dial tcp: refused")
+	r := get()
+	if r.Code != 503 || r.Header().Get("Retry-After") == "" || db.asked || strings.Contains(r.Body.String(), "dial") {
+		t.Fatalf("unreachable: readyz %d Retry-After %q pinged %v body %q", r.Code, r.Header().Get("Retry-After"), db.asked, r.Body)
+	}
+}

@@ -26,6 +26,7 @@ package store
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/admin/idempotency"
@@ -58,4 +59,15 @@ type Store interface {
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Health is what a backend whose database can go away (PostgreSQL, over
+// the network) adds to Store: readiness without a round trip, and one log
+// line per change of state.
+type Health interface {
+	// Ready returns nil while the database is reachable, as far as the
+	// store knows without asking it.
+	Ready() error
+	// LogTo sends the store's changes of state to log.
+	LogTo(log *slog.Logger)
 }

@@ -78,6 +78,15 @@ func TooManyRequests(retryAfter int) *Error {
 	return e
 }
 
+// Unavailable: the database cannot be reached just now (RFC 6749 §4.1.2.1
+// names temporarily_unavailable; the token endpoint answers it too, with
+// 503 and Retry-After, so a client library retries rather than failing).
+func Unavailable(retryAfter int) *Error {
+	e := newErr("temporarily_unavailable", http.StatusServiceUnavailable, "the server cannot reach its database; retry in %d s", []any{retryAfter})
+	e.RetryAfter = retryAfter
+	return e
+}
+
 // Busy: too many costly secret checks are running; retry after the given
 // number of seconds.
 func Busy(retryAfter int) *Error {
