@@ -305,3 +305,71 @@ func testKeysRewrapCLI(t *testing.T, db database) {
 		t.Fatalf("second rewrap: %d %s", code, out)
 	}
 }
+
+// TestNotifiedChangesReachOtherInstances runs two instances on one
+// PostgreSQL database whose change poll is an hour and client cache an
+// hour: only PostgreSQL's notifications can tell one what happened
+// through the other. It measures, over 100 revocations made through A,
+// how long B takes to answer each token inactive.
+func TestNotifiedChangesReachOtherInstances(t *testing.T) {
+	db := postgresDatabase(t)
+	kv := map[string]string{"LATCHKEY_CHANGE_POLL": "1h", "LATCHKEY_CLIENT_CACHE_TTL": "1h",
+		"LATCHKEY_ISSUER": "http://localhost:8080", "LATCHKEY_TRUSTED_PROXIES": "127.0.0.1"}
+	a := start(t, db, kv)
+	b := start(t, db, kv)
+	id, secret := a.createClient(t, "--name", "Notified", "--grant-type", "client_credentials")
+	// The API that introspects the client's tokens.
+	rs, rsSecret := a.createClient(t, "--name", "API", "--grant-type", "client_credentials", "--role", "resource_server")
+
+	const n = 100
+	lags := make([]time.Duration, 0, n)
+	for i := range n {
+		tok := mustToken(t, a.url, id, secret)
+		if !introspectActive(t, b.url, rs, rsSecret, tok) {
+			t.Fatalf("change %d: b does not know a's fresh token", i)
+		}
+		form := url.Values{"token": {tok}}
+		req, _ := http.NewRequest("POST", a.url+"/oauth2/revoke", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("revoke through a: %d", res.StatusCode)
+		}
+		// Asked in a tight loop, so the measure is the notification's
+		// path and not a polling step.
+		revoked := time.Now()
+		for introspectActive(t, b.url, rs, rsSecret, tok) {
+			if time.Since(revoked) > 10*time.Second {
+				t.Fatalf("change %d: b still answers the token revoked through a active after 10s", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		lags = append(lags, time.Since(revoked))
+	}
+	slices.Sort(lags)
+	p50, p99, worst := lags[n/2], lags[n*99/100-1], lags[n-1]
+	t.Logf("revoked on a, inactive on b after: p50 %s, p99 %s, max %s (%d changes; includes one introspection round trip)",
+		p50, p99, worst, n)
+	// The poll is an hour: every one of these came by notification. The
+	// issue's promise is one second; the bound checked is looser, since
+	// a shared machine under the race detector can stall any process.
+	if p99 > 5*time.Second {
+		t.Errorf("p99 catch-up %s: notifications are not being applied as they arrive", p99)
+	}
+
+	// A client deactivated through a is refused by b's token endpoint.
+	if out, code := a.cli(t, "clients", "deactivate", id); code != 0 {
+		t.Fatalf("deactivate: %d %s", code, out)
+	}
+	deactivated := time.Now()
+	eventually(t, "b refuses the client deactivated through a", func() bool {
+		_, err := fetchToken(b.url, id, secret)
+		return err != nil
+	})
+	t.Logf("deactivated on a, refused on b after %s", time.Since(deactivated))
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/console"
+	"github.com/latchkey/latchkey/internal/errs"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/provision"
@@ -142,6 +143,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	defer st.Close()
+	if h, ok := st.(store.Health); ok {
+		h.LogTo(log)
+	}
 	// Take the change log's position before loading what it keeps up to
 	// date, so that no change committed during the loads is missed.
 	feed := &changes.Poller{Log: st, Interval: o.poll, Logger: log}
@@ -244,7 +248,15 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	var wg sync.WaitGroup
 	defer func() { stopBG(); wg.Wait() }()
 	onErr := func(what string) func(error) {
-		return func(err error) { log.Warn(what, "err", err) }
+		return func(err error) {
+			if errors.Is(err, errs.ErrUnavailable) {
+				// The store logged the outage once; each job that waits
+				// for the database need not say so every round.
+				log.Debug(what, "err", err)
+				return
+			}
+			log.Warn(what, "err", err)
+		}
 	}
 	// Keys are refreshed every minute, so that a next key is promoted
 	// soon after it has been published long enough.
@@ -252,7 +264,13 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	wg.Go(func() { usage.Run(bg, o.usageFlush, onErr("flush last-used times")) })
 	caches := &changes.Caches{Clients: auth, Revocations: revoked, Tokens: st,
 		ReloadKeys: keys.Reload, Catalogs: catalogs}
-	wg.Go(func() { feed.Run(bg, caches, onErr("follow changes")) })
+	var follow changes.Source = feed
+	if n, ok := st.(changes.Notifier); ok {
+		// PostgreSQL notifies changes as they commit; the poll stays as
+		// the safety net.
+		follow = &changes.Follower{Poller: feed, Notifier: n, Logger: log}
+	}
+	wg.Go(func() { follow.Run(bg, caches, onErr("follow changes")) })
 	wg.Go(func() { notifier.run(bg, o.notifyInterval, log) })
 	wg.Go(func() { pruneExpired(bg, st, revoked, time.Hour, time.Now, onErr("prune expired tokens")) })
 	appendAudit := func(ctx context.Context, es []*audit.Event) error { return account.AppendAudit(ctx, st, es) }

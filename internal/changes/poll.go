@@ -190,6 +190,14 @@ func (p *Poller) Step(ctx context.Context, a Applier) error {
 	return nil
 }
 
+// Resync makes the next batch a Resync: a change delivered some other way
+// (a notification) could not be applied.
+func (p *Poller) Resync() {
+	p.mu.Lock()
+	p.resync = true
+	p.mu.Unlock()
+}
+
 // Prune deletes changes older than Retain, at most once per quarter of
 // Retain.
 func (p *Poller) Prune(ctx context.Context) error {
