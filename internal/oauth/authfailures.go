@@ -25,9 +25,18 @@ func (s *Server) countAuthFailure(tenantID, clientID, reason, addr string) {
 	if s.AuthFailures == nil {
 		return
 	}
-	if client.ValidateClientID(clientID) != nil {
-		clientID = invalidClientID
-	}
 	s.AuthFailures.Add(audit.TallyKey{TenantID: tenantID, Action: ActionClientAuthFailed, TargetType: "client",
-		TargetID: clientID, Reason: reason}, addr)
+		TargetID: presentedClientID(clientID), Reason: reason}, addr)
+}
+
+// presentedClientID is what the log and the audit trail may keep of the
+// client ID a failed authentication presented: the ID itself when it has
+// the shape of a client ID and is not a secret Latchkey generated (a
+// caller that swapped its ID and secret presents its secret as the ID,
+// and a generated secret has the client-ID shape), else invalidClientID.
+func presentedClientID(id string) string {
+	if client.ValidateClientID(id) != nil || client.IsGeneratedSecret(id) {
+		return invalidClientID
+	}
+	return id
 }

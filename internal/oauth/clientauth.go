@@ -187,10 +187,10 @@ func (s *Server) refuse(tenantID string, cred credentials, addr string, wait int
 	if wait > 0 {
 		reason = "rate_limited" // over the limit: no costly check was made
 	}
-	s.Logger.Info("client authentication failed", "client_id", printable(cred.clientID),
+	s.Logger.Info("client authentication failed", "client_id", presentedClientID(cred.clientID),
 		"reason", reason, "method", cred.method, "addr", addr)
 	if s.OnAuthFailure != nil {
-		s.OnAuthFailure(printable(cred.clientID), addr, reason)
+		s.OnAuthFailure(presentedClientID(cred.clientID), addr, reason)
 	}
 	s.countAuthFailure(tenantID, cred.clientID, reason, addr)
 	switch {
