@@ -114,16 +114,3 @@ func parseJSON(body []byte) (url.Values, *oautherr.Error) {
 	}
 	return checkValues(v)
 }
-
-// printable shortens a request value for a log attribute, on a rune
-// boundary. The log handler quotes and escapes it.
-func printable(s string) string {
-	if len(s) <= 40 {
-		return s
-	}
-	n := 40
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
