@@ -118,6 +118,23 @@ func signedWith(t *testing.T, tok string) string {
 	return header.KID
 }
 
+// revokeAt revokes tok through the instance at base, as the client.
+func revokeAt(t *testing.T, base, id, secret, tok string) {
+	t.Helper()
+	form := url.Values{"token": {tok}}
+	req, _ := http.NewRequest("POST", base+"/oauth2/revoke", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, secret)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("revoke through %s: %d", base, res.StatusCode)
+	}
+}
+
 var kidPattern = regexp.MustCompile(`key ([A-Za-z0-9_-]{43})`)
 
 // TestTwoInstancesOnOnePostgres runs two servers on one PostgreSQL
@@ -140,18 +157,7 @@ func TestTwoInstancesOnOnePostgres(t *testing.T) {
 	}
 
 	// A token revoked through a is refused by b.
-	form := url.Values{"token": {tokA}}
-	req, _ := http.NewRequest("POST", a.url+"/oauth2/revoke", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(id, secret)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("revoke through a: %d", res.StatusCode)
-	}
+	revokeAt(t, a.url, id, secret, tokA)
 	eventually(t, "b refuses the token revoked through a", func() bool { return meStatus(t, b.url, tokA) == 401 })
 	if got := meStatus(t, b.url, tokB); got != 200 {
 		t.Fatalf("another token of the client: %d", got)
@@ -328,18 +334,7 @@ func TestNotifiedChangesReachOtherInstances(t *testing.T) {
 		if !introspectActive(t, b.url, rs, rsSecret, tok) {
 			t.Fatalf("change %d: b does not know a's fresh token", i)
 		}
-		form := url.Values{"token": {tok}}
-		req, _ := http.NewRequest("POST", a.url+"/oauth2/revoke", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(id, secret)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Fatalf("revoke through a: %d", res.StatusCode)
-		}
+		revokeAt(t, a.url, id, secret, tok)
 		// Asked in a tight loop, so the measure is the notification's
 		// path and not a polling step.
 		revoked := time.Now()
