@@ -64,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if code, ok := runMemoryOrSoak(ctx, args, stdout, stderr); ok { // memory.go
+		return code
+	}
 	if len(args) > 0 && args[0] == "oracle" {
 		opts, err := parseOracleOptions(args[1:], stderr)
 		if errors.Is(err, flag.ErrHelp) {

@@ -105,6 +105,7 @@ client; generated credentials are printed once, to a terminal only.`,
 
 func (a *app) serve(ctx context.Context, o serveOptions) error {
 	c, log := &a.cfg, a.log
+	defer limitMemory(a.env, log)()
 	if err := checkSigningAlgorithm(c.signingAlg); err != nil {
 		return err
 	}
