@@ -82,6 +82,9 @@ type Authenticator struct {
 	// Sleep waits out the pad of a failed authentication and returns
 	// early when ctx ends; nil means a timer.
 	Sleep func(ctx context.Context, d time.Duration)
+	// Metrics is told of cache hits, misses and invalidations; nil tells
+	// nobody.
+	Metrics CacheMetrics
 
 	slowOnce sync.Once
 	slow     chan struct{}
@@ -101,6 +104,37 @@ type Authenticator struct {
 	verified   map[string]verifiedSecret
 
 	slowTimes slowTimes
+}
+
+// CacheMetrics counts what the Authenticator's caches do;
+// *metrics.Metrics is one. The domain names only this, so that it imports
+// no HTTP.
+type CacheMetrics interface {
+	// CacheLookup counts a lookup in cache, answered from it or not.
+	CacheLookup(cache string, hit bool)
+	// CacheInvalidated counts an invalidation that dropped n entries.
+	CacheInvalidated(cache string, n int)
+}
+
+// The caches as CacheMetrics names them. A hit in the cache of unknown
+// IDs is counted apart, as it answers a made-up or deleted ID; a miss, and
+// an invalidation (which drops entries of both), count as the clients
+// cache's.
+const (
+	cacheClients = "clients"
+	cacheUnknown = "unknown_clients"
+)
+
+func (a *Authenticator) cacheLookup(cache string, hit bool) {
+	if a.Metrics != nil {
+		a.Metrics.CacheLookup(cache, hit)
+	}
+}
+
+func (a *Authenticator) cacheInvalidated(n int) {
+	if a.Metrics != nil {
+		a.Metrics.CacheInvalidated(cacheClients, n)
+	}
 }
 
 type authEntry struct {
@@ -125,10 +159,13 @@ const (
 // Invalidate forgets a client, so the next authentication reads it afresh.
 func (a *Authenticator) Invalidate(id string) {
 	a.mu.Lock()
+	n := len(a.cache) + len(a.unknown)
 	delete(a.cache, id)
 	delete(a.unknown, id)
+	n -= len(a.cache) + len(a.unknown)
 	a.gen++
 	a.mu.Unlock()
+	a.cacheInvalidated(n)
 }
 
 func (a *Authenticator) now() time.Time {
@@ -141,9 +178,11 @@ func (a *Authenticator) now() time.Time {
 // InvalidateAll forgets every client: another process changed some.
 func (a *Authenticator) InvalidateAll() {
 	a.mu.Lock()
+	n := len(a.cache) + len(a.unknown)
 	a.cache, a.unknown = nil, nil
 	a.gen++
 	a.mu.Unlock()
+	a.cacheInvalidated(n)
 }
 
 // Current returns a client and its secrets through the cache, or
@@ -173,11 +212,14 @@ func (a *Authenticator) entry(ctx context.Context, id string) (*authEntry, error
 	missedAt, missed := a.unknown[id]
 	a.mu.RUnlock()
 	if e != nil && fresh(e.loadedAt) {
+		a.cacheLookup(cacheClients, true)
 		return e, nil
 	}
 	if missed && fresh(missedAt) {
+		a.cacheLookup(cacheUnknown, true)
 		return nil, nil
 	}
+	a.cacheLookup(cacheClients, false)
 	c, err := a.Repo.Client(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/notify/mail"
 	"github.com/latchkey/latchkey/internal/notify/webhook"
 )
@@ -52,6 +53,8 @@ type Dispatcher struct {
 	// Batch is how many deliveries of a channel one pass claims;
 	// DefaultBatch when zero.
 	Batch int
+	// Metrics counts delivery attempts; nil counts none.
+	Metrics *metrics.Metrics
 }
 
 // DispatchReport counts what one pass did.
@@ -118,6 +121,7 @@ func (d *Dispatcher) pass(ctx context.Context, ch Channel, now time.Time, rep *D
 		if err := d.Store.FinishDelivery(ctx, a, st, next); err != nil {
 			return fmt.Errorf("notify: finish delivery %s: %w", dl.ID, err)
 		}
+		d.Metrics.Delivered(string(ch), string(st))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/notify/event"
 	"github.com/latchkey/latchkey/internal/notify/mail"
 )
@@ -24,6 +25,8 @@ type Sweeper struct {
 	Batch int
 	// NewID names outbox rows; NewDeliveryID when nil.
 	NewID func() string
+	// Metrics counts sweeps and what they did; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // SweepReport counts what one sweep did.
@@ -50,14 +53,21 @@ func (r *SweepReport) add(o SweepReport) {
 	r.Events += o.Events
 }
 
+// metrics is what a sweep that ended with err tells the metrics.
+func (r SweepReport) metrics(err error) metrics.Sweep {
+	return metrics.Sweep{Secrets: r.Secrets, Warned: r.Warned, Skipped: r.Skipped,
+		Mails: r.Mails, Events: r.Events, NoAddress: r.NoAddress, Failed: err != nil}
+}
+
 // Run sweeps every secret whose next stage is due at now, a batch per
-// transaction, until none is left that another sweep is not holding.
-func (s *Sweeper) Run(ctx context.Context, now time.Time) (SweepReport, error) {
+// transaction, until none is left that another sweep is not holding. On
+// an error, the report counts what the batches committed before it.
+func (s *Sweeper) Run(ctx context.Context, now time.Time) (total SweepReport, err error) {
+	defer func() { s.Metrics.SweepResult(total.metrics(err)) }()
 	batch := s.Batch
 	if batch <= 0 {
 		batch = DefaultBatch
 	}
-	var total SweepReport
 	for {
 		var (
 			rep SweepReport

@@ -193,6 +193,7 @@ func (s *Server) refuse(tenantID string, cred credentials, addr string, wait int
 		s.OnAuthFailure(presentedClientID(cred.clientID), addr, reason)
 	}
 	s.countAuthFailure(tenantID, cred.clientID, reason, addr)
+	s.Metrics.AuthFailed(reason)
 	switch {
 	case wait > 0:
 		return oautherr.TooManyRequests(wait)

@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/oauth/grant"
 	"github.com/latchkey/latchkey/internal/ratelimit"
@@ -62,6 +63,9 @@ type Config struct {
 	// event each a minute (its owner flushes it; see countAuthFailure);
 	// nil audits none.
 	AuthFailures *audit.Tally
+	// Metrics counts tokens issued and failed client authentications; nil
+	// counts none.
+	Metrics *metrics.Metrics
 
 	// The authorization code flow needs the four below. Without any of
 	// them the authorize, resume and logout endpoints answer with an error

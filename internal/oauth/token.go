@@ -45,6 +45,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, ts *tenantS
 	default:
 		// Coalesced in memory like last-used times: no write here.
 		s.Usage.RecordToken(c, h.GrantType(), now)
+		s.Metrics.TokenIssued(string(h.GrantType()), c.ID)
 		writeJSON(w, http.StatusOK, resp)
 	}
 }
