@@ -24,6 +24,7 @@ import (
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/errs"
+	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/provision"
@@ -62,7 +63,7 @@ func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocation
 
 // serveOptions are serve's own settings.
 type serveOptions struct {
-	addr                                                     string
+	addr, metricsAddr                                        string
 	shutdownTimeout, keyRotation, usageFlush, cacheTTL, poll time.Duration
 	sessionLifetime, consoleIdle, notifyInterval             time.Duration
 	mail                                                     mailSettings
@@ -83,6 +84,8 @@ client; generated credentials are printed once, to a terminal only.`,
 	}
 	fs := cmd.Flags()
 	stringSetting(fs, &o.addr, "addr", "LATCHKEY_ADDR", defaultAddr, "address to listen on")
+	stringSetting(fs, &o.metricsAddr, "metrics-addr", "LATCHKEY_METRICS_ADDR", "",
+		"address to serve /metrics on, apart from --addr (empty: on --addr; off: nowhere)")
 	durationSetting(fs, &o.shutdownTimeout, "shutdown-timeout", "LATCHKEY_SHUTDOWN_TIMEOUT", 15*time.Second, "how long to drain requests on SIGTERM")
 	durationSetting(fs, &o.keyRotation, "key-rotation", "LATCHKEY_KEY_ROTATION", 30*24*time.Hour, "how often to start signing with a new key")
 	signingAlgorithm(fs, &a.cfg)
@@ -165,8 +168,15 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err := revoked.Load(ctx, st, time.Now()); err != nil {
 		return err
 	}
+	var m *metrics.Metrics
+	if o.metricsAddr != metricsOff {
+		m = newMetrics(st)
+	}
 	usage := &client.UsageRecorder{Repo: st}
 	auth := &client.Authenticator{Repo: st, TTL: o.cacheTTL}
+	if m != nil {
+		auth.Metrics = m
+	}
 	// Each tenant's roles, built in and custom, kept like the clients.
 	catalogs := &authz.Catalogs{Source: st, TTL: o.cacheTTL}
 	// Failed authentications are padded to argon2id's time from the
@@ -191,7 +201,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		Issuer: c.issuer, Auth: auth, Usage: usage, Keys: keys,
 		Tokens: st, Revoked: revoked, Accounts: st, Logger: log, FailureThreshold: o.failLimit, TrustedProxies: trusted,
 		Sessions: pages, Requests: requests, GrantStore: st, Consents: sessions, AuthFailures: authFailures,
-		Catalogs: catalogs,
+		Catalogs: catalogs, Metrics: m,
 	})
 	// The admin API and the console share one set of domain services.
 	clients := &client.Service{Repo: st, OnChange: auth.Invalidate}
@@ -202,6 +212,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	notifier.sweep.Metrics, notifier.dispatch.Metrics = m, m
 	if notifier.smtp == "" {
 		log.Info("no SMTP server configured (--smtp-url, LATCHKEY_SMTP_URL): expiry warning mails wait in the outbox")
 	}
@@ -240,8 +251,19 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if adminAPI.RequestKey, err = hkdf.Key(sha256.New, kek, nil, "latchkey admin API idempotency", 32); err != nil {
 		return err
 	}
-	handler := server.New(server.Config{DB: st, Logger: log,
-		Mount: []func(*http.ServeMux){proto.Mount, accountPages.Mount, adminAPI.Mount}})
+	mounts := []func(*http.ServeMux){proto.Mount, accountPages.Mount, adminAPI.Mount}
+	var metricsSrv *http.Server
+	switch o.metricsAddr {
+	case metricsOff:
+	case "":
+		mounts = append(mounts, func(mux *http.ServeMux) { mux.Handle("GET /metrics", m.Handler()) })
+	default:
+		if metricsSrv, err = metricsListener(o.metricsAddr, m, log); err != nil {
+			return err
+		}
+		defer metricsSrv.Close()
+	}
+	handler := server.New(server.Config{DB: st, Logger: log, Mount: mounts, Wrap: m.Middleware})
 
 	// Background work stops only after the server has drained, so the
 	// last uses are flushed before the store closes.
@@ -269,7 +291,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if n, ok := st.(changes.Notifier); ok {
 		// PostgreSQL notifies changes as they commit; the poll stays as
 		// the safety net.
-		follow = &changes.Follower{Poller: feed, Notifier: n, Logger: log}
+		f := &changes.Follower{Poller: feed, Notifier: n, Logger: log}
+		if m != nil {
+			f.Lag = m.ChangeLag
+		}
+		follow = f
 	}
 	wg.Go(func() { follow.Run(bg, caches, onErr("follow changes")) })
 	wg.Go(func() { notifier.run(bg, o.notifyInterval, log) })
@@ -301,6 +327,10 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
+	if metricsSrv != nil {
+		// Scrapes may watch the drain; they stop with it.
+		defer metricsSrv.Shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

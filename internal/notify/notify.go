@@ -228,6 +228,9 @@ type Store interface {
 	// FinishDelivery records an attempt and the delivery's new state: its
 	// status, and when pending its next attempt.
 	FinishDelivery(ctx context.Context, a Attempt, st Status, next time.Time) error
+	// PendingDeliveries counts the deliveries still pending, by channel:
+	// the outbox's depth, due or not.
+	PendingDeliveries(ctx context.Context) (map[Channel]int, error)
 }
 
 // Tx is the write side of Store, valid only inside InNotifyTx.

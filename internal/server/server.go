@@ -35,6 +35,10 @@ type Config struct {
 	// Mount registers further routes (the protocol, the admin API, the
 	// console) on the server's mux.
 	Mount []func(*http.ServeMux)
+	// Wrap, when set, wraps the mux itself, inside the request ID,
+	// recovery and header middleware, so it sees the request the mux
+	// routed, pattern and all (metrics label requests by route).
+	Wrap func(http.Handler) http.Handler
 }
 
 // New returns the server's root handler.
@@ -76,7 +80,11 @@ func New(c Config) http.Handler {
 	for _, m := range c.Mount {
 		m(mux)
 	}
-	return reqid.Middleware(recoverer(log, secure(mux)))
+	var h http.Handler = mux
+	if c.Wrap != nil {
+		h = c.Wrap(mux)
+	}
+	return reqid.Middleware(recoverer(log, secure(h)))
 }
 
 // statusClientClosedRequest answers a request whose client went away

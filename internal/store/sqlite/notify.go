@@ -407,3 +407,26 @@ func (db *DB) FinishDelivery(ctx context.Context, a notify.Attempt, st notify.St
 	}
 	return nil
 }
+
+// PendingDeliveries counts the pending deliveries by channel, from the
+// outbox's index of pending rows.
+func (db *DB) PendingDeliveries(ctx context.Context) (map[notify.Channel]int, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT channel, count(*) FROM outbox WHERE status = 'pending' GROUP BY channel`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := map[notify.Channel]int{}
+	for rows.Next() {
+		var ch string
+		var n int
+		if err := rows.Scan(&ch, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: pending deliveries: %w", err)
+		}
+		out[notify.Channel(ch)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: pending deliveries: %w", err)
+	}
+	return out, nil
+}

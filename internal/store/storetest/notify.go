@@ -252,6 +252,11 @@ func testClaimAndFinish(t *testing.T, s store.Store) {
 	inNotifyTx(t, s, func(ctx context.Context, tx notify.Tx) error {
 		return tx.AddDeliveries(ctx, []notify.Delivery{a, b, hook})
 	})
+	pending, err := s.PendingDeliveries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEqual(t, "pending deliveries", pending, map[notify.Channel]int{notify.ChannelEmail: 2, notify.ChannelWebhook: 1})
 	lease := at(2 * time.Minute)
 	claimed, err := s.ClaimDeliveries(ctx, notify.ChannelEmail, at(time.Minute), lease, 10)
 	if err != nil {
@@ -287,6 +292,12 @@ func testClaimAndFinish(t *testing.T, s store.Store) {
 		{DeliveryID: "dlv_a", At: stored(at(3 * time.Minute)), Detail: "451 try later"},
 		{DeliveryID: "dlv_a", At: stored(at(11 * time.Minute)), OK: true, Detail: "accepted"},
 	})
+	// Sent is no longer pending; leased still is.
+	if pending, err := s.PendingDeliveries(ctx); err != nil {
+		t.Fatal(err)
+	} else {
+		checkEqual(t, "pending deliveries after one was sent", pending, map[notify.Channel]int{notify.ChannelEmail: 1, notify.ChannelWebhook: 1})
+	}
 	if more, _ := s.ClaimDeliveries(ctx, notify.ChannelEmail, at(24*time.Hour), at(25*time.Hour), 10); len(more) != 1 || more[0].ID != "dlv_b" {
 		t.Errorf("a sent delivery was claimed, or the due one was not: %+v", more)
 	}
