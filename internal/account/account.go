@@ -168,6 +168,11 @@ type Repository interface {
 	User(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, tenantID, email string) (*User, error)
 	UpdateUser(ctx context.Context, u *User) error
+	// RenewPasswordHash replaces the user's password hash with renewed
+	// only while it is still old: a password changed in the meantime is
+	// kept, and no error says so. It changes nothing else (the user's
+	// update time included): the password is the same.
+	RenewPasswordHash(ctx context.Context, userID, old, renewed string) error
 	// Users returns a tenant's users ordered by email.
 	Users(ctx context.Context, tenantID string) ([]User, error)
 	// Divisions returns a tenant's divisions, the home division first and

@@ -78,6 +78,10 @@ type Sessions struct {
 	Random   io.Reader
 	TTL      time.Duration
 	OnRevoke func([]token.Revocation)
+	// Hash is the argon2id cost passwords are kept at (the zero value
+	// means argon2id.Default, as for Users): a password verified against
+	// a hash of other parameters is hashed anew and stored.
+	Hash argon2id.Params
 
 	dummyOnce sync.Once
 	dummy     string
@@ -128,9 +132,12 @@ func (s *Sessions) CheckPassword(ctx context.Context, tenantID, email, password 
 		s.verifyDummy(password)
 		return nil, &LoginFailure{Reason: FailBadPassword, User: u}
 	}
-	ok, err := argon2id.Verify(u.PasswordHash, password)
+	ok, err := argon2id.VerifyContext(ctx, u.PasswordHash, password)
 	if err != nil {
 		return nil, fmt.Errorf("account: verifying the password of %s: %w", u.ID, err)
+	}
+	if ok {
+		s.renewHash(ctx, u, password)
 	}
 	switch {
 	case !ok:
@@ -180,10 +187,39 @@ func markAdmin(e *audit.Event, u *User) {
 	}
 }
 
+func (s *Sessions) params() argon2id.Params {
+	if s.Hash == (argon2id.Params{}) {
+		return argon2id.Default
+	}
+	return s.Hash
+}
+
+// renewHash stores a fresh hash of the password just verified when u's
+// was made with other parameters: hashes made before the parameters
+// changed (argon2id.Previous took 64 MiB a check) move to the current
+// ones as their users sign in. Until a user does, a wrong password for
+// them costs the old parameters' time, unlike an unknown email's: the
+// renewal is what closes that difference. It is best effort: a failure
+// leaves the old hash, which keeps working, to be renewed at the next
+// sign-in.
+func (s *Sessions) renewHash(ctx context.Context, u *User, password string) {
+	p := s.params()
+	if !argon2id.NeedsRehash(u.PasswordHash, p) {
+		return
+	}
+	renewed, err := argon2id.HashContext(ctx, s.random(), password, p)
+	if err != nil {
+		return
+	}
+	if s.Repo.RenewPasswordHash(ctx, u.ID, u.PasswordHash, renewed) == nil {
+		u.PasswordHash = renewed
+	}
+}
+
 // verifyDummy spends one argon2id verification on nothing.
 func (s *Sessions) verifyDummy(password string) {
 	s.dummyOnce.Do(func() {
-		s.dummy, _ = argon2id.Hash(s.random(), "latchkey-timing-equaliser", argon2id.Default)
+		s.dummy, _ = argon2id.Hash(s.random(), "latchkey-timing-equaliser", s.params())
 	})
 	if len(password) > MaxPasswordLen {
 		password = password[:MaxPasswordLen]

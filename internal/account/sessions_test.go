@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
+	"github.com/latchkey/latchkey/internal/argon2id"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/token"
@@ -181,5 +182,54 @@ func TestConsentsInMemoryStore(t *testing.T) {
 	c, err := db.Consent(ctx, u.ID, "app")
 	if err != nil || !slices.Equal(c.Scopes, []string{"email", "openid"}) || !c.LastAt.Equal(now) {
 		t.Fatalf("consent %+v %v", c, err)
+	}
+}
+
+// A password verified against a hash of other parameters than the
+// current ones is hashed anew at the sign-in and stored; a wrong password
+// renews nothing, and a hash already current is left as it is.
+func TestSignInRenewsHashesOfOtherParameters(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	const password = "correct horse battery"
+	u, err := f.users.Create(ctx, f.op, account.NewUser{Email: "ana@example.com", Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := getUser(t, f, u.ID)
+	current := argon2id.Params{Time: 1, Memory: 128, Threads: 1, KeyLen: 32}
+	sessions := &account.Sessions{Repo: f.db, Now: f.sessions.Now, Hash: current}
+	if !argon2id.NeedsRehash(old.PasswordHash, current) {
+		t.Fatal("the fixture's hash already has the current parameters")
+	}
+
+	if _, err := sessions.CheckPassword(ctx, "ten_home", u.Email, "wrong horse battery"); !errors.Is(err, account.ErrBadCredentials) {
+		t.Fatalf("a wrong password: %v", err)
+	}
+	if got := getUser(t, f, u.ID); got.PasswordHash != old.PasswordHash {
+		t.Error("a wrong password renewed the hash")
+	}
+
+	signedIn, err := sessions.CheckPassword(ctx, "ten_home", u.Email, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed := getUser(t, f, u.ID)
+	if renewed.PasswordHash == old.PasswordHash || argon2id.NeedsRehash(renewed.PasswordHash, current) ||
+		signedIn.PasswordHash != renewed.PasswordHash {
+		t.Fatalf("after the sign-in the hash is %q (returned %q), want one of %+v", renewed.PasswordHash, signedIn.PasswordHash, current)
+	}
+	if ok, err := argon2id.Verify(renewed.PasswordHash, password); !ok || err != nil {
+		t.Fatalf("the renewed hash does not verify the password: %t, %v", ok, err)
+	}
+	if !renewed.UpdatedAt.Equal(old.UpdatedAt) {
+		t.Errorf("the renewal moved the update time from %v to %v: nothing a person changed", old.UpdatedAt, renewed.UpdatedAt)
+	}
+
+	if _, err := sessions.CheckPassword(ctx, "ten_home", u.Email, password); err != nil {
+		t.Fatal(err)
+	}
+	if got := getUser(t, f, u.ID); got.PasswordHash != renewed.PasswordHash {
+		t.Error("a current hash was renewed again")
 	}
 }

@@ -44,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 	clock := func() time.Time { return f.now }
 	onRevoke := func(r []token.Revocation) { f.revoked = append(f.revoked, r...) }
 	f.users = &account.Users{Repo: db, Now: clock, Hash: cheap, OnRevoke: onRevoke}
-	f.sessions = &account.Sessions{Repo: db, Now: clock, OnRevoke: onRevoke}
+	f.sessions = &account.Sessions{Repo: db, Now: clock, Hash: cheap, OnRevoke: onRevoke}
 	return f
 }
 

@@ -242,6 +242,15 @@ func updateUser(ctx context.Context, q querier, u *account.User) error {
 	return nil
 }
 
+// RenewPasswordHash replaces a password hash that is still old.
+func (db *DB) RenewPasswordHash(ctx context.Context, userID, old, renewed string) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3`,
+		renewed, userID, old); err != nil {
+		return fmt.Errorf("postgres: renew password hash: %w", err)
+	}
+	return nil
+}
+
 // Users returns a tenant's users ordered by email.
 func (db *DB) Users(ctx context.Context, tenantID string) ([]account.User, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 ORDER BY email, id`, tenantID)

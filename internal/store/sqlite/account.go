@@ -248,6 +248,15 @@ func updateUser(ctx context.Context, q querier, u *account.User) error {
 	return nil
 }
 
+// RenewPasswordHash replaces a password hash that is still old.
+func (db *DB) RenewPasswordHash(ctx context.Context, userID, old, renewed string) error {
+	if _, err := db.write.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
+		renewed, userID, old); err != nil {
+		return fmt.Errorf("sqlite: renew password hash: %w", err)
+	}
+	return nil
+}
+
 // Users returns a tenant's users ordered by email.
 func (db *DB) Users(ctx context.Context, tenantID string) ([]account.User, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = ? ORDER BY email, id`, tenantID)

@@ -18,6 +18,36 @@ var accountTests = []test{
 	{"Users", testUsers},
 	{"UserEmailUniquePerTenant", testUserEmailUnique},
 	{"UpdateUser", testUpdateUser},
+	{"RenewPasswordHash", testRenewPasswordHash},
+}
+
+// testRenewPasswordHash: a hash is renewed only while it is the one the
+// caller verified, and nothing else of the user changes.
+func testRenewPasswordHash(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser("ten_a", "usr_1", "one@example.com")
+	u.PasswordHash = "$argon2id$old"
+	createUsers(t, s, u)
+	if err := s.RenewPasswordHash(ctx, u.ID, "$argon2id$old", "$argon2id$renewed"); err != nil {
+		t.Fatal(err)
+	}
+	want := storedUser(u)
+	want.PasswordHash = "$argon2id$renewed"
+	got, err := s.User(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEqual(t, "renewed user", got, want)
+	// The password changed since the verification: kept.
+	if err := s.RenewPasswordHash(ctx, u.ID, "$argon2id$old", "$argon2id$stale"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.User(ctx, u.ID); got.PasswordHash != "$argon2id$renewed" {
+		t.Errorf("a stale renewal overwrote the hash: %q", got.PasswordHash)
+	}
+	if err := s.RenewPasswordHash(ctx, "usr_missing", "a", "b"); err != nil {
+		t.Errorf("RenewPasswordHash(missing): %v", err)
+	}
 }
 
 func testTenants(t *testing.T, s store.Store) {
