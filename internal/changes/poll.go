@@ -49,7 +49,9 @@ type Poller struct {
 	Retain time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Logger receives given-up gaps at debug level. Nil discards them.
+	// Logger receives given-up gaps at debug level, and one line each
+	// when Step starts failing and when it succeeds again. Nil discards
+	// them.
 	Logger *slog.Logger
 
 	mu        sync.Mutex // serializes Start, Poll, Step and Prune
@@ -58,6 +60,11 @@ type Poller struct {
 	resync    bool      // the next batch must be a Resync
 	lastRead  time.Time // the last successful read of the log
 	lastPrune time.Time
+	// synced is when the caches last matched the log: Start, or the
+	// start of the last Step that succeeded. stale is set while Steps
+	// fail.
+	synced time.Time
+	stale  bool
 }
 
 var _ Source = (*Poller)(nil)
@@ -103,7 +110,11 @@ func (p *Poller) logger() *slog.Logger {
 func (p *Poller) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.startLocked(ctx)
+	if err := p.startLocked(ctx); err != nil {
+		return err
+	}
+	p.synced = p.now()
+	return nil
 }
 
 func (p *Poller) startLocked(ctx context.Context) error {
@@ -173,9 +184,34 @@ func (p *Poller) pollLocked(ctx context.Context) (Batch, error) {
 
 // Step polls once and applies what is new to a. When a fails, the next
 // batch is a Resync, so nothing it left unapplied is lost.
+//
+// While Steps fail (the database is away, most often), the caches stay as
+// the last Step left them, and the revocation list among them is what
+// introspection and bearer checks go on answering with: Step logs that
+// once at warning level when it first fails, with the time the caches
+// last matched the log, and once when a Step succeeds again.
 func (p *Poller) Step(ctx context.Context, a Applier) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	start := p.now()
+	err := p.stepLocked(ctx, a)
+	switch {
+	case err == nil:
+		if p.stale {
+			p.logger().Info("the change log is read again: the revocation list is current",
+				"stale_for", start.Sub(p.synced).Round(time.Millisecond).String())
+		}
+		p.stale, p.synced = false, start
+	case !p.stale && ctx.Err() == nil:
+		p.stale = true
+		p.logger().Warn("the change log cannot be read: introspection answers with the revocation list last loaded (stale), "+
+			"and changes other instances make are not seen, until it can",
+			"loaded_at", p.synced, "err", err)
+	}
+	return err
+}
+
+func (p *Poller) stepLocked(ctx context.Context, a Applier) error {
 	b, err := p.pollLocked(ctx)
 	if err != nil {
 		return err

@@ -1,11 +1,15 @@
 package changes_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -200,5 +204,65 @@ func TestPollerPrunesTheLog(t *testing.T) {
 	}
 	if n := count(); n != 1 {
 		t.Fatalf("%d rows after pruning, want 1 (the latest is kept)", n)
+	}
+}
+
+// downLog is a change log whose reads fail while down is set.
+type downLog struct {
+	changes.Log
+	down bool
+}
+
+func (l *downLog) Changes(ctx context.Context, after int64, missing []int64, limit int) ([]changes.Change, error) {
+	if l.down {
+		return nil, errors.New("database is down")
+	}
+	return l.Log.Changes(ctx, after, missing, limit)
+}
+
+func TestPollerLogsStalenessOncePerOutage(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	l := &downLog{Log: openSQLite(t)}
+	p := &changes.Poller{Log: l, Now: clk.Now, Logger: log}
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	nothing := changes.ApplierFunc(func(context.Context, changes.Batch) error { return nil })
+	step := func() error { clk.Advance(time.Second); return p.Step(t.Context(), nothing) }
+	if err := step(); err != nil {
+		t.Fatal(err)
+	}
+	synced := clk.Now()
+	l.down = true
+	for range 5 {
+		if err := step(); err == nil {
+			t.Fatal("Step hid the log's error")
+		}
+	}
+	l.down = false
+	for range 2 {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var lines []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		lines = append(lines, rec)
+	}
+	if len(lines) != 2 {
+		t.Fatalf("five failed Steps and two good ones logged %d lines, want one as staleness began and one as it ended:\n%s", len(lines), buf.String())
+	}
+	if lines[0]["level"] != "WARN" || !strings.Contains(lines[0]["msg"].(string), "revocation list last loaded (stale)") ||
+		lines[0]["loaded_at"] != synced.Format(time.RFC3339Nano) {
+		t.Errorf("first line %v, want a warning naming the list stale as loaded at %s", lines[0], synced.Format(time.RFC3339Nano))
+	}
+	if lines[1]["level"] != "INFO" || lines[1]["stale_for"] != "6s" {
+		t.Errorf("second line %v, want the list current again after 6s", lines[1])
 	}
 }
