@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -315,10 +316,17 @@ type logRecord struct {
 
 // errorLines returns the log's ERROR records written from from to to.
 func errorLines(log string, from, to time.Time) []logRecord {
+	return logged(log, "ERROR", "", from, to)
+}
+
+// logged returns the log's records at level whose message contains msg,
+// written from from to to.
+func logged(log, level, msg string, from, to time.Time) []logRecord {
 	var out []logRecord
 	for _, l := range strings.Split(log, "\n") {
 		var r logRecord
-		if json.Unmarshal([]byte(l), &r) != nil || r.Level != "ERROR" || r.Time.Before(from) || r.Time.After(to) {
+		if json.Unmarshal([]byte(l), &r) != nil || r.Level != level || !strings.Contains(r.Msg, msg) ||
+			r.Time.Before(from) || r.Time.After(to) {
 			continue
 		}
 		r.line = l
@@ -656,4 +664,163 @@ func TestKillDuringAdminWrites(t *testing.T) {
 		}
 	}
 	s.run("", "audit", "verify", "--all-tenants").expect(t, "audit verify after the kill", 0, "verified")
+}
+
+// TestOutageServesFromMemory stops PostgreSQL under a server whose client
+// cache is on: what memory can answer safely goes on being answered (keys,
+// discovery, tokens for cached clients, introspection of JWTs against the
+// last revocation list, logged stale once), everything else is a 503 with
+// Retry-After, and a cached client is trusted no longer than the cache's
+// TTL.
+func TestOutageServesFromMemory(t *testing.T) {
+	// Long enough for the checks from memory to run well inside it, short
+	// enough that the test can wait for it to pass.
+	const ttl = 8 * time.Second
+	const poll = 250 * time.Millisecond
+	pg := testpg.StartServer(t)
+	env := maps.Clone(faultEnv)
+	env["LATCHKEY_CLIENT_CACHE_TTL"] = ttl.String()
+	env["LATCHKEY_CHANGE_POLL"] = poll.String()
+	in := start(t, ownedDatabase(t, pg.CreateDatabase(t, "latchkey")), env)
+	id, secret := in.createClient(t, "--name", "Cached", "--grant-type", "client_credentials")
+	rs, rsSecret := in.createClient(t, "--name", "API", "--grant-type", "client_credentials", "--role", "resource_server")
+	cold, coldSecret := in.createClient(t, "--name", "Never used", "--grant-type", "client_credentials")
+
+	var outs []outcome
+	do := func(o outcome) outcome { outs = append(outs, o); return o }
+	get := func(what, path string) outcome {
+		req, _ := http.NewRequest("GET", in.url+path, nil)
+		return do(send(what, req))
+	}
+	tokenFor := func(id, secret string) outcome { return do(tokenRequest(in.url, id, secret)()) }
+	introspect := func(tok string) outcome { return do(introspectRequest(in.url, rs, rsSecret, tok)()) }
+	active := func(o outcome) bool {
+		var v struct {
+			Active bool `json:"active"`
+		}
+		return o.status == 200 && json.Unmarshal(o.body, &v) == nil && v.Active
+	}
+	accessToken := func(o outcome) string {
+		var v struct {
+			AccessToken string `json:"access_token"`
+		}
+		json.Unmarshal(o.body, &v)
+		return v.AccessToken
+	}
+	unavailable := func(what string, o outcome) {
+		t.Helper()
+		if o.status != http.StatusServiceUnavailable || o.retryAfter == "" {
+			t.Errorf("%s: %s (Retry-After %q), want 503 with Retry-After", what, o, o.retryAfter)
+		}
+	}
+
+	// The change log tells the server of the clients just made, and an
+	// invalidation that lands while a client loads keeps it out of the
+	// cache: warm the cache again once the log has been read.
+	tok := accessToken(tokenFor(id, secret))
+	revoked := accessToken(tokenFor(id, secret))
+	revokeAt(t, in.url, id, secret, revoked)
+	introspect(tok)
+	time.Sleep(4 * poll)
+	tokenFor(id, secret)
+	if o := introspect(tok); !active(o) {
+		t.Fatalf("introspection before the outage: %s", o)
+	}
+	if o := introspect(revoked); o.status != 200 || active(o) {
+		t.Fatalf("introspection of the revoked token before the outage: %s", o)
+	}
+	warm := time.Now()
+
+	stopping := time.Now()
+	pg.Stop(t)
+	// A request that needs the database, so that the server learns it is
+	// gone as a busy one would.
+	unavailable("token for a client not in the cache", tokenFor(cold, coldSecret))
+	eventually(t, "/readyz 503", func() bool { return get("readyz", "/readyz").status == 503 })
+
+	if o := get("jwks", "/.well-known/jwks.json"); o.status != 200 {
+		t.Errorf("JWKS during the outage: %s", o)
+	}
+	if o := get("discovery", "/.well-known/oauth-authorization-server"); o.status != 200 {
+		t.Errorf("discovery during the outage: %s", o)
+	}
+	fresh := tokenFor(id, secret)
+	if fresh.status != 200 {
+		t.Fatalf("token for a cached client during the outage: %s", fresh)
+	}
+	verifyAgainstJWKS(t, in.url, accessToken(fresh), id)
+	// Many introspections, one stale line.
+	for range 10 {
+		if o := introspect(tok); !active(o) {
+			t.Errorf("introspection of a token issued before the outage: %s", o)
+			break
+		}
+	}
+	if o := introspect(accessToken(fresh)); !active(o) {
+		t.Errorf("introspection of a token issued during the outage: %s", o)
+	}
+	if o := introspect(revoked); o.status != 200 || active(o) {
+		t.Errorf("introspection of a token revoked before the outage: %s", o)
+	}
+	unavailable("token for a client not in the cache", tokenFor(cold, coldSecret))
+	if time.Since(warm) >= ttl {
+		t.Fatalf("the checks from memory took %s, longer than the cache's TTL %s: they prove nothing", time.Since(warm), ttl)
+	}
+
+	// Once the TTL is over, a cached client needs the database too.
+	time.Sleep(time.Until(warm.Add(ttl + poll)))
+	unavailable("token for a client whose cache entry expired", tokenFor(id, secret))
+	unavailable("introspection by a client whose cache entry expired", introspect(tok))
+
+	back := time.Now()
+	pg.Start(t)
+	started := time.Now()
+	var recovered time.Time
+	deadline := started.Add(recoveryLimit)
+	for recovered.IsZero() && time.Now().Before(deadline) {
+		if o := tokenFor(cold, coldSecret); o.status == 200 {
+			recovered = o.end
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if recovered.IsZero() {
+		t.Fatalf("no token for the uncached client within %s of PostgreSQL's restart", recoveryLimit)
+	}
+	t.Logf("recovered in %s after PostgreSQL accepted connections again (outage %s)",
+		recovered.Sub(started).Round(time.Millisecond), back.Sub(stopping).Round(time.Millisecond))
+	if o := tokenFor(id, secret); o.status != 200 {
+		t.Errorf("token for the cached client after recovery: %s", o)
+	}
+	if o := introspect(tok); !active(o) {
+		t.Errorf("introspection after recovery: %s", o)
+	}
+	if o := introspect(revoked); o.status != 200 || active(o) {
+		t.Errorf("introspection of the revoked token after recovery: %s", o)
+	}
+	pollReady(t, in.url)
+
+	t.Logf("answers: %s", tally(outs))
+	for _, o := range outs {
+		if o.status >= 500 && o.status != http.StatusServiceUnavailable || o.status == 0 {
+			t.Errorf("an answer neither a success nor a 503: %s", o)
+		}
+	}
+	log := in.stderr.String()
+	eventually(t, "the log to say the revocation list is current again", func() bool {
+		return len(logged(in.stderr.String(), "INFO", "the revocation list is current", started, time.Now())) == 1
+	})
+	stale := logged(log, "WARN", "revocation list last loaded (stale)", stopping, recovered)
+	if len(stale) != 1 {
+		t.Errorf("the outage logged %d lines naming the revocation list stale, want 1: %v", len(stale), stale)
+	} else {
+		var r struct {
+			LoadedAt time.Time `json:"loaded_at"`
+		}
+		json.Unmarshal([]byte(stale[0].line), &r)
+		if r.LoadedAt.After(stopping) || r.LoadedAt.Before(warm.Add(-ttl)) {
+			t.Errorf("the stale line says the list was loaded at %s; PostgreSQL stopped at %s", r.LoadedAt, stopping)
+		}
+	}
+	checkErrorLines(t, log, stopping, recovered, len(outs))
 }
