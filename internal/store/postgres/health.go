@@ -23,7 +23,7 @@ import (
 // the database at once do not knock on it in step.
 const (
 	probeMin = 100 * time.Millisecond
-	probeMax = 5 * time.Second
+	probeMax = 2 * time.Second
 	// heartbeatEvery is how often an idle store checks that the database
 	// still answers, so that readiness fails soon after an outage begins
 	// even when no request is there to notice it.
