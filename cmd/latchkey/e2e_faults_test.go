@@ -685,6 +685,9 @@ func TestOutageServesFromMemory(t *testing.T) {
 	id, secret := in.createClient(t, "--name", "Cached", "--grant-type", "client_credentials")
 	rs, rsSecret := in.createClient(t, "--name", "API", "--grant-type", "client_credentials", "--role", "resource_server")
 	cold, coldSecret := in.createClient(t, "--name", "Never used", "--grant-type", "client_credentials")
+	// Opaque tokens are stored: issuing and introspecting one needs the
+	// database, cached client or not.
+	opq, opqSecret := in.createClient(t, "--name", "Opaque", "--grant-type", "client_credentials", "--token-format", "opaque")
 
 	var outs []outcome
 	do := func(o outcome) outcome { outs = append(outs, o); return o }
@@ -723,6 +726,7 @@ func TestOutageServesFromMemory(t *testing.T) {
 	introspect(tok)
 	time.Sleep(4 * poll)
 	tokenFor(id, secret)
+	opaque := accessToken(tokenFor(opq, opqSecret))
 	if o := introspect(tok); !active(o) {
 		t.Fatalf("introspection before the outage: %s", o)
 	}
@@ -763,6 +767,8 @@ func TestOutageServesFromMemory(t *testing.T) {
 		t.Errorf("introspection of a token revoked before the outage: %s", o)
 	}
 	unavailable("token for a client not in the cache", tokenFor(cold, coldSecret))
+	unavailable("opaque token for a cached client", tokenFor(opq, opqSecret))
+	unavailable("introspection of an opaque token", introspect(opaque))
 	if time.Since(warm) >= ttl {
 		t.Fatalf("the checks from memory took %s, longer than the cache's TTL %s: they prove nothing", time.Since(warm), ttl)
 	}
@@ -797,6 +803,9 @@ func TestOutageServesFromMemory(t *testing.T) {
 	}
 	if o := introspect(revoked); o.status != 200 || active(o) {
 		t.Errorf("introspection of the revoked token after recovery: %s", o)
+	}
+	if o := introspect(opaque); !active(o) {
+		t.Errorf("introspection of the opaque token after recovery: %s", o)
 	}
 	pollReady(t, in.url)
 
