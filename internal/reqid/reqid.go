@@ -1,6 +1,8 @@
 // Package reqid gives every HTTP request an ID that its log lines, its
 // audit events and its response (the X-Request-Id header) share, so an
 // operator can follow one request from a caller's report to the trail.
+// It also places the request in a W3C trace (the traceparent header), so
+// the log lines of a request can be found from a caller's tracing system.
 package reqid
 
 import (
@@ -27,15 +29,20 @@ func With(ctx context.Context, id string) context.Context { return context.WithV
 
 // Middleware gives each request an ID: the caller's X-Request-Id when it
 // is a short token of safe characters (so a log line or audit event never
-// carries what a caller smuggled in), else a fresh random one.
+// carries what a caller smuggled in), else a fresh random one. It also
+// gives each request a trace: the caller's, as a valid traceparent names
+// it, else a new one; and a span of this server's own. The response's
+// traceparent names that span.
 func Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(Header)
 		if !valid(id) {
 			id = New()
 		}
+		t := traceOf(r.Header)
 		w.Header().Set(Header, id)
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), id)))
+		w.Header().Set(TraceHeader, t.String())
+		next.ServeHTTP(w, r.WithContext(WithTrace(With(r.Context(), id), t)))
 	})
 }
 
