@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/reqid"
 
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/cobra"
@@ -392,9 +393,9 @@ func (c *config) logger(w interface{ Write([]byte) (int, error) }) (*slog.Logger
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch c.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(reqid.LogHandler(slog.NewTextHandler(w, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(reqid.LogHandler(slog.NewJSONHandler(w, opts))), nil
 	}
 	return nil, usageError{msg: fmt.Sprintf("--log-format %q: use text or json", c.logFormat)}
 }

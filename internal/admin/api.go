@@ -237,7 +237,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, c *call, err error) {
 	}
 	prob, known := Classify(err)
 	if !known {
-		a.log().Error("admin API request failed", "method", r.Method, "path", r.URL.Path,
+		a.log().ErrorContext(r.Context(), "admin API request failed", "method", r.Method, "path", r.URL.Path,
 			"request_id", c.requestID, "err", err)
 	}
 	writeProblem(w, prob)

@@ -68,7 +68,7 @@ func (a *API) principal(r *http.Request, reqID, addr string) (*call, *Problem) {
 	if err != nil {
 		p, known := Classify(err)
 		if !known {
-			a.log().Error("admin API authentication failed", "request_id", reqID, "err", err)
+			a.log().ErrorContext(r.Context(), "admin API authentication failed", "request_id", reqID, "err", err)
 		}
 		return nil, &p
 	}
@@ -80,7 +80,7 @@ func (a *API) principal(r *http.Request, reqID, addr string) (*call, *Problem) {
 	failed := func(what string, err error) (*call, *Problem) {
 		p, known := Classify(err)
 		if !known {
-			a.log().Error("admin API: "+what, "request_id", reqID, "err", err)
+			a.log().ErrorContext(r.Context(), "admin API: "+what, "request_id", reqID, "err", err)
 		}
 		return nil, &p
 	}

@@ -93,7 +93,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 		// Not an ID this server could have issued: no lookup, and no cache
 		// entry or per-ID counter for an attacker to fill memory with.
 		wait := s.limiter.Attempt(now, keys...)
-		return nil, nil, s.refuse(tenantID, cred, addr, wait, &client.AuthFailure{Reason: client.FailUnknownClient}, "")
+		return nil, nil, s.refuse(ctx, tenantID, cred, addr, wait, &client.AuthFailure{Reason: client.FailUnknownClient}, "")
 	}
 	keys = append(keys, "client:"+cred.clientID)
 	wait := s.limiter.Attempt(now, keys...)
@@ -120,12 +120,12 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 		if lerr != nil {
 			err = lerr
 		} else if want != "" && string(want) != cred.method {
-			return nil, nil, s.refuse(tenantID, cred, addr, wait, &client.AuthFailure{Reason: reasonWrongMethod}, want)
+			return nil, nil, s.refuse(ctx, tenantID, cred, addr, wait, &client.AuthFailure{Reason: reasonWrongMethod}, want)
 		}
 	}
 	switch {
 	case errors.As(err, &fail):
-		return nil, nil, s.refuse(tenantID, cred, addr, wait, fail, "")
+		return nil, nil, s.refuse(ctx, tenantID, cred, addr, wait, fail, "")
 	case errors.Is(err, client.ErrBusy):
 		return nil, nil, oautherr.Busy(1)
 	case err != nil:
@@ -182,12 +182,12 @@ var methodHints = map[client.AuthMethod]string{
 // the audit trail, and words the response: 429 while the caller is over
 // the limit, else invalid_client, naming the client's own method when
 // want is set (the caller used another).
-func (s *Server) refuse(tenantID string, cred credentials, addr string, wait int, fail *client.AuthFailure, want client.AuthMethod) *oautherr.Error {
+func (s *Server) refuse(ctx context.Context, tenantID string, cred credentials, addr string, wait int, fail *client.AuthFailure, want client.AuthMethod) *oautherr.Error {
 	reason := string(fail.Reason)
 	if wait > 0 {
 		reason = "rate_limited" // over the limit: no costly check was made
 	}
-	s.Logger.Info("client authentication failed", "client_id", presentedClientID(cred.clientID),
+	s.Logger.InfoContext(ctx, "client authentication failed", "client_id", presentedClientID(cred.clientID),
 		"reason", reason, "method", cred.method, "addr", addr)
 	if s.OnAuthFailure != nil {
 		s.OnAuthFailure(presentedClientID(cred.clientID), addr, reason)

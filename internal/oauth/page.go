@@ -73,7 +73,7 @@ func (s *Server) pageFailed(w http.ResponseWriter, r *http.Request, err error) {
 		writePage(w, http.StatusServiceUnavailable, "The server cannot reach its database just now.")
 		return
 	}
-	s.Logger.Error("request failed", "path", r.URL.Path, "err", err)
+	s.Logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
 	writePage(w, http.StatusInternalServerError, "The server could not finish the request.")
 }
 

@@ -60,7 +60,7 @@ func failure(log *slog.Logger, r *http.Request, err error) *oautherr.Error {
 		log.Debug("database unavailable", "path", r.URL.Path, "err", err)
 		return oautherr.Unavailable(errs.RetryAfter)
 	}
-	log.Error("request failed", "path", r.URL.Path, "err", err)
+	log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
 	return oautherr.ServerError()
 }
 

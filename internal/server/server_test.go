@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/reqid"
 )
 
 type pinger struct{ err error }
@@ -96,5 +98,29 @@ func TestReadinessFromTheStoresState(t *testing.T) {
 	r := get()
 	if r.Code != 503 || r.Header().Get("Retry-After") == "" || db.asked || strings.Contains(r.Body.String(), "dial") {
 		t.Fatalf("unreachable: readyz %d Retry-After %q pinged %v body %q", r.Code, r.Header().Get("Retry-After"), db.asked, r.Body)
+	}
+}
+
+// TestTraceOfAPanic checks that a request's trace reaches both its
+// response and the log line of its failure, so a caller's trace leads to it.
+func TestTraceOfAPanic(t *testing.T) {
+	var logged strings.Builder
+	log := slog.New(reqid.LogHandler(slog.NewJSONHandler(&logged, nil)))
+	h := New(Config{DB: &pinger{}, Logger: log, Mount: []func(*http.ServeMux){func(m *http.ServeMux) {
+		m.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	}}})
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req := httptest.NewRequest("GET", "/boom", nil)
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	tp := rec.Header().Get("traceparent")
+	if rec.Code != 500 || !strings.HasPrefix(tp, "00-"+traceID+"-") || !strings.HasSuffix(tp, "-01") {
+		t.Fatalf("%d, traceparent %q", rec.Code, tp)
+	}
+	span := strings.Split(tp, "-")[2]
+	if !strings.Contains(logged.String(), `"trace_id":"`+traceID+`","span_id":"`+span+`"`) ||
+		!strings.Contains(logged.String(), `"request_id":"`+rec.Header().Get(reqid.Header)+`"`) {
+		t.Errorf("log %s lacks the trace of response %q", logged.String(), tp)
 	}
 }
