@@ -50,6 +50,15 @@ func testEnv(kv map[string]string) env {
 // and stops it (gracefully, as SIGTERM would) at cleanup.
 func start(t *testing.T, db database, kv map[string]string) *instance {
 	t.Helper()
+	in, _ := launch(t, db, kv)
+	return in
+}
+
+// launch is start that also returns stop: it begins the graceful shutdown
+// SIGTERM would, waits for serve to return and gives its exit code. A
+// test may call it before cleanup does.
+func launch(t *testing.T, db database, kv map[string]string) (*instance, func() int) {
+	t.Helper()
 	kv = db.with(kv)
 	dir := db.dir
 	kv["LATCHKEY_ADDR"] = "127.0.0.1:0"
@@ -74,13 +83,16 @@ func start(t *testing.T, db database, kv map[string]string) *instance {
 		cli["LATCHKEY_ISSUER"] = in.url
 	}
 	in.env = testEnv(cli)
-	t.Cleanup(func() {
+	stop := sync.OnceValue(func() int {
 		cancel()
-		if code := <-done; code != 0 {
+		return <-done
+	})
+	t.Cleanup(func() {
+		if code := stop(); code != 0 {
 			t.Errorf("serve exited with %d: %s", code, in.stderr)
 		}
 	})
-	return in
+	return in, stop
 }
 
 // cli runs a latchkey command against the instance's database.
