@@ -9,7 +9,10 @@ import (
 
 // TraceHeader is the W3C Trace Context header
 // (https://www.w3.org/TR/trace-context/) a caller names its trace in, and
-// the response header that names this server's span in it.
+// the response header that names this server's span in it. Its companion
+// tracestate is neither read nor returned: it carries tracing vendors'
+// data for the services a request calls on, and this server calls none
+// while answering one.
 const TraceHeader = "Traceparent"
 
 // Trace is a request's place in a W3C trace: the trace it belongs to and
