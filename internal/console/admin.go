@@ -331,12 +331,12 @@ func (p *Pages) renderConsole(w http.ResponseWriter, r *http.Request, status int
 	var buf bytes.Buffer
 	t := p.consolePages[name]
 	if t == nil {
-		p.cfg.Logger.Error("no console template", "page", name)
+		p.cfg.Logger.ErrorContext(r.Context(), "no console template", "page", name)
 		http.Error(w, msgServerError.Text, http.StatusInternalServerError)
 		return
 	}
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
-		p.cfg.Logger.Error("rendering a console page", "page", name, "err", err)
+		p.cfg.Logger.ErrorContext(r.Context(), "rendering a console page", "page", name, "err", err)
 		buf.Reset()
 		v.Page = msgServerError
 		status = http.StatusInternalServerError

@@ -329,7 +329,7 @@ func (p *Pages) auditActorID(r *http.Request, d *desk, actor string) (id, msg st
 	case isNotFound(err):
 		return "", "No user you manage has this email: enter the actor's ID instead."
 	}
-	p.cfg.Logger.Error("finding an audit actor", "err", err)
+	p.cfg.Logger.ErrorContext(r.Context(), "finding an audit actor", "err", err)
 	return "", "This email could not be looked up: enter the actor's ID instead."
 }
 

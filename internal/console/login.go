@@ -155,7 +155,7 @@ func (p *Pages) auditFailure(r *http.Request, s *site, email, addr string, err e
 		return
 	}
 	if err := p.cfg.Sessions.LoginFailed(r.Context(), s.tenant.ID, email, addr, fail); err != nil {
-		p.cfg.Logger.Error("auditing a failed sign-in", "tenant", s.tenant.ID, "err", err)
+		p.cfg.Logger.ErrorContext(r.Context(), "auditing a failed sign-in", "tenant", s.tenant.ID, "err", err)
 	}
 }
 

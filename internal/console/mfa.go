@@ -324,7 +324,7 @@ func (p *Pages) mfa(w http.ResponseWriter, r *http.Request, s *site) {
 	case errors.Is(err, account.ErrCodeReplayed):
 		v.Error = msgReplayedCode
 	case errors.Is(err, account.ErrPasskeyRefused):
-		p.cfg.Logger.Info("passkey refused", "tenant", s.tenant.ID, "user", u.ID, "err", err)
+		p.cfg.Logger.InfoContext(ctx, "passkey refused", "tenant", s.tenant.ID, "user", u.ID, "err", err)
 		v.Error = msgPasskeyFailed
 	case err != nil:
 		lim.refund()

@@ -333,7 +333,7 @@ func (p *Pages) page(h siteHandler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				p.cfg.Logger.Error("panic serving an account page", "method", r.Method, "path", r.URL.Path, "panic", v)
+				p.cfg.Logger.ErrorContext(r.Context(), "panic serving an account page", "method", r.Method, "path", r.URL.Path, "panic", v)
 				p.message(w, r, &site{}, http.StatusInternalServerError, msgServerError)
 			}
 		}()
@@ -388,7 +388,7 @@ type view struct {
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
 	var buf bytes.Buffer
 	if err := p.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
-		p.cfg.Logger.Error("rendering an account page", "page", name, "err", err)
+		p.cfg.Logger.ErrorContext(r.Context(), "rendering an account page", "page", name, "err", err)
 		status, buf = http.StatusInternalServerError, bytes.Buffer{}
 		if name == "message" || p.pages["message"].ExecuteTemplate(&buf, "layout", view{Base: v.Base, Page: msgServerError}) != nil {
 			http.Error(w, msgServerError.Text, status)

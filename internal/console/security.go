@@ -398,7 +398,7 @@ func (p *Pages) security(w http.ResponseWriter, r *http.Request, s *site) {
 		}
 		_, codes, err := p.cfg.MFA.FinishPasskey(ctx, s.relyingParty(), u, handle, []byte(credential), addr)
 		if errors.Is(err, account.ErrPasskeyRefused) || errs.Fields(err) != nil {
-			p.cfg.Logger.Info("passkey registration refused", "tenant", s.tenant.ID, "user", u.ID, "err", err)
+			p.cfg.Logger.InfoContext(ctx, "passkey registration refused", "tenant", s.tenant.ID, "user", u.ID, "err", err)
 			v.Error, v.ErrorFor = "The passkey could not be added. Try again.", "passkey"
 			p.showSecurity(w, r, s, u, sess, http.StatusBadRequest, v)
 			return

@@ -167,7 +167,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ts *tenantSco
 		return
 	}
 	s.Usage.RecordAuthorization(c.ID, client.Authorization{At: now, UserID: u.ID, RedirectURI: req.RedirectURI})
-	s.Logger.Info("authorization code issued", "client_id", c.ID, "user_id", u.ID, "scope", strings.Join(req.Scopes, " "))
+	s.Logger.InfoContext(ctx, "authorization code issued", "client_id", c.ID, "user_id", u.ID, "scope", strings.Join(req.Scopes, " "))
 	v := url.Values{"code": {value}, "iss": {ts.issuer}}
 	if req.State != "" {
 		v.Set("state", req.State)

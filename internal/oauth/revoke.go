@@ -48,7 +48,7 @@ func (s *Server) revokeAccess(ctx context.Context, ts *tenantScope, c *client.Cl
 		return err
 	}
 	s.Revoked.Add(rv)
-	s.Logger.Info("token revoked", "client_id", c.ID, "jti", rv.TokenID)
+	s.Logger.InfoContext(ctx, "token revoked", "client_id", c.ID, "jti", rv.TokenID)
 	return nil
 }
 
@@ -83,6 +83,6 @@ func (s *Server) revokeRefresh(ctx context.Context, ts *tenantScope, c *client.C
 		return err
 	}
 	s.addRevocations(revs)
-	s.Logger.Info("refresh token revoked", "client_id", c.ID, "refresh_token_id", rt.ID, "access_tokens", len(revs))
+	s.Logger.InfoContext(ctx, "refresh token revoked", "client_id", c.ID, "refresh_token_id", rt.ID, "access_tokens", len(revs))
 	return nil
 }
