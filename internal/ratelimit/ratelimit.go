@@ -33,6 +33,9 @@ type Limiter struct {
 	seed      maphash.Seed
 	shards    []limiterShard
 	sets      uint64 // sets per shard
+
+	shared Shared // nil: this process counts alone
+	scope  string
 }
 
 // limiterWays is the number of slots a key may occupy; a set is scanned

@@ -34,6 +34,7 @@ import (
 	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/notify"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -56,6 +57,9 @@ type Store interface {
 	changes.Log
 	// Store keeps expiry warnings, the outbox and webhooks.
 	notify.Store
+	// Failures pools the failure limits' counts of every process on
+	// the database.
+	ratelimit.Failures
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -43,6 +43,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Stats", statsTests},
 		{"MFA", mfaTests},
 		{"Notify", notifyTests},
+		{"Failures", failureTests},
 	}
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {
