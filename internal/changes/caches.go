@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -29,8 +30,9 @@ type CatalogCache interface {
 // Caches is the Applier that keeps one process's caches up to date: a
 // changed client is forgotten (and read afresh when next used), new
 // revocations are read by token ID and merged into the in-memory list,
-// changed signing keys are reloaded, and a tenant whose roles changed has
-// its catalog forgotten. A Resync batch drops the client and catalog
+// changed signing keys are reloaded, a tenant whose roles changed has
+// its catalog forgotten, and a lockout another process announced is
+// passed to the failure limits. A Resync batch drops the client and catalog
 // caches and reloads the revocation list and every key set.
 type Caches struct {
 	// Clients is the client cache. Required.
@@ -45,6 +47,10 @@ type Caches struct {
 	// Catalogs, when set, is the cache of tenants' role catalogs: a
 	// tenant whose roles changed is forgotten.
 	Catalogs CatalogCache
+	// Lockouts, when set, learns the failure-limit lockouts other
+	// processes announce. A Resync drops none and reloads none: a missed
+	// lockout still refuses its key from the key's next pooled failure.
+	Lockouts *ratelimit.Pool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -81,6 +87,10 @@ func (c *Caches) Apply(ctx context.Context, b Batch) error {
 		case Role:
 			if c.Catalogs != nil {
 				c.Catalogs.Invalidate(ch.Key)
+			}
+		case Lockout:
+			if key, until, ok := ratelimit.ParseLockoutChange(ch.Key); ok && c.Lockouts != nil {
+				c.Lockouts.Announced(key, until, now)
 			}
 		}
 	}

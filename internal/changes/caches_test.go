@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -166,5 +167,40 @@ func TestCachesReloadOnlyNamedTenants(t *testing.T) {
 	}
 	if !slices.Equal(reloads, []string{"ten_a", "ten_b"}) {
 		t.Fatalf("reloads %q, want each named tenant once", reloads)
+	}
+}
+
+// A lockout one process reached is refused by another from its first
+// attempt, before the other has seen the key fail, once it has read the
+// change log.
+func TestCachesLearnLockouts(t *testing.T) {
+	ctx := context.Background()
+	st := openSQLite(t)
+	now := time.Now().UTC()
+	feed := &changes.Poller{Log: st}
+	if err := feed.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	another := ratelimit.New(2, time.Minute).Share(&ratelimit.Pool{Store: st}, "client_auth")
+	here := &ratelimit.Pool{Store: st}
+	this := ratelimit.New(2, time.Minute).Share(here, "client_auth")
+	other := ratelimit.New(2, time.Minute).Share(here, "sign_in_addr") // same key, other scope
+	for range 2 {
+		another.Attempt(now, "client:lkc_x")
+		another.Failed(ctx, now, "client:lkc_x")
+	}
+	caches := &changes.Caches{Clients: &recordingCache{Authenticator: &client.Authenticator{}}, Revocations: &token.Revocations{},
+		Tokens: st, ReloadKeys: func(context.Context, string) error { return nil }, Lockouts: here, Now: func() time.Time { return now }}
+	if err := feed.Step(ctx, caches); err != nil {
+		t.Fatal(err)
+	}
+	if w := this.Attempt(now, "client:lkc_x"); w != 60 {
+		t.Errorf("this process after the lockout was announced: wait %d, want 60", w)
+	}
+	if w := other.Attempt(now, "client:lkc_x"); w != 0 {
+		t.Errorf("a limiter of another scope refuses the key: wait %d", w)
+	}
+	if w := this.Attempt(now, "client:lkc_y"); w != 0 {
+		t.Errorf("another key is refused: wait %d", w)
 	}
 }

@@ -23,6 +23,10 @@ const (
 	// Role is a tenant's custom role created, changed or deleted; Key is
 	// the tenant ID.
 	Role Kind = "role"
+	// Lockout is a failure limit one process saw reached, so that the
+	// others refuse the key too; Key is the shared key and the lockout's
+	// end, written by ratelimit.LockoutChange.
+	Lockout Kind = "lockout"
 )
 
 // Change is one row of the change log.

@@ -1,6 +1,8 @@
 // Package ratelimit counts failures per key in fixed-memory windows: the
 // failed client authentications of the token endpoint and the failed
-// logins of the account pages are both limited by it.
+// logins of the account pages are both limited by it. Instances on one
+// database pool their failures (Pool, shared.go), so that a limit holds in
+// total however a load balancer spreads the attempts.
 package ratelimit
 
 import (
@@ -34,8 +36,8 @@ type Limiter struct {
 	shards    []limiterShard
 	sets      uint64 // sets per shard
 
-	shared Shared // nil: this process counts alone
-	scope  string
+	pool  *Pool // nil: this process counts alone
+	scope string
 }
 
 // limiterWays is the number of slots a key may occupy; a set is scanned
@@ -107,6 +109,7 @@ func (l *Limiter) Attempt(now time.Time, keys ...string) int {
 	if l.threshold <= 0 || len(keys) == 0 {
 		return 0
 	}
+	l.learn(now, keys)
 	var buf [maxAttemptKeys]located
 	locs, unlock := l.lockKeys(&buf, keys)
 	defer unlock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 )
 
@@ -35,6 +36,17 @@ func (db *DB) CountFailure(ctx context.Context, key string, now time.Time, windo
 		return 0, time.Time{}, fmt.Errorf("postgres: count failure: %w", err)
 	}
 	return n, utc(expires), nil
+}
+
+// AnnounceLockout logs the lockout in the change log, whose trigger
+// notifies every listening instance as it commits.
+func (db *DB) AnnounceLockout(ctx context.Context, key string, until time.Time) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO change_log (kind, key) VALUES ($1, $2)`,
+		string(changes.Lockout), ratelimit.LockoutChange(key, until))
+	if err != nil {
+		return fmt.Errorf("postgres: announce lockout: %w", err)
+	}
+	return nil
 }
 
 // PruneFailures removes the failure counts whose windows ended before t.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/changes"
 	"github.com/latchkey/latchkey/internal/ratelimit"
 )
 
@@ -37,6 +38,21 @@ func (db *DB) CountFailure(ctx context.Context, key string, now time.Time, windo
 		return 0, time.Time{}, fmt.Errorf("sqlite: count failure: %w", err)
 	}
 	return n, fromMicros(expires), nil
+}
+
+// AnnounceLockout logs the lockout in the change log, for any other
+// process on the file.
+func (db *DB) AnnounceLockout(ctx context.Context, key string, until time.Time) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO change_log (kind, key, at)
+			VALUES (?, ?, CAST(unixepoch('subsec') * 1000000 AS INTEGER))`,
+			changes.Lockout, ratelimit.LockoutChange(key, until))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: announce lockout: %w", err)
+	}
+	return nil
 }
 
 // PruneFailures removes the failure counts whose windows ended before t.

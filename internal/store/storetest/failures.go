@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/changes"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -13,6 +15,25 @@ var failureTests = []test{
 	{"CountsInWindow", testCountFailure},
 	{"ConcurrentCountsDiffer", testCountFailureConcurrent},
 	{"Prune", testPruneFailures},
+	{"AnnounceLockout", testAnnounceLockout},
+}
+
+// A lockout is announced through the change log, where every process
+// reads it.
+func testAnnounceLockout(t *testing.T, s store.Store) {
+	var last int64
+	if cs := changesAfter(t, s, 0); len(cs) > 0 {
+		last = cs[len(cs)-1].Seq
+	}
+	key := ratelimit.SharedKey("client_auth", "client:lkc_x")
+	if err := s.AnnounceLockout(t.Context(), key, at(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got := kindKeys(changesAfter(t, s, last))
+	want := []changes.Change{{Kind: changes.Lockout, Key: ratelimit.LockoutChange(key, at(time.Minute))}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("logged %v, want %v", got, want)
+	}
 }
 
 // countFailure counts one failure of key at now in a minute's window and
