@@ -39,7 +39,7 @@ import (
 const keyRetainMargin = time.Hour
 
 // pruneExpired deletes expired opaque tokens, revocations, authorization
-// codes, refresh tokens and sessions every interval until ctx ends. It also reloads the revocation list whole,
+// codes, refresh tokens, sessions and failure counts every interval until ctx ends. It also reloads the revocation list whole,
 // dropping expired entries from memory, and so bounds how long a
 // revocation whose change-log row was given up can go unseen.
 func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocations, every time.Duration,
@@ -53,7 +53,7 @@ func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocation
 		case <-t.C:
 			at := now()
 			err := errors.Join(st.PruneTokens(ctx, at), st.PruneGrants(ctx, at), st.PruneSessions(ctx, at),
-				st.PruneIdempotency(ctx, at), revoked.Load(ctx, st, at))
+				st.PruneIdempotency(ctx, at), st.PruneFailures(ctx, at), revoked.Load(ctx, st, at))
 			if err != nil && ctx.Err() == nil {
 				onErr(err)
 			}
@@ -197,11 +197,15 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	// one event per kind a minute. Two tallies, so that a spray of client
 	// IDs cannot push refused sign-ins into the overflow.
 	authFailures, refusedSignIns := &audit.Tally{}, &audit.Tally{}
+	// Every instance on the database counts failures into one pool, so
+	// a guesser spreading tries over them meets one limit.
+	failures := &ratelimit.Pool{Store: st}
 	proto := oauth.New(oauth.Config{
 		Issuer: c.issuer, Auth: auth, Usage: usage, Keys: keys,
 		Tokens: st, Revoked: revoked, Accounts: st, Logger: log, FailureThreshold: o.failLimit, TrustedProxies: trusted,
 		Sessions: pages, Requests: requests, GrantStore: st, Consents: sessions, AuthFailures: authFailures,
 		Catalogs: catalogs, Metrics: m,
+		SharedFailures: failures,
 	})
 	// The admin API and the console share one set of domain services.
 	clients := &client.Service{Repo: st, OnChange: auth.Invalidate}
@@ -226,8 +230,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	accountPages, err := console.New(console.Config{
 		Sessions: sessions, Accounts: st, Requests: requests, Logger: log, TrustedProxies: trusted, Refused: refusedSignIns,
-		ConsoleIdle: o.consoleIdle,
-		MFA:         &account.MFA{Repo: st, Key: mfaKey},
+		ConsoleIdle: o.consoleIdle, SharedFailures: failures,
+		MFA: &account.MFA{Repo: st, Key: mfaKey},
 		Client: func(ctx context.Context, id string) (*client.Client, error) {
 			c, _, err := auth.Current(ctx, id)
 			return c, err
@@ -286,7 +290,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	wg.Go(func() { keys.Run(bg, time.Minute) })
 	wg.Go(func() { usage.Run(bg, o.usageFlush, onErr("flush last-used times")) })
 	caches := &changes.Caches{Clients: auth, Revocations: revoked, Tokens: st,
-		ReloadKeys: keys.Reload, Catalogs: catalogs}
+		ReloadKeys: keys.Reload, Catalogs: catalogs, Lockouts: failures}
 	var follow changes.Source = feed
 	if n, ok := st.(changes.Notifier); ok {
 		// PostgreSQL notifies changes as they commit; the poll stays as

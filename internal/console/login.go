@@ -101,6 +101,13 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request, s *site) {
 	u, err := p.cfg.Sessions.CheckPassword(r.Context(), s.tenant.ID, v.Email, password)
 	if errors.Is(err, account.ErrBadCredentials) {
 		p.auditFailure(r, s, v.Email, addr, err)
+		if wait := lim.failed(r.Context()); wait > 0 {
+			// Other instances had seen the rest of the failures.
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			v.Error = "Too many failed sign-ins. Wait " + waitText(wait) + ", then try again."
+			p.form(w, r, s, http.StatusTooManyRequests, "login", view{Page: v})
+			return
+		}
 		v.Error = msgBadCredentials
 		p.form(w, r, s, http.StatusBadRequest, "login", view{Page: v})
 		return

@@ -297,6 +297,7 @@ func (p *Pages) mfa(w http.ResponseWriter, r *http.Request, s *site) {
 			p.serverError(w, r, s, err)
 			return
 		}
+		lim.failed(ctx)
 		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		v.codesWait = wait
 		p.showMFA(w, r, s, step, http.StatusTooManyRequests, v)
@@ -333,6 +334,13 @@ func (p *Pages) mfa(w http.ResponseWriter, r *http.Request, s *site) {
 		return
 	}
 	if v.Error != "" {
+		if wait := lim.failed(ctx); wait > 0 {
+			// Other instances had seen the rest of the failures.
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			v.Error = "Too many failed sign-ins. Wait " + waitText(wait) + ", then try again."
+			p.showMFA(w, r, s, step, http.StatusTooManyRequests, v)
+			return
+		}
 		p.showMFA(w, r, s, step, http.StatusBadRequest, v)
 		return
 	}
@@ -474,6 +482,16 @@ func (p *Pages) attempt(s *site, email, addr string) (limited, int) {
 		p.countRefused(s, addr, addrKey)
 	}
 	return l, wait
+}
+
+// failed counts the attempt's failure with every instance's (see
+// ratelimit.Limiter.Failed) and returns the seconds to wait when the
+// others had already used up a limit: the attempt is then to be answered
+// as a refused one.
+func (l limited) failed(ctx context.Context) int {
+	return max(l.p.byAddr.Failed(ctx, l.now, l.addrKey),
+		l.p.byAccount.Failed(ctx, l.now, l.fromHere),
+		l.p.accountWide.Failed(ctx, l.now, l.accountWide))
 }
 
 // refund takes the attempt back from every limit.

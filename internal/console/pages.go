@@ -80,6 +80,12 @@ type Config struct {
 	AddressFailures int
 	// LoginWindow is the window of both limits; 0 means DefaultLoginWindow.
 	LoginWindow time.Duration
+	// SharedFailures, when set, pools the sign-in failures with those of
+	// every instance on the same database, so each limit holds in total
+	// however the attempts are spread over the instances; nil counts in
+	// this process alone. Should its store fail, the process's own count
+	// is the limit.
+	SharedFailures *ratelimit.Pool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed for the source address; none by default.
 	TrustedProxies []netip.Prefix
@@ -182,10 +188,10 @@ func New(c Config) (*Pages, error) {
 		return nil, err
 	}
 	return &Pages{cfg: c, pages: pages, consolePages: consolePages, css: styleCSS,
-		byAccount:   ratelimit.New(c.LoginFailures, c.LoginWindow),
-		accountWide: ratelimit.New(c.LoginFailures*AccountFactor, c.LoginWindow),
+		byAccount:   ratelimit.New(c.LoginFailures, c.LoginWindow).Share(c.SharedFailures, "sign_in_account_addr"),
+		accountWide: ratelimit.New(c.LoginFailures*AccountFactor, c.LoginWindow).Share(c.SharedFailures, "sign_in_account"),
 		wrongCodes:  ratelimit.New(MFACodeFailures, MFACodeWindow),
-		byAddr:      ratelimit.New(c.AddressFailures, c.LoginWindow)}, nil
+		byAddr:      ratelimit.New(c.AddressFailures, c.LoginWindow).Share(c.SharedFailures, "sign_in_addr")}, nil
 }
 
 // parsePages parses every page with the layout, failing on the first

@@ -125,6 +125,12 @@ func (p *Pages) changePassword(w http.ResponseWriter, r *http.Request, s *site) 
 		}
 		if !wrongCurrent {
 			lim.refund() // the password typed was right
+		} else if wait := lim.failed(r.Context()); wait > 0 {
+			// Other instances had seen the rest of the failures.
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			v.Error = "Too many wrong passwords. Wait " + waitText(wait) + ", then try again."
+			p.form(w, r, s, http.StatusTooManyRequests, "password", view{User: u, Page: v})
+			return
 		}
 		p.form(w, r, s, http.StatusBadRequest, "password", view{User: u, Page: v})
 		return

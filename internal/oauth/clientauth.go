@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/oauth/oautherr"
@@ -93,7 +94,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 		// Not an ID this server could have issued: no lookup, and no cache
 		// entry or per-ID counter for an attacker to fill memory with.
 		wait := s.limiter.Attempt(now, keys...)
-		return nil, nil, s.refuse(ctx, tenantID, cred, addr, wait, &client.AuthFailure{Reason: client.FailUnknownClient}, "")
+		return nil, nil, s.refuse(ctx, now, keys, tenantID, cred, addr, wait, &client.AuthFailure{Reason: client.FailUnknownClient}, "")
 	}
 	keys = append(keys, "client:"+cred.clientID)
 	wait := s.limiter.Attempt(now, keys...)
@@ -120,12 +121,12 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 		if lerr != nil {
 			err = lerr
 		} else if want != "" && string(want) != cred.method {
-			return nil, nil, s.refuse(ctx, tenantID, cred, addr, wait, &client.AuthFailure{Reason: reasonWrongMethod}, want)
+			return nil, nil, s.refuse(ctx, now, keys, tenantID, cred, addr, wait, &client.AuthFailure{Reason: reasonWrongMethod}, want)
 		}
 	}
 	switch {
 	case errors.As(err, &fail):
-		return nil, nil, s.refuse(ctx, tenantID, cred, addr, wait, fail, "")
+		return nil, nil, s.refuse(ctx, now, keys, tenantID, cred, addr, wait, fail, "")
 	case errors.Is(err, client.ErrBusy):
 		return nil, nil, oautherr.Busy(1)
 	case err != nil:
@@ -181,11 +182,17 @@ var methodHints = map[client.AuthMethod]string{
 // refuse logs a failed client authentication in the tenant, counts it for
 // the audit trail, and words the response: 429 while the caller is over
 // the limit, else invalid_client, naming the client's own method when
-// want is set (the caller used another).
-func (s *Server) refuse(ctx context.Context, tenantID string, cred credentials, addr string, wait int, fail *client.AuthFailure, want client.AuthMethod) *oautherr.Error {
+// want is set (the caller used another). wait is what the limiter's
+// Attempt answered for keys; when it let the attempt through, the failure
+// is counted with every instance's (Limiter.Failed), and is answered 429
+// too when the others had already used up the limit.
+func (s *Server) refuse(ctx context.Context, now time.Time, keys []string, tenantID string, cred credentials, addr string,
+	wait int, fail *client.AuthFailure, want client.AuthMethod) *oautherr.Error {
 	reason := string(fail.Reason)
 	if wait > 0 {
 		reason = "rate_limited" // over the limit: no costly check was made
+	} else {
+		wait = s.limiter.Failed(ctx, now, keys...)
 	}
 	s.Logger.InfoContext(ctx, "client authentication failed", "client_id", presentedClientID(cred.clientID),
 		"reason", reason, "method", cred.method, "addr", addr)

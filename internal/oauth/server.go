@@ -52,6 +52,12 @@ type Config struct {
 	// 429 for that key until the window ends. Zero disables the limit.
 	FailureThreshold int
 	FailureWindow    time.Duration
+	// SharedFailures, when set, pools the failures with those of every
+	// instance on the same database, so the threshold holds in total
+	// however the attempts are spread over the instances; nil counts in
+	// this process alone. Should its store fail, the process's own count
+	// is the limit.
+	SharedFailures *ratelimit.Pool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed when counting failures per source address; none by default.
 	TrustedProxies []netip.Prefix
@@ -122,7 +128,7 @@ func New(c Config) *Server {
 	if s.FailureWindow == 0 {
 		s.FailureWindow = time.Minute
 	}
-	s.limiter = ratelimit.New(s.FailureThreshold, s.FailureWindow)
+	s.limiter = ratelimit.New(s.FailureThreshold, s.FailureWindow).Share(s.SharedFailures, "client_auth")
 	if s.Catalogs == nil && s.Accounts != nil {
 		s.Catalogs = &authz.Catalogs{Source: s.Accounts, TTL: -1}
 	}
