@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/token"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -367,4 +370,149 @@ func TestNotifiedChangesReachOtherInstances(t *testing.T) {
 		return err != nil
 	})
 	t.Logf("deactivated on a, refused on b after %s", time.Since(deactivated))
+}
+
+// tokenFrom asks the instance at base for a client_credentials token as
+// a caller behind the trusted proxy at source, and returns the status.
+func tokenFrom(t *testing.T, base, source, id, secret string) int {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}}
+	req, _ := http.NewRequest("POST", base+"/oauth2/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", source)
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// createChosen makes a client with an admin-chosen secret: one that could
+// be guessed, so that past the limit it is not checked at all.
+func (in *instance) createChosen(t *testing.T, name, secret string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := in.createClient(t, "--name", name, "--grant-type", "client_credentials", "--secret-file", file)
+	return id
+}
+
+// TestFailureLimitHoldsAcrossInstances guesses a client's secret through
+// two instances on one database, turn about: the limit is met at the
+// same total count as on one instance, and then both refuse even the
+// right secret. The change poll is an hour, so what one instance learns
+// from the other comes from the pooled count or the notified lockout.
+func TestFailureLimitHoldsAcrossInstances(t *testing.T) {
+	db := postgresDatabase(t)
+	const limit = 4
+	kv := map[string]string{"LATCHKEY_CHANGE_POLL": "1h", "LATCHKEY_CLIENT_CACHE_TTL": "1h",
+		"LATCHKEY_ISSUER": "http://localhost:8080", "LATCHKEY_TRUSTED_PROXIES": "127.0.0.1",
+		"LATCHKEY_AUTH_FAILURE_LIMIT": strconv.Itoa(limit)}
+	a := start(t, db, kv)
+	b := start(t, db, kv)
+	instances := []*instance{a, b}
+	const secret = "an-admin-chosen-secret-of-enough-length"
+	id := a.createChosen(t, "Guessed", secret)
+
+	// Each phase guesses from an address of its own: the address is
+	// limited too, and the same lockout would carry over.
+	const alternating = "198.51.100.1"
+	for i := range limit {
+		in := instances[i%2]
+		if got := tokenFrom(t, in.url, alternating, id, fmt.Sprintf("wrong-guess-number-%d-long-enough-xxxxxxxx", i)); got != 401 {
+			t.Fatalf("wrong guess %d through %s: %d, want 401", i+1, in.url, got)
+		}
+	}
+	for i, in := range instances {
+		if got := tokenFrom(t, in.url, alternating, id, "one-guess-too-many-long-enough-xxxxxxxxxx"); got != 429 {
+			t.Fatalf("guess %d, past the limit of %d, through %s: %d, want 429", limit+1+i, limit, in.url, got)
+		}
+	}
+	for _, in := range instances {
+		if got := tokenFrom(t, in.url, alternating, id, secret); got != 429 {
+			t.Errorf("the right secret past the limit through %s: %d, want 429 (not checked)", in.url, got)
+		}
+	}
+
+	// Every failure through a: b has seen none, and learns of the
+	// lockout from its announcement alone. A probe is the right secret
+	// of a client of its own, used once, from the locked-out address:
+	// 429 means b refused without checking it.
+	const allOnA = "198.51.100.2"
+	id2 := a.createChosen(t, "Guessed on a", secret)
+	probes := make([]string, 10)
+	for i := range probes {
+		probes[i] = a.createChosen(t, fmt.Sprintf("Probe %d", i), secret)
+	}
+	for i := range limit {
+		if got := tokenFrom(t, a.url, allOnA, id2, fmt.Sprintf("wrong-guess-number-%d-long-enough-xxxxxxxx", i)); got != 401 {
+			t.Fatalf("wrong guess %d through a: %d, want 401", i+1, got)
+		}
+	}
+	reached := time.Now()
+	used := 0
+	eventually(t, "b refuses the address a locked out", func() bool {
+		if used == len(probes) {
+			t.Fatalf("b checked %d right secrets from the locked-out address", used)
+		}
+		used++
+		return tokenFrom(t, b.url, allOnA, probes[used-1], secret) == 429
+	})
+	t.Logf("locked out through a, refused by b after %s (%d probes)", time.Since(reached), used)
+	if got := tokenFrom(t, b.url, allOnA, id2, secret); got != 429 {
+		t.Errorf("the right secret through b: %d, want 429", got)
+	}
+}
+
+// TestSignInLimitHoldsAcrossInstances fails a user's password through two
+// instances on one database, turn about: the sign-in limit is met at the
+// same total count as on one instance, and then both refuse the right
+// password.
+func TestSignInLimitHoldsAcrossInstances(t *testing.T) {
+	db := postgresDatabase(t)
+	kv := map[string]string{"LATCHKEY_CHANGE_POLL": "1h", "LATCHKEY_ISSUER": "http://localhost:8080",
+		"LATCHKEY_TRUSTED_PROXIES": "127.0.0.1"}
+	a := start(t, db, kv)
+	b := start(t, db, kv)
+	const email, password = "guessed@example.com", "correct horse battery staple"
+	file := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(file, []byte(password), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := a.cli(t, "users", "create", "--email", email, "--name", "Guessed", "--password-file", file); code != 0 {
+		t.Fatalf("users create: %d %s", code, out)
+	}
+	browsers := map[*instance]*browser{a: newBrowser(t, "http://localhost:8080"), b: newBrowser(t, "http://localhost:8080")}
+	signIn := func(in *instance, password string) int {
+		t.Helper()
+		br := browsers[in]
+		p := br.get(in.url + "/account/login")
+		i := slices.IndexFunc(parseForms(p.body), func(f htmlForm) bool { return strings.HasSuffix(f.action, "/account/login") })
+		if i < 0 {
+			t.Fatalf("no sign-in form at %s: %d %s", in.url, p.status, p.body)
+		}
+		return br.submit(in.url+"/account/login", p, parseForms(p.body)[i], "",
+			url.Values{"email": {email}, "password": {password}}).status
+	}
+	instances := []*instance{a, b}
+	for i := range console.DefaultLoginFailures {
+		in := instances[i%2]
+		if got := signIn(in, fmt.Sprintf("wrong password %d", i)); got != 400 {
+			t.Fatalf("wrong password %d through %s: %d, want 400", i+1, in.url, got)
+		}
+	}
+	for _, in := range instances {
+		if got := signIn(in, "one wrong password too many"); got != 429 {
+			t.Fatalf("a wrong password past the limit through %s: %d, want 429", in.url, got)
+		}
+	}
+	for _, in := range instances {
+		if got := signIn(in, password); got != 429 {
+			t.Errorf("the right password past the limit through %s: %d, want 429", in.url, got)
+		}
+	}
 }
