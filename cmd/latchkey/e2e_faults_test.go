@@ -840,3 +840,30 @@ func TestOutageServesFromMemory(t *testing.T) {
 	}
 	checkErrorLines(t, log, stopping, recovered, len(outs))
 }
+
+// TestFailureLimitDuringOutage stops the database under an instance that
+// has its client cached: wrong secrets are still answered 401, never 500
+// or 503, and the instance's own count still refuses past the limit.
+// Nothing is logged per request.
+func TestFailureLimitDuringOutage(t *testing.T) {
+	pg := testpg.StartServer(t)
+	kv := maps.Clone(faultEnv)
+	kv["LATCHKEY_CLIENT_CACHE_TTL"], kv["LATCHKEY_AUTH_FAILURE_LIMIT"] = "1h", "3"
+	in := start(t, ownedDatabase(t, pg.CreateDatabase(t, "latchkey")), kv)
+	id, secret := in.createClient(t, "--name", "Cached", "--grant-type", "client_credentials")
+	mustToken(t, in.url, id, secret) // caches the client
+
+	stopping := time.Now()
+	pg.Stop(t)
+	for i := range 3 {
+		if got := tokenFrom(t, in.url, "", id, "lks_wrong"); got != http.StatusUnauthorized {
+			t.Fatalf("wrong secret %d with the database down: %d, want 401", i+1, got)
+		}
+	}
+	if got := tokenFrom(t, in.url, "", id, "lks_wrong"); got != http.StatusTooManyRequests {
+		t.Fatalf("past the limit with the database down: %d, want 429", got)
+	}
+	checkErrorLines(t, in.stderr.String(), stopping, time.Now(), 4)
+	pg.Start(t)
+	pollReady(t, in.url)
+}
