@@ -52,7 +52,9 @@ type Pool struct {
 
 	mu        sync.Mutex
 	announced map[string]time.Time // shared key → end of its lockout
-	live      atomic.Int64         // len(announced), read without mu
+	// latest is when the last announced lockout ends, in Unix
+	// nanoseconds, read without mu: past it there is nothing to learn.
+	latest atomic.Int64
 }
 
 // maxAnnounced bounds the lockouts a Pool remembers. Past it the
@@ -90,7 +92,9 @@ func (p *Pool) Announced(key string, until time.Time, now time.Time) {
 	if until.After(p.announced[key]) {
 		p.announced[key] = until
 	}
-	p.live.Store(int64(len(p.announced)))
+	if n := until.UnixNano(); n > p.latest.Load() {
+		p.latest.Store(n)
+	}
 }
 
 // take returns and forgets the announced lockout of key, if one is live.
@@ -100,7 +104,6 @@ func (p *Pool) take(key string, now time.Time) (time.Time, bool) {
 	until, ok := p.announced[key]
 	if ok {
 		delete(p.announced, key)
-		p.live.Store(int64(len(p.announced)))
 	}
 	return until, ok && until.After(now)
 }
@@ -147,7 +150,7 @@ const sharedTimeout = 2 * time.Second
 // table. It costs a hash per key only while some announced lockout is
 // live.
 func (l *Limiter) learn(now time.Time, keys []string) {
-	if l.pool == nil || l.pool.live.Load() == 0 {
+	if l.pool == nil || l.pool.latest.Load() <= now.UnixNano() {
 		return
 	}
 	for _, k := range keys {

@@ -238,13 +238,13 @@ func TestBlock(t *testing.T) {
 func TestPoolAnnouncedIsBounded(t *testing.T) {
 	p := &Pool{}
 	p.Announced("k:over", epoch, epoch)
-	if p.live.Load() != 0 {
+	if len(p.announced) != 0 || p.latest.Load() != 0 {
 		t.Fatal("a lockout that has ended was remembered")
 	}
 	for i := range maxAnnounced + 10 {
 		p.Announced(fmt.Sprintf("k:%d", i), epoch.Add(time.Hour+time.Duration(i)*time.Second), epoch)
 	}
-	if n := p.live.Load(); n != maxAnnounced {
+	if n := len(p.announced); n != maxAnnounced {
 		t.Fatalf("%d lockouts remembered, want %d", n, maxAnnounced)
 	}
 	if _, ok := p.take("k:0", epoch); ok {
@@ -265,5 +265,24 @@ func TestParseLockoutChange(t *testing.T) {
 		if _, _, ok := ParseLockoutChange(bad); ok {
 			t.Errorf("ParseLockoutChange(%q) accepted", bad)
 		}
+	}
+}
+
+// BenchmarkAttemptWhileLockoutAnnounced is an attempt on a limiter whose
+// Pool holds a live announced lockout of another key: every attempt then
+// hashes its keys to look for its own.
+func BenchmarkAttemptWhileLockoutAnnounced(b *testing.B) {
+	for _, announced := range []bool{false, true} {
+		b.Run(fmt.Sprintf("announced=%v", announced), func(b *testing.B) {
+			p := &Pool{}
+			l := New(1<<30, time.Minute).Share(p, "client_auth")
+			if announced {
+				p.Announced(SharedKey("client_auth", "client:elsewhere"), epoch.Add(time.Hour), epoch)
+			}
+			addrs, clients := benchKeys("addr:", 1<<16), benchKeys("client:lkc_", 1<<16)
+			for i := 0; b.Loop(); i++ {
+				l.Attempt(epoch, addrs[i%len(addrs)], clients[i%len(clients)])
+			}
+		})
 	}
 }
