@@ -39,9 +39,10 @@ import (
 const keyRetainMargin = time.Hour
 
 // pruneExpired deletes expired opaque tokens, revocations, authorization
-// codes, refresh tokens, sessions and failure counts every interval until ctx ends. It also reloads the revocation list whole,
-// dropping expired entries from memory, and so bounds how long a
-// revocation whose change-log row was given up can go unseen.
+// codes, refresh tokens, sessions and failure counts every interval until
+// ctx ends. It also reloads the revocation list whole, dropping expired
+// entries from memory, and so bounds how long a revocation whose
+// change-log row was given up can go unseen.
 func pruneExpired(ctx context.Context, st store.Store, revoked *token.Revocations, every time.Duration,
 	now func() time.Time, onErr func(error)) {
 	t := time.NewTicker(every)
