@@ -334,6 +334,13 @@ func (p *Pages) mfa(w http.ResponseWriter, r *http.Request, s *site) {
 		return
 	}
 	if v.Error != "" {
+		if wait := codes.failed(ctx); wait > 0 {
+			lim.failed(ctx)
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			v.codesWait = wait
+			p.showMFA(w, r, s, step, http.StatusTooManyRequests, v)
+			return
+		}
 		if wait := lim.failed(ctx); wait > 0 {
 			// Other instances had seen the rest of the failures.
 			w.Header().Set("Retry-After", strconv.Itoa(wait))
@@ -418,6 +425,17 @@ func (c codeLimit) refund() {
 	if c.key != "" {
 		c.p.wrongCodes.Refund(c.now, c.key)
 	}
+}
+
+// failed counts the wrong code with every instance's (Limiter.Failed):
+// a guess of six digits must not get a fresh allowance per instance. It
+// returns the seconds to wait when the others had already used up the
+// user's limit.
+func (c codeLimit) failed(ctx context.Context) int {
+	if c.key == "" {
+		return 0
+	}
+	return c.p.wrongCodes.Failed(ctx, c.now, c.key)
 }
 
 // clear forgets the user's wrong codes: the right one came.

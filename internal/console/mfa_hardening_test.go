@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/account/passkeytest"
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
+	"github.com/latchkey/latchkey/internal/ratelimit"
 )
 
 // consoleWithMFA is the console fixture with second factors on.
@@ -246,5 +247,47 @@ func TestStepUpRenewsTheSession(t *testing.T) {
 	thief.jar[thief.sessionName("ten_a")] = stolen
 	if r := thief.get("/console/"); r.Code == http.StatusOK {
 		t.Errorf("the cookie copied before the step-up opens the console after it")
+	}
+}
+
+// TestWrongCodesCountWithOtherInstances: the wrong codes other instances
+// counted for the user, in the database they share, use up the same
+// limit. Past it this instance refuses at once, and the right code too.
+func TestWrongCodesCountWithOtherInstances(t *testing.T) {
+	ctx := context.Background()
+	var shared ratelimit.Shared
+	f := newMFAFixture(t, "http://id.test", func(c *Config) {
+		shared = c.Accounts.(*countingRepo).Repository.(ratelimit.Shared)
+		c.SharedFailures = &ratelimit.Pool{Store: shared}
+	})
+	b := f.browser()
+	b.signIn(anaEmail)
+	secret, _ := f.enrolTOTP(b)
+	wantCode(t, b.submit("/account/logout", url.Values{}), http.StatusOK)
+
+	// Another instance saw all but one of the wrong codes allowed.
+	key := ratelimit.SharedKey("mfa_code", "mfa-code:ten_a:"+anaID)
+	for range MFACodeFailures - 1 {
+		if _, _, err := shared.CountFailure(ctx, key, f.now, MFACodeWindow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	attacker := f.browser()
+	f.passwordStep(attacker, url.Values{}, f.issuer+MFAPath)
+	wrong := wrongCode(t, secret, f.now)
+	// The last one allowed is checked here; the next is past the total.
+	wantCode(t, attacker.submit(MFAPath, url.Values{"method": {"totp"}, "code": {wrong}}), http.StatusBadRequest)
+	attacker.addr = "198.51.100.9:1"
+	r := attacker.submit(MFAPath, url.Values{"method": {"totp"}, "code": {wrong}})
+	wantCode(t, r, http.StatusTooManyRequests)
+	wantBody(t, r, "Too many wrong codes were entered for your account.")
+
+	// Refused here from now on without a check, though this instance saw
+	// only two wrong codes: the right code as well.
+	f.passwordStep(b, url.Values{}, f.issuer+MFAPath)
+	r = b.submit(MFAPath, url.Values{"method": {"totp"}, "code": {totpCode(t, secret, f.now)}})
+	wantCode(t, r, http.StatusTooManyRequests)
+	if f.storedSession(b) != nil {
+		t.Error("the right code signed in past the limit the instances share")
 	}
 }

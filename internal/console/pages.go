@@ -190,7 +190,7 @@ func New(c Config) (*Pages, error) {
 	return &Pages{cfg: c, pages: pages, consolePages: consolePages, css: styleCSS,
 		byAccount:   ratelimit.New(c.LoginFailures, c.LoginWindow).Share(c.SharedFailures, "sign_in_account_addr"),
 		accountWide: ratelimit.New(c.LoginFailures*AccountFactor, c.LoginWindow).Share(c.SharedFailures, "sign_in_account"),
-		wrongCodes:  ratelimit.New(MFACodeFailures, MFACodeWindow),
+		wrongCodes:  ratelimit.New(MFACodeFailures, MFACodeWindow).Share(c.SharedFailures, "mfa_code"),
 		byAddr:      ratelimit.New(c.AddressFailures, c.LoginWindow).Share(c.SharedFailures, "sign_in_addr")}, nil
 }
 
