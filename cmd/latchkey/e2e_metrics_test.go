@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,17 +14,12 @@ import (
 // series, as the exposition format writes it (name{labels}).
 func scrape(t *testing.T, u string) map[string]float64 {
 	t.Helper()
-	res, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", u, res.StatusCode, b)
+	code, b := getPage(t, u)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", u, code, b)
 	}
 	out := map[string]float64{}
-	for line := range strings.Lines(string(b)) {
+	for line := range strings.Lines(b) {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
@@ -42,12 +36,8 @@ func scrape(t *testing.T, u string) map[string]float64 {
 
 func statusOf(t *testing.T, u string) int {
 	t.Helper()
-	res, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
+	code, _ := getPage(t, u)
+	return code
 }
 
 // TestMetrics: what a request, a token and a failed authentication do to
