@@ -229,16 +229,11 @@ func adminBench(ctx context.Context, o adminOptions, stdout, stderr io.Writer) e
 	perBackend := 20*time.Minute + time.Duration(o.clients/1000)*time.Second
 	ctx, cancel := context.WithTimeout(ctx, setupBudget+time.Duration(len(o.backends))*perBackend)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "latchkey-admin-")
+	dir, bin, err := buildIn(ctx, "latchkey-admin-", stderr)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fmt.Fprintln(stderr, "building ./cmd/latchkey ...")
-	bin, err := buildServer(ctx, dir)
-	if err != nil {
-		return err
-	}
 	var runs []*backendRun
 	failed := false
 	for _, b := range o.backends {

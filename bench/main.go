@@ -232,17 +232,7 @@ func tokens(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stop()
-	benchClient, err := srv.createClient(ctx, "bench")
-	if err != nil {
-		return err
-	}
-	// Only a client entitled to introspect gets an answer: an API's own
-	// client holds the resource_server role.
-	resourceServer, err := srv.createClient(ctx, "bench-resource-server", "--role", "resource_server")
-	if err != nil {
-		return err
-	}
-	serverToken, err := srv.accessToken(ctx, benchClient)
+	benchClient, resourceServer, serverToken, err := srv.tokenClients(ctx)
 	if err != nil {
 		return err
 	}

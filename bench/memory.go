@@ -208,16 +208,11 @@ func memoryBench(ctx context.Context, o memoryOptions, stdout, stderr io.Writer)
 	ctx, cancel := context.WithTimeout(ctx, setupBudget+10*(o.burst+o.settle+requestTimeout))
 	defer cancel()
 	serverRuntimeEnv(o.gomemlimit, o.gogc)
-	dir, err := os.MkdirTemp("", "latchkey-memory-")
+	dir, bin, err := buildIn(ctx, "latchkey-memory-", stderr)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fmt.Fprintln(stderr, "building ./cmd/latchkey ...")
-	bin, err := buildServer(ctx, dir)
-	if err != nil {
-		return err
-	}
 	env := []string{"GODEBUG=gctrace=1",
 		"LATCHKEY_ADMIN_EMAIL=" + benchAdminEmail, "LATCHKEY_ADMIN_PASSWORD=" + benchAdminPassword,
 		// Sign-ins come from many made-up addresses, so the per-address

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,20 +67,29 @@ type latchkeyServer struct {
 	waitErr error
 }
 
+// buildIn builds the server into a new temporary directory named by
+// prefix, which the caller removes; on an error it is removed already.
+func buildIn(ctx context.Context, prefix string, stderr io.Writer) (dir, bin string, err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", err
+	}
+	fmt.Fprintln(stderr, "building ./cmd/latchkey ...")
+	if bin, err = buildServer(ctx, dir); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return dir, bin, nil
+}
+
 // launch builds the server into a new temporary directory named by prefix and
 // starts it there. stop stops it and removes the directory; calls after
 // the first do nothing and return nil.
 func launch(ctx context.Context, prefix string, stderr io.Writer) (srv *latchkeyServer, stop func() error, err error) {
-	dir, err := os.MkdirTemp("", prefix)
+	dir, bin, err := buildIn(ctx, prefix, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintln(stderr, "building ./cmd/latchkey ...")
-	bin, err := buildServer(ctx, dir)
-	if err == nil {
-		srv, err = startServer(ctx, bin, dir)
-	}
-	if err != nil {
+	if srv, err = startServer(ctx, bin, dir); err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
@@ -91,6 +102,57 @@ func launch(ctx context.Context, prefix string, stderr io.Writer) (srv *latchkey
 		})
 		return err
 	}, nil
+}
+
+// startCluster creates a scratch database on the PostgreSQL server at
+// postgres and starts an instance on it for each name (startInstances).
+// stop stops them and drops the database.
+func startCluster(ctx context.Context, bin, dir, postgres string, names []string, stderr io.Writer, env ...string) (
+	srvs []*latchkeyServer, dbURL string, stop func(), err error) {
+	dbURL, drop, err := createDatabase(ctx, postgres)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if srvs, err = startInstances(ctx, bin, dir, dbURL, names, stderr, env...); err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	return srvs, dbURL, func() {
+		for _, s := range srvs {
+			s.stop() // already stopped, normally: its error was reported then
+		}
+		drop()
+	}, nil
+}
+
+// startInstances starts one server of bin for each name, all on the
+// PostgreSQL database dbURL, each in a directory of its own under dir. They
+// start one after another, so that the first alone migrates and
+// provisions. Instances sharing a database share the key that seals its
+// signing keys: they get a fresh one. env is added to each's environment.
+// On an error the instances already started are stopped.
+func startInstances(ctx context.Context, bin, dir, dbURL string, names []string, stderr io.Writer, env ...string) ([]*latchkeyServer, error) {
+	kek := make([]byte, 32)
+	rand.Read(kek)
+	env = append([]string{"LATCHKEY_DATABASE_URL=" + dbURL, "LATCHKEY_SECRET_KEY=" + hex.EncodeToString(kek)}, env...)
+	var srvs []*latchkeyServer
+	for _, name := range names {
+		d := filepath.Join(dir, name)
+		err := os.MkdirAll(d, 0o700)
+		var srv *latchkeyServer
+		if err == nil {
+			fmt.Fprintf(stderr, "starting instance %s ...\n", name)
+			srv, err = startServer(ctx, bin, d, env...)
+		}
+		if err != nil {
+			for _, s := range srvs {
+				s.stop()
+			}
+			return nil, err
+		}
+		srvs = append(srvs, srv)
+	}
+	return srvs, nil
 }
 
 // startServer runs bin serve with its data in dir and waits until
@@ -184,6 +246,21 @@ func (s *latchkeyServer) createClient(ctx context.Context, name string, extra ..
 		return credentials{}, errors.New("clients create printed no credentials")
 	}
 	return c, nil
+}
+
+// tokenClients creates the two clients the token endpoints are loaded
+// with: one that asks for tokens, and a resource server that introspects
+// them (only a client entitled to introspect gets an answer: an API's own
+// client holds the resource_server role); and it obtains one token.
+func (s *latchkeyServer) tokenClients(ctx context.Context) (caller, rs credentials, tok string, err error) {
+	if caller, err = s.createClient(ctx, "bench"); err != nil {
+		return
+	}
+	if rs, err = s.createClient(ctx, "bench-resource-server", "--role", "resource_server"); err != nil {
+		return
+	}
+	tok, err = s.accessToken(ctx, caller)
+	return
 }
 
 // accessToken obtains one token for c from the server.

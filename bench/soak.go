@@ -15,7 +15,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -167,48 +166,29 @@ func soak(ctx context.Context, o soakOptions, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, setupBudget+o.warmup+o.duration+2*time.Minute)
 	defer cancel()
 	serverRuntimeEnv("", "")
-	dir, err := os.MkdirTemp("", "latchkey-soak-")
+	dir, bin, err := buildIn(ctx, "latchkey-soak-", stderr)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fmt.Fprintln(stderr, "building ./cmd/latchkey ...")
-	bin, err := buildServer(ctx, dir)
-	if err != nil {
-		return err
-	}
-	dbURL, drop, err := createDatabase(ctx, o.postgres)
-	if err != nil {
-		return err
-	}
-	defer drop()
-	dbName := strings.TrimPrefix(mustParse(dbURL).Path, "/")
-	// Instances sharing a database share the key that seals its signing
-	// keys; the scratch database gets a fresh one, and the admin API
-	// client a secret the soak knows.
-	kek, secret := make([]byte, 32), make([]byte, adminSecretBytes)
-	rand.Read(kek)
+	// The admin API client gets a secret the soak knows.
+	secret := make([]byte, adminSecretBytes)
 	rand.Read(secret)
 	adminSecret := hex.EncodeToString(secret)
-	env := []string{"LATCHKEY_DATABASE_URL=" + dbURL, "LATCHKEY_SECRET_KEY=" + hex.EncodeToString(kek),
-		"LATCHKEY_ADMIN_EMAIL=" + benchAdminEmail, "LATCHKEY_ADMIN_PASSWORD=" + benchAdminPassword,
-		"LATCHKEY_ADMIN_CLIENT_SECRET=" + adminSecret,
+	names := []string{"a", "b"}
+	srvs, dbURL, stopCluster, err := startCluster(ctx, bin, dir, o.postgres, names, stderr,
+		"LATCHKEY_ADMIN_EMAIL="+benchAdminEmail, "LATCHKEY_ADMIN_PASSWORD="+benchAdminPassword,
+		"LATCHKEY_ADMIN_CLIENT_SECRET="+adminSecret,
 		// Failed sign-ins come from many made-up addresses.
-		"LATCHKEY_TRUSTED_PROXIES=127.0.0.1"}
-
+		"LATCHKEY_TRUSTED_PROXIES=127.0.0.1")
+	if err != nil {
+		return err
+	}
+	defer stopCluster()
+	dbName := strings.TrimPrefix(mustParse(dbURL).Path, "/")
 	var insts []*soakInstance
-	for _, name := range []string{"a", "b"} {
-		d := filepath.Join(dir, name)
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "starting instance %s ...\n", name)
-		srv, err := startServer(ctx, bin, d, env...)
-		if err != nil {
-			return err
-		}
-		defer srv.stop()
-		insts = append(insts, &soakInstance{name: name, srv: srv})
+	for i, srv := range srvs {
+		insts = append(insts, &soakInstance{name: names[i], srv: srv})
 	}
 	// The clients and the user, through the real CLI on the shared
 	// database; then one of each operation on each instance, so that a
