@@ -6,10 +6,14 @@
 //	go run ./bench tokens [-duration 10s] [-concurrency 16,64] [-warmup 2s] [-rounds 1] [-scenarios all]
 //	go run ./bench oracle [-samples 60] [-max-diff 5ms]
 //	go run ./bench admin [-clients 1000000] [-postgres URL] [-backends all] [-requests 50] [-warmup 5]
+//	go run ./bench memory [-concurrency 64] [-burst 3s] [-settle 3s] [-budget-mib 64]
+//	go run ./bench soak [-duration 10m] [-rate 40] [-workers 8] [-postgres URL]
 //
 // The oracle command probes instead whether failed authentications' response
 // times tell which client IDs exist; the admin command times the admin
-// API's client list over a million clients on each backend.
+// API's client list over a million clients on each backend. The memory and
+// soak commands watch the server's resident set under bursts, and two
+// instances on one database for minutes.
 //
 // It builds and starts the real binary on a loopback port with a scratch
 // database, creates its clients with the real CLI, and stops it with
@@ -42,6 +46,8 @@ const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64]
        go run ./bench oracle [-samples 60] [-max-diff 5ms]
        go run ./bench admin [-clients 1000000] [-postgres URL] [-backends all] [-requests 50] [-warmup 5]
        go run ./bench notify [-clients 1000000] [-postgres URL] [-secrets-over 365d]
+       go run ./bench memory [-concurrency 64] [-burst 3s] [-settle 3s] [-budget-mib 64] [-gomemlimit X] [-gogc N] [-log FILE]
+       go run ./bench soak [-duration 10m] [-warmup 1m] [-interval 10s] [-rate 40] [-workers 8] [-postgres URL] [-tolerance 0.25]
 
   tokens   load POST /oauth2/token (client_credentials), POST /oauth2/introspect,
            the authorization code flow (authorize with a session, then the
@@ -52,6 +58,10 @@ const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64]
            search, filter, sort and a deep page of GET /admin/v1/clients
   notify   load a million clients with expiring secrets into PostgreSQL and
            time the expiry-warning sweep
+  memory   peak resident set of the server across a first start and bursts
+           of health checks, token requests and sign-ins, against a budget
+  soak     two instances on one PostgreSQL database under a steady mix for
+           minutes: resident set, goroutines and connections must stay flat
 `
 
 // run executes one command line and returns the exit status: 0 success,
@@ -64,68 +74,51 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if code, ok := runMemoryOrSoak(ctx, args, stdout, stderr); ok { // memory.go
-		return code
-	}
-	if len(args) > 0 && args[0] == "oracle" {
-		opts, err := parseOracleOptions(args[1:], stderr)
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "bench oracle: %v\n", err)
-			return 2
-		}
-		if err := oracle(ctx, opts, stdout, stderr); err != nil {
-			fmt.Fprintf(stderr, "bench oracle: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	if len(args) > 0 && args[0] == "admin" {
-		opts, err := parseAdminOptions(args[1:], stderr)
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "bench admin: %v\n", err)
-			return 2
-		}
-		if err := adminBench(ctx, opts, stdout, stderr); err != nil {
-			fmt.Fprintf(stderr, "bench admin: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	if len(args) > 0 && args[0] == "notify" {
-		opts, err := parseNotifyOptions(args[1:], stderr)
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "bench notify: %v\n", err)
-			return 2
-		}
-		if err := notifyBench(ctx, opts, stdout, stderr); err != nil {
-			fmt.Fprintf(stderr, "bench notify: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	if len(args) == 0 || args[0] != "tokens" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	opts, err := parseOptions(args[1:], stderr)
+	c := cmdline{ctx: ctx, name: args[0], args: args[1:], stdout: stdout, stderr: stderr}
+	switch args[0] {
+	case "tokens":
+		return command(c, parseOptions, tokens)
+	case "oracle":
+		return command(c, parseOracleOptions, oracle)
+	case "admin":
+		return command(c, parseAdminOptions, adminBench)
+	case "notify":
+		return command(c, parseNotifyOptions, notifyBench)
+	case "memory":
+		return command(c, parseMemoryOptions, memoryBench)
+	case "soak":
+		return command(c, parseSoakOptions, soak)
+	}
+	fmt.Fprint(stderr, usage)
+	return 2
+}
+
+// cmdline is one command and what it runs with.
+type cmdline struct {
+	ctx            context.Context
+	name           string
+	args           []string
+	stdout, stderr io.Writer
+}
+
+// command parses c's flags into options with parse and runs them with do,
+// returning the exit status as run does.
+func command[O any](c cmdline, parse func([]string, io.Writer) (O, error),
+	do func(context.Context, O, io.Writer, io.Writer) error) int {
+	opts, err := parse(c.args, c.stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "bench tokens: %v\n", err)
+		fmt.Fprintf(c.stderr, "bench %s: %v\n", c.name, err)
 		return 2
 	}
-	if err := tokens(ctx, opts, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "bench tokens: %v\n", err)
+	if err := do(c.ctx, opts, c.stdout, c.stderr); err != nil {
+		fmt.Fprintf(c.stderr, "bench %s: %v\n", c.name, err)
 		return 1
 	}
 	return 0

@@ -43,40 +43,6 @@ type memoryOptions struct {
 	logTo string
 }
 
-// runMemoryOrSoak runs the memory and soak commands; ok is false for any
-// other command line, which run handles.
-func runMemoryOrSoak(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, ok bool) {
-	if len(args) == 0 || (args[0] != "memory" && args[0] != "soak") {
-		return 0, false
-	}
-	var err error
-	if args[0] == "memory" {
-		var o memoryOptions
-		if o, err = parseMemoryOptions(args[1:], stderr); err == nil {
-			if err = memoryBench(ctx, o, stdout, stderr); err != nil {
-				fmt.Fprintf(stderr, "bench memory: %v\n", err)
-				return 1, true
-			}
-		}
-	} else {
-		var o soakOptions
-		if o, err = parseSoakOptions(args[1:], stderr); err == nil {
-			if err = soak(ctx, o, stdout, stderr); err != nil {
-				fmt.Fprintf(stderr, "bench soak: %v\n", err)
-				return 1, true
-			}
-		}
-	}
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return 0, true
-	case err != nil:
-		fmt.Fprintf(stderr, "bench %s: %v\n", args[0], err)
-		return 2, true
-	}
-	return 0, true
-}
-
 // defaultBudget is the operator's requirement: 64 MB peak under any load.
 const defaultBudget = 64 << 20
 
