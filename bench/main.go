@@ -8,12 +8,14 @@
 //	go run ./bench admin [-clients 1000000] [-postgres URL] [-backends all] [-requests 50] [-warmup 5]
 //	go run ./bench memory [-concurrency 64] [-burst 3s] [-settle 3s] [-budget-mib 64]
 //	go run ./bench soak [-duration 10m] [-rate 40] [-workers 8] [-postgres URL]
+//	go run ./bench cluster [-duration 10s] [-concurrency 32] [-rounds 1] [-postgres URL]
 //
 // The oracle command probes instead whether failed authentications' response
 // times tell which client IDs exist; the admin command times the admin
-// API's client list over a million clients on each backend. The memory and
-// soak commands watch the server's resident set under bursts, and two
-// instances on one database for minutes.
+// API's client list over a million clients on each backend. The memory,
+// soak and cluster commands watch the server's resident set under bursts,
+// two instances on one database for minutes, and what a second instance
+// adds to token throughput.
 //
 // It builds and starts the real binary on a loopback port with a scratch
 // database, creates its clients with the real CLI, and stops it with
@@ -48,6 +50,7 @@ const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64]
        go run ./bench notify [-clients 1000000] [-postgres URL] [-secrets-over 365d]
        go run ./bench memory [-concurrency 64] [-burst 3s] [-settle 3s] [-budget-mib 64] [-gomemlimit X] [-gogc N] [-log FILE]
        go run ./bench soak [-duration 10m] [-warmup 1m] [-interval 10s] [-rate 40] [-workers 8] [-postgres URL] [-tolerance 0.25]
+       go run ./bench cluster [-duration 10s] [-warmup 2s] [-concurrency 32] [-rounds 1] [-postgres URL] [-floor] [-introspection]
 
   tokens   load POST /oauth2/token (client_credentials), POST /oauth2/introspect,
            the authorization code flow (authorize with a session, then the
@@ -62,6 +65,9 @@ const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64]
            of health checks, token requests and sign-ins, against a budget
   soak     two instances on one PostgreSQL database under a steady mix for
            minutes: resident set, goroutines and connections must stay flat
+  cluster  token (and introspection) throughput of one instance, then of two
+           on the same PostgreSQL database at the same total load, with the
+           CPU and database transactions each request costs
 `
 
 // run executes one command line and returns the exit status: 0 success,
@@ -92,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return command(c, parseMemoryOptions, memoryBench)
 	case "soak":
 		return command(c, parseSoakOptions, soak)
+	case "cluster":
+		return command(c, parseClusterOptions, cluster)
 	}
 	fmt.Fprint(stderr, usage)
 	return 2
@@ -143,12 +151,27 @@ const (
 	maxRounds      = 20
 )
 
+// loadTimes defines the -duration and -warmup flags of a command that
+// loads endpoints; check, after parsing, says whether they are in bounds.
+func loadTimes(fs *flag.FlagSet, duration, warmup *time.Duration) (check func() error) {
+	fs.DurationVar(duration, "duration", 10*time.Second, "measured time of each run")
+	fs.DurationVar(warmup, "warmup", 2*time.Second, "unmeasured time before each run")
+	return func() error {
+		if *duration <= 0 || *duration > maxDuration {
+			return fmt.Errorf("-duration must be in (0, %s]", maxDuration)
+		}
+		if *warmup < 0 || *warmup > maxDuration {
+			return fmt.Errorf("-warmup must be in [0, %s]", maxDuration)
+		}
+		return nil
+	}
+}
+
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	o := options{}
 	fs := flag.NewFlagSet("tokens", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each run")
-	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured time before each run")
+	checkTimes := loadTimes(fs, &o.duration, &o.warmup)
 	fs.IntVar(&o.rounds, "rounds", 1, "times each side is run per scenario and concurrency, alternating; the results are pooled")
 	conc := fs.String("concurrency", "16,64", "comma-separated numbers of concurrent workers")
 	scen := fs.String("scenarios", "all", "comma-separated scenarios to run, of "+strings.Join(scenarioNames, ", "))
@@ -171,11 +194,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if o.duration <= 0 || o.duration > maxDuration {
-		return o, fmt.Errorf("-duration must be in (0, %s]", maxDuration)
-	}
-	if o.warmup < 0 || o.warmup > maxDuration {
-		return o, fmt.Errorf("-warmup must be in [0, %s]", maxDuration)
+	if err := checkTimes(); err != nil {
+		return o, err
 	}
 	if o.rounds < 1 || o.rounds > maxRounds {
 		return o, fmt.Errorf("-rounds must be in [1, %d]", maxRounds)
