@@ -500,16 +500,20 @@ func printCluster(w io.Writer, o clusterOptions, runs []*clusterRun) {
 			}
 			return strconv.FormatFloat(a/b, 'f', 2, 64)
 		}
-		fmt.Fprintf(w, "%s two/one: req/s %s, p50 %s, p99 %s, server CPU per request %s\n", r.scenario,
+		// req/s follows the share of the machine a run got; the CPU per
+		// request does not, and says whether two cost more per request.
+		perRequest := func(r *clusterRun, d time.Duration) float64 { return d.Seconds() / float64(r.res.requests) }
+		all := func(c cpuCost) time.Duration { return c.servers + c.postgres + c.bench }
+		fmt.Fprintf(w, "%s two/one: req/s %s, p50 %s, p99 %s; CPU per request: servers %s, servers+pg+bench %s\n", r.scenario,
 			ratio(two.res.rate(), r.res.rate()),
 			ratio(float64(two.res.percentile(0.5)), float64(r.res.percentile(0.5))),
 			ratio(float64(two.res.percentile(0.99)), float64(r.res.percentile(0.99))),
-			ratio(two.cost.servers.Seconds()/float64(two.res.requests), r.cost.servers.Seconds()/float64(r.res.requests)))
+			ratio(perRequest(two, two.cost.servers), perRequest(r, r.cost.servers)),
+			ratio(perRequest(two, all(two.cost)), perRequest(r, all(r.cost))))
 		// What one core of an instance serves, and what a request costs
 		// all told, predict a host with cores to spare: instances add
 		// throughput until the database's share, or the network, binds.
-		perReq := r.cost.servers.Seconds() / float64(r.res.requests)
-		pgPerReq := r.cost.postgres.Seconds() / float64(r.res.requests)
+		perReq, pgPerReq := perRequest(r, r.cost.servers), perRequest(r, r.cost.postgres)
 		if perReq > 0 {
 			fmt.Fprintf(w, "  at one instance's CPU per request, a core serves %.0f requests/s; the database spends %.1fµs and %.3f transactions on each",
 				1/perReq, pgPerReq*1e6, float64(r.cost.xacts)/float64(r.res.requests))
