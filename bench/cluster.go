@@ -23,7 +23,8 @@ import (
 // PostgreSQL database adds throughput: the same load, at the same total
 // concurrency, against one instance and then split over two. Where the
 // cores are shared (the load generator's, the instances', the database's)
-// two cannot be faster, so it also measures what predicts scaling on more
+// two cannot do more with the same CPU, and req/s follows the share of the
+// machine each run gets; so it also measures what predicts scaling on more
 // cores: the CPU each request costs in each process, and the database
 // transactions each request makes.
 
