@@ -399,8 +399,65 @@ func (s *Server) kill() {
 	if !s.running() {
 		return
 	}
-	syscall.Kill(-s.proc.Process.Pid, syscall.SIGKILL)
+	// Every backend is a process group of its own (PostgreSQL calls
+	// setsid in each child), so the postmaster's group holds none of
+	// them, and an orphaned backend goes on answering its connection
+	// until it notices the postmaster is gone. Stopped first, the
+	// postmaster forks no child while its children are listed.
+	pid := s.proc.Process.Pid
+	syscall.Kill(pid, syscall.SIGSTOP)
+	children := childrenOf(pid)
+	syscall.Kill(-pid, syscall.SIGKILL)
+	for _, c := range children {
+		syscall.Kill(c, syscall.SIGKILL)
+	}
 	<-s.exited
+	deadline := time.Now().Add(readyTimeout)
+	for _, c := range children {
+		for alive(c) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		c, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, _, ok := procStat(c); ok && ppid == pid {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// alive reports whether pid is a process that has not yet exited: a
+// zombie has closed its files and sockets, and counts as gone.
+func alive(pid int) bool {
+	_, state, ok := procStat(pid)
+	return ok && state != 'Z' && state != 'X'
+}
+
+// procStat reads a process's parent and state from /proc/pid/stat, whose
+// second field (the command, in parentheses) may itself hold spaces and
+// parentheses.
+func procStat(pid int) (ppid int, state byte, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 2 || len(f[0]) != 1 {
+		return 0, 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return ppid, f[0][0], err == nil
 }
 
 // logTail is the end of the server's log, for a failure message.
