@@ -14,7 +14,7 @@ import (
 // series, as the exposition format writes it (name{labels}).
 func scrape(t *testing.T, u string) map[string]float64 {
 	t.Helper()
-	code, b := getPage(t, u)
+	code, b := get(t, u)
 	if code != http.StatusOK {
 		t.Fatalf("GET %s: %d %s", u, code, b)
 	}
@@ -36,7 +36,7 @@ func scrape(t *testing.T, u string) map[string]float64 {
 
 func statusOf(t *testing.T, u string) int {
 	t.Helper()
-	code, _ := getPage(t, u)
+	code, _ := get(t, u)
 	return code
 }
 

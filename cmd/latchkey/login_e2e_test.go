@@ -71,19 +71,6 @@ func (lr *loginRun) param(t *testing.T, name string) string {
 	return u.Query().Get(name)
 }
 
-// getPage GETs u, as a browser following a link would, and returns the
-// status and the page.
-func getPage(t *testing.T, u string) (int, string) {
-	t.Helper()
-	res, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
-}
-
 func TestLoginThroughTheBrowser(t *testing.T) {
 	const password = "correct horse battery staple"
 	in := start(t, sqliteDatabase(t), map[string]string{"LATCHKEY_ADMIN_PASSWORD": password})
@@ -100,7 +87,7 @@ func TestLoginThroughTheBrowser(t *testing.T) {
 	}
 	// The browser signs in; the server sends it back to the command.
 	cb := newBrowser(t, in.url).signInAs(lr.authURL, redirect, "admin@localhost", password)
-	if status, page := getPage(t, cb.String()); status != 200 || !strings.Contains(page, "You may close this tab") {
+	if status, page := get(t, cb.String()); status != 200 || !strings.Contains(page, "You may close this tab") {
 		t.Errorf("the page after the sign-in: %d %s", status, page)
 	}
 	if code := lr.wait(); code != 0 || lr.stdout.String() != "Signed in to "+in.url+" as admin@localhost.\n" {
@@ -158,11 +145,11 @@ func TestLoginRefusedOrUnfinished(t *testing.T) {
 	// it with the server's error.
 	lr := startLogin(t, e, "--endpoint", in.url)
 	redirect, state := lr.param(t, "redirect_uri"), lr.param(t, "state")
-	if status, _ := getPage(t, redirect+"?code=stolen&state=other"); status != http.StatusBadRequest {
+	if status, _ := get(t, redirect+"?code=stolen&state=other"); status != http.StatusBadRequest {
 		t.Errorf("a return with another state: %d", status)
 	}
 	q := url.Values{"error": {"access_denied"}, "error_description": {"the user said no"}, "state": {state}}
-	if status, page := getPage(t, redirect+"?"+q.Encode()); status != 200 || !strings.Contains(page, "access_denied") {
+	if status, page := get(t, redirect+"?"+q.Encode()); status != 200 || !strings.Contains(page, "access_denied") {
 		t.Errorf("a refusal's page: %d %s", status, page)
 	}
 	if code := lr.wait(); code != 1 || !strings.Contains(lr.stderr.String(), "the sign-in was refused: access_denied: the user said no") {
