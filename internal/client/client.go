@@ -138,7 +138,11 @@ type Client struct {
 	RefreshTokenTTL time.Duration
 	TokenFormat     TokenFormat
 	RequireConsent  bool
-	Status          Status
+	// RequirePKCE makes a confidential client send PKCE with every
+	// authorization request, as public clients always must (RFC 9700
+	// §2.1.1); a tenant policy can require it of every client.
+	RequirePKCE bool
+	Status      Status
 	// Protected clients were provisioned at first start: editing them needs
 	// confirmation and deleting them is refused.
 	Protected bool

@@ -20,6 +20,7 @@ import (
 type Repository interface {
 	// RoleSource reads a tenant's custom roles, to resolve an actor's.
 	authz.RoleSource
+	PolicySource
 	// Client returns the client with the given ID in any tenant.
 	Client(ctx context.Context, id string) (*Client, error)
 	// Secrets returns the client's secrets, newest first.
@@ -50,6 +51,14 @@ type Repository interface {
 	// from from to to (UTC midnights, to excluded), oldest first, leaving
 	// out days without tokens.
 	ClientTokenDays(ctx context.Context, clientID string, from, to time.Time) ([]DayCount, error)
+}
+
+// PolicySource reads tenants' policies.
+type PolicySource interface {
+	// Policy returns the tenant's policy: the zero Policy (with TenantID
+	// and RequireAdminMFA set) when none was saved, ErrNotFound for an
+	// unknown tenant.
+	Policy(ctx context.Context, tenantID string) (*Policy, error)
 }
 
 // TokenCount is how many tokens a client was issued in one UTC day, with
@@ -117,6 +126,12 @@ type Tx interface {
 	// holding them until it ends, so a role assigned is not deleted
 	// meanwhile.
 	authz.RoleSource
+
+	// PolicySource reads the tenant's policy as the transaction sees it.
+	PolicySource
+	// SavePolicy writes a tenant's policy, with its RequireAdminMFA onto
+	// the tenant; ErrNotFound for an unknown tenant.
+	SavePolicy(ctx context.Context, p *Policy) error
 
 	// LockClient returns the client and holds its row until the transaction
 	// ends, so concurrent changes to one client serialize.

@@ -184,6 +184,14 @@ func (s *Service) issueSecret(ctx context.Context, fe *fieldErrors, actor Actor,
 	if supplied != "" {
 		fe.merge(ValidateSuppliedSecret(supplied))
 	}
+	pol, err := s.policy(ctx, actor.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	fe.merge(pol.CheckSecretLifetime(lifetime))
+	if lifetime == 0 {
+		lifetime = pol.DefaultSecretLifetimeFor()
+	}
 	if err := fe.err(); err != nil {
 		return nil, err
 	}

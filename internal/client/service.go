@@ -117,8 +117,11 @@ type CreateParams struct {
 	RefreshTokenTTL time.Duration
 	TokenFormat     TokenFormat
 	RequireConsent  bool
-	Status          Status
-	Protected       bool
+	// RequirePKCE makes a confidential client send PKCE (public clients
+	// always must).
+	RequirePKCE bool
+	Status      Status
+	Protected   bool
 	// DivisionID is the division the client belongs to; the home division
 	// when empty.
 	DivisionID string
@@ -158,7 +161,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 		Type: p.Type, GrantTypes: p.GrantTypes, RedirectURIs: p.RedirectURIs, Scopes: p.Scopes,
 		Roles: p.Roles, OwnerUserID: p.OwnerUserID, AccessTokenTTL: p.AccessTokenTTL,
 		RefreshTokenTTL: p.RefreshTokenTTL, TokenFormat: p.TokenFormat, RequireConsent: p.RequireConsent,
-		Status: p.Status, Protected: p.Protected, CreatedAt: now, CreatedBy: actor.ID, UpdatedAt: now,
+		RequirePKCE: p.RequirePKCE, Status: p.Status, Protected: p.Protected, CreatedAt: now, CreatedBy: actor.ID, UpdatedAt: now,
 		TokenEndpointAuthMethod: p.TokenEndpointAuthMethod, IDTokenAlg: p.IDTokenAlg,
 		PostLogoutRedirectURIs: p.PostLogoutRedirectURIs, DivisionID: division,
 	}
@@ -205,6 +208,18 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 	}
 	checkPrivileges(&fe, actor, nil, c)
 	fe.merge(c.ValidateIn(actor.Catalog))
+	pol, err := s.policy(ctx, actor.TenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	fe.merge(pol.CheckClient(nil, c))
+	lifetime := p.SecretLifetime
+	if c.Type == Confidential {
+		fe.merge(pol.CheckSecretLifetime(lifetime))
+		if lifetime == 0 {
+			lifetime = pol.DefaultSecretLifetimeFor()
+		}
+	}
 	if err := fe.err(); err != nil {
 		return nil, nil, err
 	}
@@ -214,12 +229,12 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 	var issued *IssuedSecret
 	if c.Type == Confidential {
 		var err error
-		if issued, err = s.newSecret(ctx, c.ID, actor, now, p.Secret, p.SecretLifetime); err != nil {
+		if issued, err = s.newSecret(ctx, c.ID, actor, now, p.Secret, lifetime); err != nil {
 			return nil, nil, err
 		}
 		c.SecretExpiresAt = issued.ExpiresAt
 	}
-	err := s.Repo.InTx(ctx, func(tx Tx) error {
+	err = s.Repo.InTx(ctx, func(tx Tx) error {
 		if err := checkOwner(ctx, tx, c); err != nil {
 			return err
 		}
@@ -255,6 +270,16 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 	}
 	s.changed(c.ID)
 	return c, issued, nil
+}
+
+// policy returns the tenant's policy; a tenant without a record (the
+// domain's own tests make clients in tenants no store knows) has none.
+func (s *Service) policy(ctx context.Context, tenantID string) (*Policy, error) {
+	p, err := s.Repo.Policy(ctx, tenantID)
+	if errors.Is(err, ErrNotFound) {
+		return &Policy{TenantID: tenantID}, nil
+	}
+	return p, err
 }
 
 func checkSecretLifetime(fe *fieldErrors, d time.Duration) {
@@ -493,6 +518,7 @@ type UpdateParams struct {
 	RefreshTokenTTL *time.Duration
 	TokenFormat     *TokenFormat
 	RequireConsent  *bool
+	RequirePKCE     *bool
 	Status          *Status
 	// TokenEndpointAuthMethod can switch between the two secret methods
 	// of a confidential client; a client's type never changes.
@@ -542,6 +568,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id string, p UpdatePa
 		set(&c.RefreshTokenTTL, p.RefreshTokenTTL)
 		set(&c.TokenFormat, p.TokenFormat)
 		set(&c.RequireConsent, p.RequireConsent)
+		set(&c.RequirePKCE, p.RequirePKCE)
 		set(&c.Status, p.Status)
 		set(&c.TokenEndpointAuthMethod, p.TokenEndpointAuthMethod)
 		set(&c.IDTokenAlg, p.IDTokenAlg)
@@ -621,6 +648,11 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 		}
 		checkPrivileges(&fe, actor, old, c)
 		fe.merge(c.validate(old, actor.Catalog))
+		pol, err := tx.Policy(ctx, old.TenantID)
+		if err != nil {
+			return err
+		}
+		fe.merge(pol.CheckClient(old, c))
 		if err := fe.err(); err != nil {
 			return err
 		}
@@ -696,6 +728,7 @@ func changedFields(old, c *Client) *audit.Diff {
 	d.List("redirect_uris", old.RedirectURIs, c.RedirectURIs)
 	d.Seconds("refresh_token_ttl", old.RefreshTokenTTL, c.RefreshTokenTTL)
 	d.Bool("require_consent", old.RequireConsent, c.RequireConsent)
+	d.Bool("require_pkce", old.RequirePKCE, c.RequirePKCE)
 	d.List("roles", old.Roles, c.Roles)
 	d.List("scopes", old.Scopes, c.Scopes)
 	d.String("status", string(old.Status), string(c.Status))

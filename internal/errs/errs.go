@@ -52,6 +52,9 @@ const RetryAfter = 5
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// Policy names the tenant policy the field breaks, when it is one
+	// (see client.Policy), so a caller can tell a guardrail from a typo.
+	Policy string `json:"policy,omitempty"`
 }
 
 // ValidationError lists every rule the input broke. Nothing is written when
@@ -76,7 +79,7 @@ func (e *ValidationError) Error() string {
 
 // Invalid returns a *ValidationError for one field.
 func Invalid(field, msg string) error {
-	return &ValidationError{Fields: []FieldError{{field, msg}}}
+	return &ValidationError{Fields: []FieldError{{Field: field, Message: msg}}}
 }
 
 // Fields returns the field errors of err when it is (or wraps) a

@@ -7,7 +7,7 @@ import (
 )
 
 func TestValidationError(t *testing.T) {
-	err := fmt.Errorf("create: %w", &ValidationError{Fields: []FieldError{{"name", "is required"}, {"scopes", "too many"}}})
+	err := fmt.Errorf("create: %w", &ValidationError{Fields: []FieldError{{Field: "name", Message: "is required"}, {Field: "scopes", Message: "too many"}}})
 	if got := err.Error(); got != "create: invalid input: name: is required; scopes: too many" {
 		t.Errorf("Error() = %q", got)
 	}
@@ -17,7 +17,7 @@ func TestValidationError(t *testing.T) {
 	if Fields(ErrNotFound) != nil || Fields(nil) != nil {
 		t.Error("Fields of a non-validation error is not nil")
 	}
-	if f := Fields(Invalid("x", "y")); len(f) != 1 || f[0] != (FieldError{"x", "y"}) {
+	if f := Fields(Invalid("x", "y")); len(f) != 1 || f[0] != (FieldError{Field: "x", Message: "y"}) {
 		t.Errorf("Invalid: %v", f)
 	}
 }

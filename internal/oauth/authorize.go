@@ -167,6 +167,8 @@ func checkAuthorize(c *client.Client, p url.Values, redirectURI string, now time
 		return nil, false, oautherr.InvalidRequest("code_challenge_method was sent without a code_challenge")
 	case challenge == "" && c.Type == client.Public:
 		return nil, false, oautherr.InvalidRequest("code_challenge is required: a public client must use PKCE (RFC 7636) with S256")
+	case challenge == "" && c.RequirePKCE:
+		return nil, false, oautherr.InvalidRequest("code_challenge is required: this client must use PKCE (RFC 7636) with S256")
 	case challenge != "" && method == "":
 		// RFC 7636 §4.3: an omitted method means plain.
 		return nil, false, oautherr.InvalidRequest("code_challenge_method is required: send S256 (when omitted it means plain, which is not accepted)")

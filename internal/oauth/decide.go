@@ -218,6 +218,8 @@ func recheck(c *client.Client, req *authreq.Request) *oautherr.Error {
 		return oautherr.UnauthorizedClient("this client is not allowed the authorization_code grant")
 	case c.Type == client.Public && req.CodeChallenge == "":
 		return oautherr.InvalidRequest("code_challenge is required: a public client must use PKCE (RFC 7636) with S256")
+	case c.RequirePKCE && req.CodeChallenge == "":
+		return oautherr.InvalidRequest("code_challenge is required: this client must use PKCE (RFC 7636) with S256")
 	}
 	if len(req.Scopes) > 0 {
 		if _, oerr := authorizeScopes(c, strings.Join(req.Scopes, " ")); oerr != nil {

@@ -20,7 +20,7 @@ const clientColumns = `id, tenant_id, name, description, type, grant_types, redi
 	created_at, created_by, updated_at, last_used_at, secret_expires_at,
 	token_endpoint_auth_method, id_token_alg, post_logout_redirect_uris,
 	last_authorized_at, last_authorized_user, last_authorized_redirect_uri, last_token_at, last_token_grant,
-	division_id`
+	division_id, require_pkce`
 
 // scanner is a pgx.Row or pgx.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -41,7 +41,7 @@ func scanClient(row scanner, extra ...any) (*client.Client, error) {
 		&c.CreatedAt, &c.CreatedBy, &c.UpdatedAt, &lastUsed, &secretExpires,
 		&c.TokenEndpointAuthMethod, &c.IDTokenAlg, &postLogout,
 		&lastAuthorized, &c.LastAuthorization.UserID, &c.LastAuthorization.RedirectURI, &lastToken, &c.LastToken.Grant,
-		&c.DivisionID}
+		&c.DivisionID, &c.RequirePKCE}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -246,14 +246,14 @@ func (t *tx) UserInTenant(ctx context.Context, tenantID, userID string) (bool, e
 func (t *tx) CreateClient(ctx context.Context, c *client.Client) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-			$22, $23, $24, $25, $26, $27, $28, $29, $30)`,
+			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31)`,
 		c.ID, c.TenantID, c.Name, c.Description, c.Type, textArray(c.GrantTypes), textArray(c.RedirectURIs),
 		textArray(c.Scopes), textArray(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second),
 		int64(c.RefreshTokenTTL/time.Second), c.TokenFormat, c.RequireConsent, c.Status, c.Protected,
 		ts(c.CreatedAt), c.CreatedBy, ts(c.UpdatedAt), tsOrNull(c.LastUsedAt), tsOrNull(c.SecretExpiresAt),
 		c.TokenEndpointAuthMethod, c.IDTokenAlg, textArray(c.PostLogoutRedirectURIs),
 		tsOrNull(c.LastAuthorization.At), c.LastAuthorization.UserID, c.LastAuthorization.RedirectURI,
-		tsOrNull(c.LastToken.At), c.LastToken.Grant, divisionOrHome(c.DivisionID))
+		tsOrNull(c.LastToken.At), c.LastToken.Grant, divisionOrHome(c.DivisionID), c.RequirePKCE)
 	if isUnique(err) {
 		return fmt.Errorf("postgres: create client %q: %w", c.ID, client.ErrConflict)
 	}
@@ -281,12 +281,12 @@ func (t *tx) UpdateClient(ctx context.Context, c *client.Client) error {
 		grant_types = $4, redirect_uris = $5, scopes = $6, roles = $7, owner_user_id = $8, access_token_ttl = $9,
 		refresh_token_ttl = $10, token_format = $11, require_consent = $12, status = $13, protected = $14,
 		updated_at = $15, secret_expires_at = $16, token_endpoint_auth_method = $17, id_token_alg = $18,
-		post_logout_redirect_uris = $19, division_id = $20
-		WHERE id = $21`,
+		post_logout_redirect_uris = $19, division_id = $20, require_pkce = $21
+		WHERE id = $22`,
 		c.Name, c.Description, c.Type, textArray(c.GrantTypes), textArray(c.RedirectURIs), textArray(c.Scopes),
 		textArray(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second), int64(c.RefreshTokenTTL/time.Second),
 		c.TokenFormat, c.RequireConsent, c.Status, c.Protected, ts(c.UpdatedAt), tsOrNull(c.SecretExpiresAt),
-		c.TokenEndpointAuthMethod, c.IDTokenAlg, textArray(c.PostLogoutRedirectURIs), divisionOrHome(c.DivisionID), c.ID)
+		c.TokenEndpointAuthMethod, c.IDTokenAlg, textArray(c.PostLogoutRedirectURIs), divisionOrHome(c.DivisionID), c.RequirePKCE, c.ID)
 	if err == nil {
 		err = affected(tag, client.ErrNotFound)
 	}

@@ -17,7 +17,7 @@ const clientColumns = `id, tenant_id, name, description, type, grant_types, redi
 	created_at, created_by, updated_at, last_used_at, secret_expires_at,
 	token_endpoint_auth_method, id_token_alg, post_logout_redirect_uris,
 	last_authorized_at, last_authorized_user, last_authorized_redirect_uri, last_token_at, last_token_grant,
-	division_id`
+	division_id, require_pkce`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -39,7 +39,7 @@ func scanClient(row scanner, extra ...any) (*client.Client, error) {
 		&created, &c.CreatedBy, &updated, &lastUsed, &secretExpires,
 		&c.TokenEndpointAuthMethod, &c.IDTokenAlg, &postLogout,
 		&lastAuthorized, &c.LastAuthorization.UserID, &c.LastAuthorization.RedirectURI, &lastToken, &c.LastToken.Grant,
-		&c.DivisionID}
+		&c.DivisionID, &c.RequirePKCE}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -234,7 +234,7 @@ func (t *tx) UserInTenant(ctx context.Context, tenantID, userID string) (bool, e
 // ID is taken.
 func (t *tx) CreateClient(ctx context.Context, c *client.Client) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.TenantID, c.Name, c.Description, c.Type, jsonList(c.GrantTypes), jsonList(c.RedirectURIs),
 		jsonList(c.Scopes), jsonList(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second),
 		int64(c.RefreshTokenTTL/time.Second), c.TokenFormat, boolInt(c.RequireConsent), c.Status,
@@ -242,7 +242,7 @@ func (t *tx) CreateClient(ctx context.Context, c *client.Client) error {
 		timeOrNull(c.LastUsedAt), timeOrNull(c.SecretExpiresAt),
 		c.TokenEndpointAuthMethod, c.IDTokenAlg, jsonList(c.PostLogoutRedirectURIs),
 		timeOrNull(c.LastAuthorization.At), c.LastAuthorization.UserID, c.LastAuthorization.RedirectURI,
-		timeOrNull(c.LastToken.At), c.LastToken.Grant, divisionOrHome(c.DivisionID))
+		timeOrNull(c.LastToken.At), c.LastToken.Grant, divisionOrHome(c.DivisionID), boolInt(c.RequirePKCE))
 	if isUnique(err) {
 		return fmt.Errorf("sqlite: create client %q: %w", c.ID, client.ErrConflict)
 	}
@@ -270,13 +270,13 @@ func (t *tx) UpdateClient(ctx context.Context, c *client.Client) error {
 		grant_types = ?, redirect_uris = ?, scopes = ?, roles = ?, owner_user_id = ?, access_token_ttl = ?,
 		refresh_token_ttl = ?, token_format = ?, require_consent = ?, status = ?, protected = ?,
 		updated_at = ?, secret_expires_at = ?, token_endpoint_auth_method = ?, id_token_alg = ?,
-		post_logout_redirect_uris = ?, division_id = ?
+		post_logout_redirect_uris = ?, division_id = ?, require_pkce = ?
 		WHERE id = ?`,
 		c.Name, c.Description, c.Type, jsonList(c.GrantTypes), jsonList(c.RedirectURIs), jsonList(c.Scopes),
 		jsonList(c.Roles), c.OwnerUserID, int64(c.AccessTokenTTL/time.Second), int64(c.RefreshTokenTTL/time.Second),
 		c.TokenFormat, boolInt(c.RequireConsent), c.Status, boolInt(c.Protected), c.UpdatedAt.UnixMicro(),
 		timeOrNull(c.SecretExpiresAt), c.TokenEndpointAuthMethod, c.IDTokenAlg, jsonList(c.PostLogoutRedirectURIs),
-		divisionOrHome(c.DivisionID), c.ID)
+		divisionOrHome(c.DivisionID), boolInt(c.RequirePKCE), c.ID)
 	if err == nil {
 		err = affected(res, client.ErrNotFound)
 	}

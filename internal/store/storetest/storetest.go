@@ -44,6 +44,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MFA", mfaTests},
 		{"Notify", notifyTests},
 		{"Failures", failureTests},
+		{"Policies", policyTests},
 	}
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {
@@ -108,6 +109,7 @@ func newClient(tenantID, id, name string) *client.Client {
 		RefreshTokenTTL: 48 * time.Hour,
 		TokenFormat:     client.TokenOpaque,
 		RequireConsent:  true,
+		RequirePKCE:     true,
 		Status:          client.StatusActive,
 		Protected:       true,
 		CreatedAt:       at(0),
