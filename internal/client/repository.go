@@ -32,7 +32,9 @@ type Repository interface {
 	// serialize.
 	InTx(ctx context.Context, fn func(Tx) error) error
 	// RecordUse stores last-used times, keeping the later of the stored and
-	// given time. Uses of records that no longer exist are ignored.
+	// given time; a secret's source address goes with its time, so the
+	// stored address is that of the later use. Uses of records that no
+	// longer exist are ignored.
 	RecordUse(ctx context.Context, uses []Use) error
 	// RecordActivity stores clients' last authorizations and last issued
 	// tokens, each only when later than the stored one. Activity of
@@ -149,6 +151,11 @@ type Tx interface {
 	DeleteClient(ctx context.Context, id string) error
 	CreateSecret(ctx context.Context, s *Secret) error
 	UpdateSecret(ctx context.Context, s *Secret) error
+	// MarkRetiringWarned records, once, that the warning of a retiring
+	// secret still in use late in its grace was given at at. It reports
+	// whether this call set the mark: false when it was set before (by
+	// this instance or another) or the secret does not exist.
+	MarkRetiringWarned(ctx context.Context, clientID, secretID string, at time.Time) (bool, error)
 }
 
 // Use is one coalesced "last used" observation.
@@ -156,6 +163,9 @@ type Use struct {
 	ClientID string
 	SecretID string // empty when no secret was involved
 	At       time.Time
+	// Addr is the source address of the use (after trusted proxies);
+	// empty when unknown. It is stored for the secret only.
+	Addr string
 }
 
 // SortField names a column the client list can be ordered by.

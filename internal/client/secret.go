@@ -57,7 +57,10 @@ type Secret struct {
 	CreatedBy  string
 	ExpiresAt  time.Time // zero: never
 	LastUsedAt time.Time // zero: never used
-	RevokedAt  time.Time // zero: not revoked
+	// LastUsedAddr is the source address of the use at LastUsedAt; empty
+	// when never used or not known.
+	LastUsedAddr string
+	RevokedAt    time.Time // zero: not revoked
 }
 
 // Usable reports whether the secret authenticates at time now.

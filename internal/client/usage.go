@@ -25,7 +25,7 @@ type UsageRecorder struct {
 	Repo Repository
 
 	mu     sync.Mutex
-	uses   map[[2]string]time.Time
+	uses   map[[2]string]use
 	auths  map[string]Authorization
 	tokens map[string]Issue
 	// counts are the tokens issued since the last flush. The spares are
@@ -48,15 +48,23 @@ type dayTokens struct {
 	tokens           int64
 }
 
-// Record notes that a client (and secret, if any) was used at t.
-func (u *UsageRecorder) Record(clientID, secretID string, t time.Time) {
+// use is the latest use of a client and secret: when, and from where.
+type use struct {
+	at   time.Time
+	addr string
+}
+
+// Record notes that a client (and secret, if any) was used at t from the
+// source address addr ("" when unknown); the latest use is kept, with its
+// address.
+func (u *UsageRecorder) Record(clientID, secretID, addr string, t time.Time) {
 	k := [2]string{clientID, secretID}
 	u.mu.Lock()
 	if u.uses == nil {
-		u.uses = make(map[[2]string]time.Time)
+		u.uses = make(map[[2]string]use)
 	}
-	if t.After(u.uses[k]) {
-		u.uses[k] = t
+	if t.After(u.uses[k].at) {
+		u.uses[k] = use{at: t, addr: addr}
 	}
 	u.mu.Unlock()
 }
@@ -125,12 +133,12 @@ func (u *UsageRecorder) Flush(ctx context.Context) error {
 	var errs []error
 	if len(uses) > 0 {
 		batch := make([]Use, 0, len(uses))
-		for k, t := range uses {
-			batch = append(batch, Use{ClientID: k[0], SecretID: k[1], At: t})
+		for k, us := range uses {
+			batch = append(batch, Use{ClientID: k[0], SecretID: k[1], At: us.at, Addr: us.addr})
 		}
 		if err := u.Repo.RecordUse(ctx, batch); err != nil {
-			for k, t := range uses {
-				u.Record(k[0], k[1], t)
+			for k, us := range uses {
+				u.Record(k[0], k[1], us.addr, us.at)
 			}
 			errs = append(errs, err)
 		}

@@ -87,7 +87,7 @@ func TestUsageRecorderCoalescesActivity(t *testing.T) {
 	u.RecordToken(issued("a"), client.GrantRefreshToken, t1)
 	u.RecordToken(issued("a"), client.GrantAuthorizationCode, t2)
 	u.RecordToken(issued("b"), client.GrantClientCredentials, t1)
-	u.Record("b", "sec_1", t1)
+	u.Record("b", "sec_1", "192.0.2.1", t1)
 	if err := u.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestUsageRecorderKeepsWhatFailed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			repo := &usageRepo{failUses: tt.failUses, failActs: tt.failActs}
 			u := &client.UsageRecorder{Repo: repo}
-			u.Record("a", "", t0)
+			u.Record("a", "", "", t0)
 			u.RecordAuthorization("a", client.Authorization{At: t0, UserID: "usr_1"})
 			u.RecordToken(issued("a"), client.GrantAuthorizationCode, t0)
 			if err := u.Flush(context.Background()); !errors.Is(err, errWrite) {
@@ -318,3 +318,18 @@ type discardRepo struct{ client.Repository }
 
 func (discardRepo) RecordActivity(context.Context, []client.Activity) error   { return nil }
 func (discardRepo) AddTokenCounts(context.Context, []client.TokenCount) error { return nil }
+
+func TestUsageRecorderKeepsTheLatestUsesAddress(t *testing.T) {
+	repo := &usageRepo{}
+	u := &client.UsageRecorder{Repo: repo}
+	t1, t2 := t0.Add(time.Second), t0.Add(2*time.Second)
+	u.Record("a", "sec_1", "192.0.2.2", t2)
+	u.Record("a", "sec_1", "192.0.2.1", t1) // older: its address is not kept
+	if err := u.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []client.Use{{ClientID: "a", SecretID: "sec_1", At: t2, Addr: "192.0.2.2"}}
+	if len(repo.uses) != 1 || !slices.Equal(repo.uses[0], want) {
+		t.Fatalf("uses %+v, want %+v", repo.uses, want)
+	}
+}

@@ -139,7 +139,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 	if sec != nil {
 		secretID = sec.ID
 	}
-	s.Usage.Record(c.ID, secretID, now)
+	s.Usage.Record(c.ID, secretID, addr, now)
 	return c, sec, nil
 }
 

@@ -87,7 +87,7 @@ func (db *DB) Secrets(ctx context.Context, clientID string) ([]client.Secret, er
 
 func secrets(ctx context.Context, q querier, clientID string) ([]client.Secret, error) {
 	rows, err := q.Query(ctx, `SELECT id, client_id, hash, hint, status, created_at, created_by,
-		expires_at, last_used_at, revoked_at
+		expires_at, last_used_at, last_used_addr, revoked_at
 		FROM client_secrets WHERE client_id = $1 ORDER BY created_at DESC, seq DESC`, clientID)
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func secrets(ctx context.Context, q querier, clientID string) ([]client.Secret, 
 			expires, lastUsed, revoked *time.Time
 		)
 		if err := rows.Scan(&s.ID, &s.ClientID, &s.Hash, &s.Hint, &s.Status, &s.CreatedAt, &s.CreatedBy,
-			&expires, &lastUsed, &revoked); err != nil {
+			&expires, &lastUsed, &s.LastUsedAddr, &revoked); err != nil {
 			return nil, err
 		}
 		s.CreatedAt = utc(s.CreatedAt)
@@ -117,24 +117,24 @@ func (db *DB) InTx(ctx context.Context, fn func(client.Tx) error) error {
 }
 
 // RecordUse stores last-used times, keeping the later of the stored and
-// given times, in one transaction. Uses of unknown clients or secrets are
-// ignored. The batch is coalesced and applied in ID order, so instances
+// given times (a secret's address with its time), in one transaction.
+// Uses of unknown clients or secrets are ignored. The batch is coalesced and applied in ID order, so instances
 // recording at once take row locks in one order and never deadlock.
 func (db *DB) RecordUse(ctx context.Context, uses []client.Use) error {
 	if len(uses) == 0 {
 		return nil
 	}
 	type key struct{ client, secret string }
-	latest := map[key]time.Time{}
-	keep := func(k key, at time.Time) {
-		if cur, ok := latest[k]; !ok || at.After(cur) {
-			latest[k] = at
+	latest := map[key]client.Use{}
+	keep := func(k key, u client.Use) {
+		if cur, ok := latest[k]; !ok || u.At.After(cur.At) {
+			latest[k] = u
 		}
 	}
 	for _, u := range uses {
-		keep(key{u.ClientID, ""}, u.At)
+		keep(key{u.ClientID, ""}, u)
 		if u.SecretID != "" {
-			keep(key{u.ClientID, u.SecretID}, u.At)
+			keep(key{u.ClientID, u.SecretID}, u)
 		}
 	}
 	keys := make([]key, 0, len(latest))
@@ -147,11 +147,11 @@ func (db *DB) RecordUse(ctx context.Context, uses []client.Use) error {
 	for _, k := range keys {
 		if k.secret == "" {
 			b.Queue(`UPDATE clients SET last_used_at = $1
-				WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`, ts(latest[k]), k.client)
+				WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`, ts(latest[k].At), k.client)
 		} else {
-			b.Queue(`UPDATE client_secrets SET last_used_at = $1
+			b.Queue(`UPDATE client_secrets SET last_used_at = $1, last_used_addr = $4
 				WHERE id = $2 AND client_id = $3 AND (last_used_at IS NULL OR last_used_at < $1)`,
-				ts(latest[k]), k.secret, k.client)
+				ts(latest[k].At), k.secret, k.client, latest[k].Addr)
 		}
 	}
 	err := db.inTx(ctx, pgx.TxOptions{}, func(t pgx.Tx) error { return t.SendBatch(ctx, b).Close() })
@@ -328,9 +328,10 @@ func deleteIssuedTo(ctx context.Context, q querier, clientID string) error {
 // taken, client.ErrNotFound when its client does not exist.
 func (t *tx) CreateSecret(ctx context.Context, s *client.Secret) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO client_secrets (id, client_id, hash, hint, status,
-		created_at, created_by, expires_at, last_used_at, revoked_at, warn_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		created_at, created_by, expires_at, last_used_at, last_used_addr, revoked_at, warn_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		s.ID, s.ClientID, s.Hash, s.Hint, s.Status, ts(s.CreatedAt), s.CreatedBy,
-		tsOrNull(s.ExpiresAt), tsOrNull(s.LastUsedAt), tsOrNull(s.RevokedAt), warnAt(s))
+		tsOrNull(s.ExpiresAt), tsOrNull(s.LastUsedAt), s.LastUsedAddr, tsOrNull(s.RevokedAt), warnAt(s))
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("postgres: create secret %q: %w", s.ID, client.ErrConflict)
@@ -358,4 +359,16 @@ func (t *tx) UpdateSecret(ctx context.Context, s *client.Secret) error {
 		return fmt.Errorf("postgres: update secret: %w", err)
 	}
 	return nil
+}
+
+// MarkRetiringWarned sets the secret's retiring_warned_at unless set: of
+// concurrent calls, the row lock lets one UPDATE win, and it is the one
+// warning.
+func (t *tx) MarkRetiringWarned(ctx context.Context, clientID, secretID string, at time.Time) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `UPDATE client_secrets SET retiring_warned_at = $1
+		WHERE id = $2 AND client_id = $3 AND retiring_warned_at IS NULL`, ts(at), secretID, clientID)
+	if err != nil {
+		return false, fmt.Errorf("postgres: mark retiring secret warned: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
 }

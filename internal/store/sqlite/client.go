@@ -97,7 +97,7 @@ func (db *DB) Secrets(ctx context.Context, clientID string) ([]client.Secret, er
 
 func secrets(ctx context.Context, q querier, clientID string) ([]client.Secret, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, client_id, hash, hint, status, created_at, created_by,
-		expires_at, last_used_at, revoked_at
+		expires_at, last_used_at, last_used_addr, revoked_at
 		FROM client_secrets WHERE client_id = ? ORDER BY created_at DESC, seq DESC`, clientID)
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func secrets(ctx context.Context, q querier, clientID string) ([]client.Secret, 
 			expires, lastUsed, revoked sql.NullInt64
 		)
 		if err := rows.Scan(&s.ID, &s.ClientID, &s.Hash, &s.Hint, &s.Status, &created, &s.CreatedBy,
-			&expires, &lastUsed, &revoked); err != nil {
+			&expires, &lastUsed, &s.LastUsedAddr, &revoked); err != nil {
 			return nil, err
 		}
 		s.CreatedAt = fromMicros(created)
@@ -132,8 +132,8 @@ func (db *DB) InTx(ctx context.Context, fn func(client.Tx) error) error {
 }
 
 // RecordUse stores last-used times, keeping the later of the stored and
-// given times, in one transaction. Uses of unknown clients or secrets are
-// ignored.
+// given times (a secret's address with its time), in one transaction.
+// Uses of unknown clients or secrets are ignored.
 func (db *DB) RecordUse(ctx context.Context, uses []client.Use) error {
 	if len(uses) == 0 {
 		return nil
@@ -148,9 +148,9 @@ func (db *DB) RecordUse(ctx context.Context, uses []client.Use) error {
 			if u.SecretID == "" {
 				continue
 			}
-			if _, err := t.ExecContext(ctx, `UPDATE client_secrets SET last_used_at = ?1
+			if _, err := t.ExecContext(ctx, `UPDATE client_secrets SET last_used_at = ?1, last_used_addr = ?4
 				WHERE id = ?2 AND client_id = ?3 AND (last_used_at IS NULL OR last_used_at < ?1)`,
-				at, u.SecretID, u.ClientID); err != nil {
+				at, u.SecretID, u.ClientID, u.Addr); err != nil {
 				return err
 			}
 		}
@@ -318,9 +318,9 @@ func deleteIssuedTo(ctx context.Context, q querier, clientID string) error {
 // taken, client.ErrNotFound when its client does not exist.
 func (t *tx) CreateSecret(ctx context.Context, s *client.Secret) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO client_secrets (id, client_id, hash, hint, status,
-		created_at, created_by, expires_at, last_used_at, revoked_at, warn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		created_at, created_by, expires_at, last_used_at, last_used_addr, revoked_at, warn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.ClientID, s.Hash, s.Hint, s.Status, s.CreatedAt.UnixMicro(), s.CreatedBy,
-		timeOrNull(s.ExpiresAt), timeOrNull(s.LastUsedAt), timeOrNull(s.RevokedAt), warnAt(s))
+		timeOrNull(s.ExpiresAt), timeOrNull(s.LastUsedAt), s.LastUsedAddr, timeOrNull(s.RevokedAt), warnAt(s))
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("sqlite: create secret %q: %w", s.ID, client.ErrConflict)
@@ -348,4 +348,19 @@ func (t *tx) UpdateSecret(ctx context.Context, s *client.Secret) error {
 		return fmt.Errorf("sqlite: update secret: %w", err)
 	}
 	return nil
+}
+
+// MarkRetiringWarned sets the secret's retiring_warned_at unless set: the
+// one UPDATE that wins is the one warning.
+func (t *tx) MarkRetiringWarned(ctx context.Context, clientID, secretID string, at time.Time) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `UPDATE client_secrets SET retiring_warned_at = ?
+		WHERE id = ? AND client_id = ? AND retiring_warned_at IS NULL`, at.UnixMicro(), secretID, clientID)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: mark retiring secret warned: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: mark retiring secret warned: %w", err)
+	}
+	return n == 1, nil
 }

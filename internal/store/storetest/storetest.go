@@ -45,6 +45,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Notify", notifyTests},
 		{"Failures", failureTests},
 		{"Policies", policyTests},
+		{"Rotation", rotationTests},
 	}
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {
