@@ -28,6 +28,9 @@ type clientOps interface {
 	// RotateSecret returns the client with its secrets' metadata and the
 	// new secret.
 	RotateSecret(ctx context.Context, id string, p client.RotateParams) (admin.Client, error)
+	// FinishRotation revokes the client's retiring secrets and returns
+	// the client with its secrets' metadata.
+	FinishRotation(ctx context.Context, id string, confirm bool) (admin.Client, error)
 	Delete(ctx context.Context, id string) error
 	// UserID returns the ID of the user with this email.
 	UserID(ctx context.Context, email string) (string, error)

@@ -50,7 +50,7 @@ authenticate; the output is the same.`,
 		cc.statusCmd("activate", "Let an inactive client obtain tokens again", client.StatusActive),
 		cc.statusCmd("deactivate", "Stop a client obtaining tokens until it is activated", client.StatusInactive),
 		cc.statusCmd("revoke", "End a client for good (it stays listed)", client.StatusRevoked),
-		cc.rotateCmd(), cc.deleteCmd(), cc.tokenCmd())
+		cc.rotateCmd(), cc.finishRotationCmd(), cc.deleteCmd(), cc.tokenCmd())
 	return cmd
 }
 
@@ -671,7 +671,7 @@ func (cc *clientsCmd) print(v any) error {
 		row("Secret expires", expiresIn(c, now))
 	}
 	for _, s := range c.Secrets {
-		row("Secret "+s.ID, fmt.Sprintf("…%s %s", s.Hint, secretExpiry(s)))
+		row("Secret "+s.ID, fmt.Sprintf("…%s %s, %s", s.Hint, secretExpiry(s), secretLastUse(s)))
 	}
 	if c.ClientSecret != "" {
 		row("Client secret", c.ClientSecret)
@@ -703,6 +703,20 @@ func lastUsed(t *time.Time) string {
 		return "Never used"
 	}
 	return t.Format(time.DateOnly)
+}
+
+// secretLastUse says when, and from where, a secret was last used: to the
+// minute, as a retiring secret's last use tells whether its caller has
+// moved to the new one.
+func secretLastUse(s admin.Secret) string {
+	if s.LastUsedAt == nil {
+		return "never used"
+	}
+	at := "last used " + s.LastUsedAt.UTC().Format("2006-01-02 15:04 MST")
+	if s.LastUsedAddr != nil {
+		at += " from " + *s.LastUsedAddr
+	}
+	return at
 }
 
 // secretExpiry says when one secret stops working: to the minute for a

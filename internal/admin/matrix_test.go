@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/notify/event"
 )
@@ -53,6 +55,13 @@ func (h *harness) fill(rt Route, n int) string {
 		id, secret := h.newClient(fmt.Sprintf("fixture %d", n))
 		path = strings.Replace(path, "{id}", id, 1)
 		path = strings.Replace(path, "{secret}", secret, 1)
+		if strings.HasSuffix(path, "/finish-rotation") {
+			// Something to finish: a rotation in its grace period.
+			if _, err := h.api.Clients.RotateSecret(context.Background(), authz.SystemActor(h.tenant), id,
+				client.RotateParams{Grace: time.Hour}); err != nil {
+				h.t.Fatal(err)
+			}
+		}
 	}
 	if strings.HasPrefix(path, "/users/{id}") {
 		u, err := h.api.Users.Create(context.Background(), authz.SystemActor(h.tenant),

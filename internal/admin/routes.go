@@ -24,6 +24,7 @@ var routes = []Route{
 	{"GET", "/clients/{id}/secrets", authz.ClientView, listSecrets},
 	{"POST", "/clients/{id}/secrets", authz.ClientRotate, addSecret},
 	{"POST", "/clients/{id}/secrets/{secret}/revoke", authz.ClientRotate, revokeSecret},
+	{"POST", "/clients/{id}/finish-rotation", authz.ClientRotate, finishRotation},
 	{"GET", "/clients/{id}/warnings", authz.ClientView, listWarnings},
 
 	// Who may view clients may read the mails and events about them.

@@ -68,7 +68,10 @@ type Secret struct {
 	CreatedBy  string     `json:"created_by"`
 	ExpiresAt  *time.Time `json:"expires_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
-	RevokedAt  *time.Time `json:"revoked_at"`
+	// LastUsedAddr is where the use at LastUsedAt came from: during a
+	// rotation's grace it tells which caller still holds the old secret.
+	LastUsedAddr *string    `json:"last_used_addr"`
+	RevokedAt    *time.Time `json:"revoked_at"`
 }
 
 // SecretNotice accompanies a secret in a response: the one time it is shown.
@@ -109,7 +112,8 @@ func NewClient(c *client.Client, secrets []client.Secret) Client {
 // NewSecret returns the JSON form of a secret's metadata.
 func NewSecret(s client.Secret) Secret {
 	return Secret{ID: s.ID, Hint: s.Hint, Status: string(s.Status), CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy,
-		ExpiresAt: optTime(s.ExpiresAt), LastUsedAt: optTime(s.LastUsedAt), RevokedAt: optTime(s.RevokedAt)}
+		ExpiresAt: optTime(s.ExpiresAt), LastUsedAt: optTime(s.LastUsedAt), LastUsedAddr: optString(s.LastUsedAddr),
+		RevokedAt: optTime(s.RevokedAt)}
 }
 
 // WithSecret adds an issued secret's plaintext, for the one response that
@@ -133,4 +137,12 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// optString is nil for "", so an unknown value is JSON null.
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -55,6 +55,7 @@ var auditActions = []auditActionGroup{
 		{client.ActionSecretRotated, "Secret rotated"},
 		{client.ActionSecretAdded, "Secret added"},
 		{client.ActionSecretRevoked, "Secret revoked"},
+		{client.ActionRotationFinished, "Rotation finished"},
 		{oauth.ActionClientAuthFailed, "Client authentication failed"},
 	}},
 	{"Users and sign-in", []auditAction{

@@ -1,0 +1,108 @@
+package client_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/client"
+)
+
+// Finishing a rotation revokes the old secret early, keeps the new one,
+// and is one audit event naming the revoked secrets.
+func TestFinishRotation(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	c, first, err := f.svc.Create(ctx, f.sys, cc("Rotating"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := &client.Authenticator{Repo: f.db, Now: func() time.Time { return f.now }, TTL: -1}
+	works := func(secret string) bool {
+		_, _, err := auth.Authenticate(ctx, c.ID, secret, true)
+		return err == nil
+	}
+	// No rotation yet: nothing to finish.
+	if _, err := f.svc.FinishRotation(ctx, f.sys, c.ID, false); fields(err) != "secrets" {
+		t.Fatalf("finishing without a rotation: %v, want a secrets field error", err)
+	}
+	f.now = f.now.Add(time.Hour)
+	second, err := f.svc.RotateSecret(ctx, f.sys, c.ID, client.RotateParams{Grace: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !works(first.Plaintext) || !works(second.Plaintext) {
+		t.Fatal("both secrets should work during the grace period")
+	}
+	viewer := client.Actor{Kind: authz.KindUser, ID: "usr_1", TenantID: "ten_a", Roles: []string{authz.Viewer}}
+	if _, err := f.svc.FinishRotation(ctx, viewer, c.ID, false); !errors.Is(err, client.ErrForbidden) {
+		t.Errorf("a viewer finished a rotation: %v", err)
+	}
+	if _, err := f.svc.FinishRotation(ctx, client.SystemActor("ten_b"), c.ID, false); !errors.Is(err, client.ErrNotFound) {
+		t.Errorf("another tenant finished a rotation: %v", err)
+	}
+	f.now = f.now.Add(time.Minute)
+	f.changed = nil
+	revoked, err := f.svc.FinishRotation(ctx, f.sys, c.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revoked) != 1 || revoked[0].ID != first.ID || revoked[0].Status != client.SecretRevoked || !revoked[0].RevokedAt.Equal(f.now) {
+		t.Fatalf("revoked %+v, want the first secret, revoked now", revoked)
+	}
+	if works(first.Plaintext) {
+		t.Error("the old secret still works after the rotation was finished")
+	}
+	if !works(second.Plaintext) {
+		t.Error("the new secret stopped working")
+	}
+	if len(f.changed) != 1 || f.changed[0] != c.ID {
+		t.Errorf("changes announced %v, want the client", f.changed)
+	}
+	got, _, _ := f.svc.Get(ctx, f.sys, c.ID)
+	if !got.SecretExpiresAt.Equal(second.ExpiresAt) {
+		t.Errorf("secret expiry %v, want the new secret's %v", got.SecretExpiresAt, second.ExpiresAt)
+	}
+	// Finished: a second time there is nothing left to finish.
+	if _, err := f.svc.FinishRotation(ctx, f.sys, c.ID, false); fields(err) != "secrets" {
+		t.Errorf("finishing twice: %v", err)
+	}
+	events, err := f.db.AuditEvents(ctx, "ten_a", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var finished int
+	for _, e := range events {
+		if e.Action == client.ActionRotationFinished {
+			finished++
+			if e.Details["secret_ids"] != first.ID || e.TargetID != c.ID {
+				t.Errorf("audit event %+v, want the client and the old secret named", e)
+			}
+		}
+	}
+	if finished != 1 {
+		t.Errorf("%d rotation_finished events, want 1", finished)
+	}
+}
+
+// A protected client's rotation is finished only when confirmed.
+func TestFinishRotationOfAProtectedClient(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	p := cc("Provisioned")
+	p.Protected = true
+	c, _, err := f.svc.Create(ctx, f.sys, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RotateSecret(ctx, f.sys, c.ID, client.RotateParams{Grace: time.Hour, Confirm: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.FinishRotation(ctx, f.sys, c.ID, false); !errors.Is(err, client.ErrProtected) {
+		t.Errorf("unconfirmed: %v, want ErrProtected", err)
+	}
+	if got, err := f.svc.FinishRotation(ctx, f.sys, c.ID, true); err != nil || len(got) != 1 {
+		t.Errorf("confirmed: %v, %v", got, err)
+	}
+}
