@@ -447,7 +447,8 @@ func (a *app) webhooksCmd() *cobra.Command {
 		Use:   "webhooks",
 		Short: "Add, list and remove a tenant's webhooks",
 		Long: `A webhook is told of a tenant's client events: secret-expiring (a warning
-stage), secret-expired (the expiry day), client-revoked and secret-rotated.
+stage), secret-expired (the expiry day), client-revoked, secret-rotated and
+retiring-secret-in-use (an old secret still used in the last hour of its grace).
 Each delivery is a JSON POST signed in the manner of the Standard Webhooks
 specification (headers webhook-id, webhook-timestamp, webhook-signature:
 HMAC-SHA256 with the webhook's secret), retried with backoff for a day.
@@ -475,7 +476,7 @@ func (a *app) webhooksAddCmd(tenant *string) *cobra.Command {
 			return a.webhooksAdd(cmd.Context(), *tenant, args[0], events, asJSON)
 		},
 	}
-	cmd.Flags().StringSliceVar(&events, "events", nil, "events to send: secret-expiring, secret-expired, client-revoked, secret-rotated")
+	cmd.Flags().StringSliceVar(&events, "events", nil, "events to send: secret-expiring, secret-expired, client-revoked, secret-rotated, retiring-secret-in-use")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

@@ -89,3 +89,41 @@ func testFinishRotationEndToEnd(t *testing.T, db database) {
 		t.Errorf("audit: %d %s", o.status, o.body)
 	}
 }
+
+// An old secret used in the last hour of its grace is audited once, with
+// where it was used from, through the running server and after a
+// restart on the same database.
+func TestRetiringSecretInUseEndToEnd(t *testing.T) {
+	forEachBackend(t, testRetiringSecretInUseEndToEnd)
+}
+
+func testRetiringSecretInUseEndToEnd(t *testing.T, db database) {
+	kv := map[string]string{"LATCHKEY_ADMIN_CLIENT_SECRET": faultAdminSecret}
+	first, stop := launch(t, db, kv)
+	ctx := context.Background()
+	id, oldSecret := first.createClient(t, "--name", "Late mover", "--grant-type", "client_credentials")
+	// A grace of 30 minutes is in its last hour from the start.
+	if out, code := first.cli(t, "clients", "rotate-secret", id, "--grace", "30m"); code != 0 {
+		t.Fatalf("rotate-secret: %d %s", code, out)
+	}
+	oldCfg := clientcredentials.Config{ClientID: id, ClientSecret: oldSecret, TokenURL: first.url + "/oauth2/token"}
+	for range 3 {
+		if _, err := oldCfg.Token(ctx); err != nil {
+			t.Fatalf("the old secret in its grace period: %v", err)
+		}
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited with %d", code)
+	}
+	in := start(t, db, kv)
+	oldCfg.TokenURL = in.url + "/oauth2/token"
+	if _, err := oldCfg.Token(ctx); err != nil {
+		t.Fatalf("the old secret after a restart: %v", err)
+	}
+	o := adminCall("audit", in.url, adminToken(t, in.url), "GET", "/audit/events?target_id="+id, nil)
+	body := string(o.body)
+	if o.status != 200 || strings.Count(body, "client.retiring_secret_in_use") != 1 || !strings.Contains(body, "127.0.0.1") ||
+		strings.Contains(body, oldSecret) {
+		t.Fatalf("audit: %d %s", o.status, body)
+	}
+}

@@ -202,7 +202,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	// a guesser spreading tries over them meets one limit.
 	failures := &ratelimit.Pool{Store: st}
 	proto := oauth.New(oauth.Config{
-		Issuer: c.issuer, Auth: auth, Usage: usage, Keys: keys,
+		Issuer: c.issuer, Auth: auth, Usage: usage, RetiringUse: &client.RetiringUseWarner{Repo: st}, Keys: keys,
 		Tokens: st, Revoked: revoked, Accounts: st, Logger: log, FailureThreshold: o.failLimit, TrustedProxies: trusted,
 		Sessions: pages, Requests: requests, GrantStore: st, Consents: sessions, AuthFailures: authFailures,
 		Catalogs: catalogs, Metrics: m,

@@ -106,3 +106,61 @@ func TestFinishRotationOfAProtectedClient(t *testing.T) {
 		t.Errorf("confirmed: %v, %v", got, err)
 	}
 }
+
+// An old secret still used in the last hour of its grace is warned of
+// exactly once: not before that hour, once in it, and not again from a
+// second instance (or after a restart) on the same store.
+func TestRetiringSecretInUseWarnedOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	c, first, err := f.svc.Create(ctx, f.sys, cc("Late mover"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RotateSecret(ctx, f.sys, c.ID, client.RotateParams{Grace: 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	auth := &client.Authenticator{Repo: f.db, Now: func() time.Time { return f.now }, TTL: -1}
+	use := func(w *client.RetiringUseWarner) bool {
+		t.Helper()
+		got, sec, err := auth.Authenticate(ctx, c.ID, first.Plaintext, true)
+		if err != nil {
+			t.Fatalf("the old secret in its grace: %v", err)
+		}
+		warned, err := w.Observe(ctx, got, sec, "203.0.113.9", f.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return warned
+	}
+	one, two := &client.RetiringUseWarner{Repo: f.db}, &client.RetiringUseWarner{Repo: f.db}
+	start := f.now
+	f.now = start.Add(22 * time.Hour) // two hours left: not yet
+	if use(one) {
+		t.Error("warned two hours before the grace ends")
+	}
+	f.now = start.Add(23*time.Hour + time.Minute)
+	if !use(one) {
+		t.Error("not warned in the last hour")
+	}
+	f.now = f.now.Add(time.Minute)
+	if use(one) || use(two) {
+		t.Error("warned twice")
+	}
+	events, err := f.db.AuditEvents(ctx, "ten_a", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, e := range events {
+		if e.Action == client.ActionRetiringSecretInUse {
+			n++
+			if e.Details["secret_id"] != first.ID || e.Details["source_addr"] != "203.0.113.9" || e.TargetID != c.ID {
+				t.Errorf("event %+v", e)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d %s events, want 1", n, client.ActionRetiringSecretInUse)
+	}
+}

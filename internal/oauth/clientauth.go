@@ -140,6 +140,10 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, p url.Values
 		secretID = sec.ID
 	}
 	s.Usage.Record(c.ID, secretID, addr, now)
+	if _, err := s.RetiringUse.Observe(ctx, c, sec, addr, now); err != nil {
+		// The warning is told on the next use; the request goes on.
+		s.Logger.WarnContext(ctx, "retiring secret warning failed", "client_id", c.ID, "err", err)
+	}
 	return c, sec, nil
 }
 

@@ -29,6 +29,9 @@ type Config struct {
 	Issuer string
 	Auth   *client.Authenticator
 	Usage  *client.UsageRecorder
+	// RetiringUse, when set, is told of every client authentication, to
+	// warn once of an old secret still used late in its grace period.
+	RetiringUse *client.RetiringUseWarner
 	// Keys holds each tenant's signing keys.
 	Keys    *token.TenantKeys
 	Tokens  token.Store

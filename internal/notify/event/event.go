@@ -26,10 +26,15 @@ const (
 	ClientRevoked Type = "client-revoked"
 	// SecretRotated: a client was given a new secret.
 	SecretRotated Type = "secret-rotated"
+	// RetiringSecretInUse: the old secret of a rotation was still used in
+	// the last hour of its grace period (told once per secret).
+	RetiringSecretInUse Type = "retiring-secret-in-use"
 )
 
 // Types lists every event type, in display order.
-func Types() []Type { return []Type{SecretExpiring, SecretExpired, ClientRevoked, SecretRotated} }
+func Types() []Type {
+	return []Type{SecretExpiring, SecretExpired, ClientRevoked, SecretRotated, RetiringSecretInUse}
+}
 
 // Valid reports whether t names an event type.
 func Valid(t Type) bool {
