@@ -31,6 +31,8 @@ type clientOps interface {
 	// FinishRotation revokes the client's retiring secrets and returns
 	// the client with its secrets' metadata.
 	FinishRotation(ctx context.Context, id string, confirm bool) (admin.Client, error)
+	// Stale is List of the clients unused for days days.
+	Stale(ctx context.Context, days int, q client.ListQuery) (admin.ClientList, error)
 	Delete(ctx context.Context, id string) error
 	// UserID returns the ID of the user with this email.
 	UserID(ctx context.Context, email string) (string, error)

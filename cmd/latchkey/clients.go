@@ -50,7 +50,7 @@ authenticate; the output is the same.`,
 		cc.statusCmd("activate", "Let an inactive client obtain tokens again", client.StatusActive),
 		cc.statusCmd("deactivate", "Stop a client obtaining tokens until it is activated", client.StatusInactive),
 		cc.statusCmd("revoke", "End a client for good (it stays listed)", client.StatusRevoked),
-		cc.rotateCmd(), cc.finishRotationCmd(), cc.deleteCmd(), cc.tokenCmd())
+		cc.rotateCmd(), cc.finishRotationCmd(), cc.staleCmd(), cc.deleteCmd(), cc.tokenCmd())
 	return cmd
 }
 

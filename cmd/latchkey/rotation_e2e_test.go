@@ -127,3 +127,25 @@ func testRetiringSecretInUseEndToEnd(t *testing.T, db database) {
 		t.Fatalf("audit: %d %s", o.status, body)
 	}
 }
+
+// The stale report through the running server and the CLI: a client made
+// now is not stale for never having been used, and bad days are refused.
+func TestStaleReportEndToEnd(t *testing.T) {
+	in := start(t, sqliteDatabase(t), map[string]string{"LATCHKEY_ADMIN_CLIENT_SECRET": faultAdminSecret})
+	id, _ := in.createClient(t, "--name", "Fresh", "--grant-type", "client_credentials")
+	tok := adminToken(t, in.url)
+	o := adminCall("stale", in.url, tok, "GET", "/reports/stale?days=1", nil)
+	if o.status != 200 || !strings.Contains(string(o.body), `"clients":[`) || strings.Contains(string(o.body), id) {
+		t.Fatalf("stale report: %d %s", o.status, o.body)
+	}
+	if o := adminCall("stale", in.url, tok, "GET", "/reports/stale?days=0", nil); o.status != 422 || !strings.Contains(string(o.body), `"days"`) {
+		t.Errorf("days=0: %d %s", o.status, o.body)
+	}
+	out, code := in.cli(t, "clients", "stale", "--days", "1", "--json")
+	if code != 0 || !strings.Contains(out, `"clients"`) || strings.Contains(out, id) {
+		t.Errorf("clients stale: %d %s", code, out)
+	}
+	if out, code := in.cli(t, "clients", "stale", "--days", "0"); code == 0 {
+		t.Errorf("clients stale --days 0: %d %s", code, out)
+	}
+}

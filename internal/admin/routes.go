@@ -25,6 +25,7 @@ var routes = []Route{
 	{"POST", "/clients/{id}/secrets", authz.ClientRotate, addSecret},
 	{"POST", "/clients/{id}/secrets/{secret}/revoke", authz.ClientRotate, revokeSecret},
 	{"POST", "/clients/{id}/finish-rotation", authz.ClientRotate, finishRotation},
+	{"GET", "/reports/stale", authz.ClientView, staleReport},
 	{"GET", "/clients/{id}/warnings", authz.ClientView, listWarnings},
 
 	// Who may view clients may read the mails and events about them.

@@ -224,10 +224,14 @@ type ListQuery struct {
 	UnusedSince time.Time
 	// NeverUsed keeps only clients never used.
 	NeverUsed bool
-	Sort      SortField
-	Desc      bool
-	Limit     int
-	After     string
+	// CreatedBefore keeps only clients created before this time. Zero for
+	// no filter. With UnusedSince at the same time it selects the clients
+	// unused since then, a never-used client counting from its creation.
+	CreatedBefore time.Time
+	Sort          SortField
+	Desc          bool
+	Limit         int
+	After         string
 	// Before, set in place of After, is the Prev of a later page: it
 	// selects the Limit clients just before that page, in the same order.
 	Before string
@@ -301,6 +305,7 @@ func (q *ListQuery) Normalize() error {
 	// lie after it; and before the year 10000, which every backend holds.
 	checkBound(&fe, "secret_expires_before", q.SecretExpiresBefore)
 	checkBound(&fe, "unused_since", q.UnusedSince)
+	checkBound(&fe, "created_before", q.CreatedBefore)
 	for _, cur := range [][2]string{{"after", q.After}, {"before", q.Before}} {
 		if c, err := DecodeCursor(cur[1]); cur[1] != "" && (err != nil || !validRef(c.ID) || !utf8.ValidString(c.Key) || strings.ContainsRune(c.Key, 0)) {
 			fe.add(cur[0], "is not a cursor this server issued")

@@ -164,3 +164,35 @@ func TestRetiringSecretInUseWarnedOnce(t *testing.T) {
 		t.Errorf("%d %s events, want 1", n, client.ActionRetiringSecretInUse)
 	}
 }
+
+// The stale report: clients last used before the cut-off, or never used
+// and made before it.
+func TestStaleClients(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	used, _, _ := f.svc.Create(ctx, f.sys, cc("Used long ago"))
+	never, _, _ := f.svc.Create(ctx, f.sys, cc("Never used"))
+	f.now = f.now.Add(100 * 24 * time.Hour)
+	young, _, _ := f.svc.Create(ctx, f.sys, cc("Made yesterday"))
+	recent, _, _ := f.svc.Create(ctx, f.sys, cc("Used today"))
+	if err := f.db.RecordUse(ctx, []client.Use{{ClientID: used.ID, At: t0.Add(time.Hour)}, {ClientID: recent.ID, At: f.now}}); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(24 * time.Hour)
+	p, err := f.svc.Stale(ctx, f.sys, 90, client.ListQuery{Sort: client.SortName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range p.Clients {
+		got = append(got, c.ID)
+	}
+	if len(got) != 2 || got[0] != never.ID || got[1] != used.ID {
+		t.Errorf("stale after 90 days: %v, want %s and %s (not %s nor %s)", got, never.ID, used.ID, young.ID, recent.ID)
+	}
+	for _, days := range []int{0, -1, client.MaxStaleDays + 1} {
+		if _, err := f.svc.Stale(ctx, f.sys, days, client.ListQuery{}); fields(err) != "days" {
+			t.Errorf("days %d: %v", days, err)
+		}
+	}
+}

@@ -250,6 +250,9 @@ func filters(d *Dialect, q client.ListQuery, arg func(any) string) []string {
 	} else if t := q.UnusedSince; !t.IsZero() {
 		where = append(where, broad(lastUsed+" < "+before(t)))
 	}
+	if t := q.CreatedBefore; !t.IsZero() {
+		where = append(where, broad(d.Columns[client.SortCreatedAt].Expr+" < "+before(t)))
+	}
 	if q.Search != "" {
 		where = append(where, d.Search(q.Search, arg))
 	}

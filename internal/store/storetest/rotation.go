@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +16,28 @@ import (
 var rotationTests = []test{
 	{"UseAddress", testUseAddress},
 	{"RetiringWarnedOnce", testRetiringWarnedOnce},
+	{"Stale", testListStale},
+}
+
+// testListStale: unused since a time and created before it are the
+// clients stale at that time, a never used client counting from its
+// creation.
+func testListStale(t *testing.T, s store.Store) {
+	all := seedList(t, s)
+	h := func(n int) time.Time { return at(time.Duration(n) * time.Hour) }
+	for _, cut := range []time.Time{h(-1), h(2), h(5), h(10), h(10).Add(time.Microsecond), h(30), h(1000)} {
+		want := filter(all, func(c *client.Client) bool {
+			return c.CreatedAt.Before(cut) && (c.LastUsedAt.IsZero() || c.LastUsedAt.Before(cut))
+		})
+		got := listAll(t, s, client.ListQuery{TenantID: "ten_a", UnusedSince: cut, CreatedBefore: cut, Limit: 2}, len(want))
+		checkEqual(t, fmt.Sprintf("stale at %s", cut), ids(got), want)
+	}
+	// At h(5) beta-und (made at h(3), never used) is stale; zeta_1 (made
+	// at h(6), never used) is too young to be.
+	got := listAllIDs(t, s, client.ListQuery{TenantID: "ten_a", UnusedSince: h(5), CreatedBefore: h(5)})
+	if !slices.Contains(got, "a.beta-und") || slices.Contains(got, "a.zeta_1") {
+		t.Errorf("stale at h(5): %v, want beta-und and not zeta_1", got)
+	}
 }
 
 // testUseAddress: a secret's source address moves with its last-used
