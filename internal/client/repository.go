@@ -25,6 +25,10 @@ type Repository interface {
 	Client(ctx context.Context, id string) (*Client, error)
 	// Secrets returns the client's secrets, newest first.
 	Secrets(ctx context.Context, clientID string) ([]Secret, error)
+	// SecretByHash returns the secret stored with this hash, of any
+	// client in any tenant, or ErrNotFound: how a leak report, which
+	// knows only a secret's value, finds it (an index lookup).
+	SecretByHash(ctx context.Context, hash string) (*Secret, error)
 	// ListClients returns one page of a tenant's clients.
 	ListClients(ctx context.Context, q ListQuery) (*ListPage, error)
 	// InTx runs fn in one transaction, committed when fn returns nil and

@@ -61,6 +61,9 @@ type Secret struct {
 	// when never used or not known.
 	LastUsedAddr string
 	RevokedAt    time.Time // zero: not revoked
+	// LeakedAt is when a credible leak report named the secret; zero
+	// for never. A leaked secret that still works is a warning to show.
+	LeakedAt time.Time
 }
 
 // Usable reports whether the secret authenticates at time now.

@@ -85,9 +85,32 @@ func (db *DB) Secrets(ctx context.Context, clientID string) ([]client.Secret, er
 	return s, nil
 }
 
+// SecretByHash returns the secret stored with this hash, found through
+// its index.
+func (db *DB) SecretByHash(ctx context.Context, hash string) (*client.Secret, error) {
+	var clientID string
+	err := db.pool.QueryRow(ctx, `SELECT client_id FROM client_secrets WHERE hash = $1 LIMIT 1`, hash).Scan(&clientID)
+	if isNoRows(err) {
+		return nil, fmt.Errorf("postgres: secret by hash: %w", client.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: secret by hash: %w", err)
+	}
+	all, err := secrets(ctx, db.pool, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: secret by hash: %w", err)
+	}
+	for i := range all {
+		if all[i].Hash == hash {
+			return &all[i], nil
+		}
+	}
+	return nil, fmt.Errorf("postgres: secret by hash: %w", client.ErrNotFound)
+}
+
 func secrets(ctx context.Context, q querier, clientID string) ([]client.Secret, error) {
 	rows, err := q.Query(ctx, `SELECT id, client_id, hash, hint, status, created_at, created_by,
-		expires_at, last_used_at, last_used_addr, revoked_at
+		expires_at, last_used_at, last_used_addr, revoked_at, leaked_at
 		FROM client_secrets WHERE client_id = $1 ORDER BY created_at DESC, seq DESC`, clientID)
 	if err != nil {
 		return nil, err
@@ -98,13 +121,15 @@ func secrets(ctx context.Context, q querier, clientID string) ([]client.Secret, 
 		var (
 			s                          client.Secret
 			expires, lastUsed, revoked *time.Time
+			leaked                     *time.Time
 		)
 		if err := rows.Scan(&s.ID, &s.ClientID, &s.Hash, &s.Hint, &s.Status, &s.CreatedAt, &s.CreatedBy,
-			&expires, &lastUsed, &s.LastUsedAddr, &revoked); err != nil {
+			&expires, &lastUsed, &s.LastUsedAddr, &revoked, &leaked); err != nil {
 			return nil, err
 		}
 		s.CreatedAt = utc(s.CreatedAt)
 		s.ExpiresAt, s.LastUsedAt, s.RevokedAt = nullTime(expires), nullTime(lastUsed), nullTime(revoked)
+		s.LeakedAt = nullTime(leaked)
 		out = append(out, s)
 	}
 	return out, rows.Err()
@@ -328,10 +353,10 @@ func deleteIssuedTo(ctx context.Context, q querier, clientID string) error {
 // taken, client.ErrNotFound when its client does not exist.
 func (t *tx) CreateSecret(ctx context.Context, s *client.Secret) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO client_secrets (id, client_id, hash, hint, status,
-		created_at, created_by, expires_at, last_used_at, last_used_addr, revoked_at, warn_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		created_at, created_by, expires_at, last_used_at, last_used_addr, revoked_at, warn_at, leaked_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		s.ID, s.ClientID, s.Hash, s.Hint, s.Status, ts(s.CreatedAt), s.CreatedBy,
-		tsOrNull(s.ExpiresAt), tsOrNull(s.LastUsedAt), s.LastUsedAddr, tsOrNull(s.RevokedAt), warnAt(s))
+		tsOrNull(s.ExpiresAt), tsOrNull(s.LastUsedAt), s.LastUsedAddr, tsOrNull(s.RevokedAt), warnAt(s), tsOrNull(s.LeakedAt))
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("postgres: create secret %q: %w", s.ID, client.ErrConflict)
@@ -349,9 +374,9 @@ func (t *tx) UpdateSecret(ctx context.Context, s *client.Secret) error {
 	// A secret no longer active is warned of no more; an active one
 	// keeps its place in its schedule.
 	tag, err := t.tx.Exec(ctx, `UPDATE client_secrets SET hash = $1, hint = $2, status = $3,
-		expires_at = $4, revoked_at = $5, warn_at = CASE WHEN $3 = 'active' THEN warn_at END
+		expires_at = $4, revoked_at = $5, warn_at = CASE WHEN $3 = 'active' THEN warn_at END, leaked_at = $8
 		WHERE id = $6 AND client_id = $7`,
-		s.Hash, s.Hint, s.Status, tsOrNull(s.ExpiresAt), tsOrNull(s.RevokedAt), s.ID, s.ClientID)
+		s.Hash, s.Hint, s.Status, tsOrNull(s.ExpiresAt), tsOrNull(s.RevokedAt), s.ID, s.ClientID, tsOrNull(s.LeakedAt))
 	if err == nil {
 		err = affected(tag, client.ErrNotFound)
 	}

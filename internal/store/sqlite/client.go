@@ -95,9 +95,32 @@ func (db *DB) Secrets(ctx context.Context, clientID string) ([]client.Secret, er
 	return s, nil
 }
 
+// SecretByHash returns the secret stored with this hash, found through
+// its index.
+func (db *DB) SecretByHash(ctx context.Context, hash string) (*client.Secret, error) {
+	var clientID string
+	err := db.read.QueryRowContext(ctx, `SELECT client_id FROM client_secrets WHERE hash = ? LIMIT 1`, hash).Scan(&clientID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: secret by hash: %w", client.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: secret by hash: %w", err)
+	}
+	all, err := secrets(ctx, db.read, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: secret by hash: %w", err)
+	}
+	for i := range all {
+		if all[i].Hash == hash {
+			return &all[i], nil
+		}
+	}
+	return nil, fmt.Errorf("sqlite: secret by hash: %w", client.ErrNotFound)
+}
+
 func secrets(ctx context.Context, q querier, clientID string) ([]client.Secret, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, client_id, hash, hint, status, created_at, created_by,
-		expires_at, last_used_at, last_used_addr, revoked_at
+		expires_at, last_used_at, last_used_addr, revoked_at, leaked_at
 		FROM client_secrets WHERE client_id = ? ORDER BY created_at DESC, seq DESC`, clientID)
 	if err != nil {
 		return nil, err
@@ -109,13 +132,15 @@ func secrets(ctx context.Context, q querier, clientID string) ([]client.Secret, 
 			s                          client.Secret
 			created                    int64
 			expires, lastUsed, revoked sql.NullInt64
+			leaked                     sql.NullInt64
 		)
 		if err := rows.Scan(&s.ID, &s.ClientID, &s.Hash, &s.Hint, &s.Status, &created, &s.CreatedBy,
-			&expires, &lastUsed, &s.LastUsedAddr, &revoked); err != nil {
+			&expires, &lastUsed, &s.LastUsedAddr, &revoked, &leaked); err != nil {
 			return nil, err
 		}
 		s.CreatedAt = fromMicros(created)
 		s.ExpiresAt, s.LastUsedAt, s.RevokedAt = nullTime(expires), nullTime(lastUsed), nullTime(revoked)
+		s.LeakedAt = nullTime(leaked)
 		out = append(out, s)
 	}
 	return out, rows.Err()
@@ -318,9 +343,9 @@ func deleteIssuedTo(ctx context.Context, q querier, clientID string) error {
 // taken, client.ErrNotFound when its client does not exist.
 func (t *tx) CreateSecret(ctx context.Context, s *client.Secret) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO client_secrets (id, client_id, hash, hint, status,
-		created_at, created_by, expires_at, last_used_at, last_used_addr, revoked_at, warn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		created_at, created_by, expires_at, last_used_at, last_used_addr, revoked_at, warn_at, leaked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.ClientID, s.Hash, s.Hint, s.Status, s.CreatedAt.UnixMicro(), s.CreatedBy,
-		timeOrNull(s.ExpiresAt), timeOrNull(s.LastUsedAt), s.LastUsedAddr, timeOrNull(s.RevokedAt), warnAt(s))
+		timeOrNull(s.ExpiresAt), timeOrNull(s.LastUsedAt), s.LastUsedAddr, timeOrNull(s.RevokedAt), warnAt(s), timeOrNull(s.LeakedAt))
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("sqlite: create secret %q: %w", s.ID, client.ErrConflict)
@@ -338,9 +363,9 @@ func (t *tx) UpdateSecret(ctx context.Context, s *client.Secret) error {
 	// A secret no longer active is warned of no more; an active one
 	// keeps its place in its schedule.
 	res, err := t.tx.ExecContext(ctx, `UPDATE client_secrets SET hash = ?1, hint = ?2, status = ?3,
-		expires_at = ?4, revoked_at = ?5, warn_at = CASE WHEN ?3 = 'active' THEN warn_at END
+		expires_at = ?4, revoked_at = ?5, warn_at = CASE WHEN ?3 = 'active' THEN warn_at END, leaked_at = ?8
 		WHERE id = ?6 AND client_id = ?7`,
-		s.Hash, s.Hint, s.Status, timeOrNull(s.ExpiresAt), timeOrNull(s.RevokedAt), s.ID, s.ClientID)
+		s.Hash, s.Hint, s.Status, timeOrNull(s.ExpiresAt), timeOrNull(s.RevokedAt), s.ID, s.ClientID, timeOrNull(s.LeakedAt))
 	if err == nil {
 		err = affected(res, client.ErrNotFound)
 	}

@@ -46,6 +46,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Failures", failureTests},
 		{"Policies", policyTests},
 		{"Rotation", rotationTests},
+		{"Leaks", leakTests},
 	}
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {
@@ -156,12 +157,14 @@ func newSecret(clientID, id string, created time.Time) *client.Secret {
 		ExpiresAt:  created.Add(90 * 24 * time.Hour),
 		LastUsedAt: created.Add(time.Hour),
 		RevokedAt:  created.Add(2 * time.Hour),
+		LeakedAt:   created.Add(3 * time.Hour),
 	}
 }
 
 func storedSecret(s client.Secret) client.Secret {
 	s.CreatedAt, s.ExpiresAt = stored(s.CreatedAt), stored(s.ExpiresAt)
 	s.LastUsedAt, s.RevokedAt = stored(s.LastUsedAt), stored(s.RevokedAt)
+	s.LeakedAt = stored(s.LeakedAt)
 	return s
 }
 
