@@ -448,7 +448,8 @@ func (a *app) webhooksCmd() *cobra.Command {
 		Short: "Add, list and remove a tenant's webhooks",
 		Long: `A webhook is told of a tenant's client events: secret-expiring (a warning
 stage), secret-expired (the expiry day), client-revoked, secret-rotated and
-retiring-secret-in-use (an old secret still used in the last hour of its grace).
+retiring-secret-in-use (an old secret still used in the last hour of its grace) and
+secret-leaked (a leak report revoked or flagged a secret).
 Each delivery is a JSON POST signed in the manner of the Standard Webhooks
 specification (headers webhook-id, webhook-timestamp, webhook-signature:
 HMAC-SHA256 with the webhook's secret), retried with backoff for a day.
@@ -470,13 +471,13 @@ func (a *app) webhooksAddCmd(tenant *string) *cobra.Command {
 		Use:   "add URL --events EVENT[,EVENT...]",
 		Short: "Add a webhook; its signing secret is printed this once",
 		Example: `  latchkey webhooks add https://hooks.example.com/latchkey --events secret-expiring,secret-expired
-  latchkey webhooks add https://hooks.example.com/all --events secret-expiring,secret-expired,client-revoked,secret-rotated`,
+  latchkey webhooks add https://hooks.example.com/all --events secret-expiring,secret-expired,client-revoked,secret-rotated,secret-leaked`,
 		Args: oneArg("URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.webhooksAdd(cmd.Context(), *tenant, args[0], events, asJSON)
 		},
 	}
-	cmd.Flags().StringSliceVar(&events, "events", nil, "events to send: secret-expiring, secret-expired, client-revoked, secret-rotated, retiring-secret-in-use")
+	cmd.Flags().StringSliceVar(&events, "events", nil, "events to send: secret-expiring, secret-expired, client-revoked, secret-rotated, retiring-secret-in-use, secret-leaked")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/console"
 	"github.com/latchkey/latchkey/internal/errs"
+	"github.com/latchkey/latchkey/internal/leak"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
@@ -256,7 +257,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if adminAPI.RequestKey, err = hkdf.Key(sha256.New, kek, nil, "latchkey admin API idempotency", 32); err != nil {
 		return err
 	}
-	mounts := []func(*http.ServeMux){proto.Mount, accountPages.Mount, adminAPI.Mount}
+	// Secret scanners report leaked secrets here; 60 reports a minute from
+	// one address is more than any scanner sends.
+	leaks := &leak.Handler{Reporter: clients, TrustedProxies: trusted, Logger: log,
+		Limit: ratelimit.New(60, time.Minute).Share(failures, "leak_report")}
+	mounts := []func(*http.ServeMux){proto.Mount, accountPages.Mount, adminAPI.Mount, leaks.Mount}
 	var metricsSrv *http.Server
 	switch o.metricsAddr {
 	case metricsOff:

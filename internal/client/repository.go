@@ -128,6 +128,8 @@ type Tx interface {
 	audit.Appender
 	// Appender queues the webhook deliveries of a change with it.
 	event.Appender
+	// Noticer queues the mails of a change to its client's people.
+	event.Noticer
 	// RoleSource reads the tenant's custom roles in the transaction,
 	// holding them until it ends, so a role assigned is not deleted
 	// meanwhile.

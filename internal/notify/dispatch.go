@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/metrics"
+	"github.com/latchkey/latchkey/internal/notify/event"
 	"github.com/latchkey/latchkey/internal/notify/mail"
 	"github.com/latchkey/latchkey/internal/notify/webhook"
 )
@@ -133,6 +134,14 @@ func RenderMail(dl *Delivery, link func(MailData) string) (mail.Message, error) 
 	var data MailData
 	if err := json.Unmarshal(dl.Payload, &data); err != nil {
 		return mail.Message{}, fmt.Errorf("notify: delivery %s: %w", dl.ID, err)
+	}
+	if dl.Event == event.SecretLeaked {
+		n := mail.Leak{Locale: dl.Locale, RecipientName: data.RecipientName, ClientID: data.ClientID,
+			ClientName: data.ClientName, TenantName: data.TenantName, Facts: data.Facts}
+		if link != nil {
+			n.ConsoleURL = link(data)
+		}
+		return mail.RenderLeak(n)
 	}
 	w := mail.Warning{Locale: dl.Locale, RecipientName: data.RecipientName, ClientID: data.ClientID,
 		ClientName: data.ClientName, TenantName: data.TenantName, ExpiresAt: data.ExpiresAt, DaysLeft: data.DaysLeft}

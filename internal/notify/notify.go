@@ -119,6 +119,8 @@ type MailData struct {
 	TenantDefault bool      `json:"tenant_default,omitempty"`
 	ExpiresAt     time.Time `json:"expires_at"`
 	DaysLeft      int       `json:"days_left"`
+	// Facts are a notice's own (event.Notice.Facts); empty for a warning.
+	Facts map[string]string `json:"facts,omitempty"`
 }
 
 // Attempt is one try at a delivery.

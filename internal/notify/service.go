@@ -138,7 +138,7 @@ func (s *Service) CreateWebhook(ctx context.Context, actor authz.Actor, url stri
 	}
 	for _, e := range events {
 		if !event.Valid(e) {
-			fe.add("events", "must be from secret-expiring, secret-expired, client-revoked, secret-rotated, retiring-secret-in-use")
+			fe.add("events", "must be from secret-expiring, secret-expired, client-revoked, secret-rotated, retiring-secret-in-use, secret-leaked")
 			break
 		}
 	}

@@ -29,11 +29,14 @@ const (
 	// RetiringSecretInUse: the old secret of a rotation was still used in
 	// the last hour of its grace period (told once per secret).
 	RetiringSecretInUse Type = "retiring-secret-in-use"
+	// SecretLeaked: a credible report said a secret was published; the
+	// tenant's policy revoked or flagged it.
+	SecretLeaked Type = "secret-leaked"
 )
 
 // Types lists every event type, in display order.
 func Types() []Type {
-	return []Type{SecretExpiring, SecretExpired, ClientRevoked, SecretRotated, RetiringSecretInUse}
+	return []Type{SecretExpiring, SecretExpired, ClientRevoked, SecretRotated, RetiringSecretInUse, SecretLeaked}
 }
 
 // Valid reports whether t names an event type.
@@ -68,6 +71,27 @@ type Appender interface {
 	// tenant subscribed to its type, in the caller's transaction. An event
 	// no webhook subscribes to leaves nothing behind.
 	AppendEvents(ctx context.Context, events []Event) error
+}
+
+// Notice is a mail about a client to the people answerable for it: its
+// owner and its creator, once if they are the same person. The store
+// finds them, and the client's and tenant's names, when it queues it.
+type Notice struct {
+	Type     Type
+	TenantID string
+	ClientID string
+	SecretID string
+	At       time.Time
+	// Facts are what the mail says beyond the client and the tenant,
+	// by name; never a secret.
+	Facts map[string]string
+}
+
+// Noticer queues notices with the change they report.
+type Noticer interface {
+	// AppendNotices adds a mail of each notice to its client's owner and
+	// creator to the outbox, in the caller's transaction.
+	AppendNotices(ctx context.Context, notices []Notice) error
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

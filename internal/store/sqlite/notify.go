@@ -430,3 +430,35 @@ func (db *DB) PendingDeliveries(ctx context.Context) (map[notify.Channel]int, er
 	}
 	return out, nil
 }
+
+// AppendNotices queues the mails of each notice to its client's owner and
+// creator, read with the client and its tenant in the transaction.
+func (t *tx) AppendNotices(ctx context.Context, notices []event.Notice) error {
+	for _, n := range notices {
+		var (
+			f                     notify.Noticed
+			ownerStatus, crStatus string
+		)
+		err := t.tx.QueryRowContext(ctx, `SELECT c.name, tn.name, COALESCE(tn.slug, ''), tn.is_default,
+			c.owner_user_id, o.id IS NOT NULL, COALESCE(o.status, ''), COALESCE(o.email, ''), COALESCE(o.name, ''), COALESCE(o.locale, ''),
+			c.created_by, cr.id IS NOT NULL, COALESCE(cr.status, ''), COALESCE(cr.email, ''), COALESCE(cr.name, ''), COALESCE(cr.locale, '')
+			FROM clients c
+			JOIN tenants tn ON tn.id = c.tenant_id
+			LEFT JOIN users o ON o.id = c.owner_user_id AND o.tenant_id = c.tenant_id
+			LEFT JOIN users cr ON cr.id = c.created_by AND cr.tenant_id = c.tenant_id
+			WHERE c.id = ?`, n.ClientID).Scan(&f.ClientName, &f.Tenant.Name, &f.Tenant.Slug, &f.Tenant.Default,
+			&f.Owner.UserID, &f.Owner.Found, &ownerStatus, &f.Owner.Email, &f.Owner.Name, &f.Owner.Locale,
+			&f.Creator.UserID, &f.Creator.Found, &crStatus, &f.Creator.Email, &f.Creator.Name, &f.Creator.Locale)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: notice of client %q: %w", n.ClientID, notify.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: append notices: %w", err)
+		}
+		f.Owner.Active, f.Creator.Active = ownerStatus == "active", crStatus == "active"
+		if err := t.AddDeliveries(ctx, notify.NoticeDeliveries(n, f, nil)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
