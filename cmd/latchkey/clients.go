@@ -722,6 +722,13 @@ func secretLastUse(s admin.Secret) string {
 // secretExpiry says when one secret stops working: to the minute for a
 // secret in its grace period, whose end is hours away, else by date.
 func secretExpiry(s admin.Secret) string {
+	if s.LeakedAt != nil {
+		return "LEAKED " + s.LeakedAt.Format(time.DateOnly) + ": " + secretState(s)
+	}
+	return secretState(s)
+}
+
+func secretState(s admin.Secret) string {
 	switch {
 	case s.Status == string(client.SecretRevoked):
 		if s.RevokedAt != nil {

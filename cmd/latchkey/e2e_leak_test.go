@@ -90,7 +90,8 @@ func testLeakReport(t *testing.T, db database) {
 	mustToken(t, in.url, id, rotated.ClientSecret)
 
 	out, code = in.cli(t, "clients", "show", id, "--json")
-	if code != 0 || strings.Count(out, `"revoked"`) != 1 {
+	if code != 0 || strings.Count(out, `"revoked"`) != 1 || strings.Count(out, `"leaked_at": "`) != 1 ||
+		strings.Count(out, `"leaked_at": null`) != 1 {
 		t.Errorf("clients show after the report: %d %s", code, out)
 	}
 

@@ -72,6 +72,8 @@ type Secret struct {
 	// rotation's grace it tells which caller still holds the old secret.
 	LastUsedAddr *string    `json:"last_used_addr"`
 	RevokedAt    *time.Time `json:"revoked_at"`
+	// LeakedAt is when a leak report named the secret; null for never.
+	LeakedAt *time.Time `json:"leaked_at"`
 }
 
 // SecretNotice accompanies a secret in a response: the one time it is shown.
@@ -113,7 +115,7 @@ func NewClient(c *client.Client, secrets []client.Secret) Client {
 func NewSecret(s client.Secret) Secret {
 	return Secret{ID: s.ID, Hint: s.Hint, Status: string(s.Status), CreatedAt: s.CreatedAt, CreatedBy: s.CreatedBy,
 		ExpiresAt: optTime(s.ExpiresAt), LastUsedAt: optTime(s.LastUsedAt), LastUsedAddr: optString(s.LastUsedAddr),
-		RevokedAt: optTime(s.RevokedAt)}
+		RevokedAt: optTime(s.RevokedAt), LeakedAt: optTime(s.LeakedAt)}
 }
 
 // WithSecret adds an issued secret's plaintext, for the one response that

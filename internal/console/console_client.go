@@ -133,6 +133,13 @@ func secretRows(secrets []client.Secret, now time.Time, mayRevoke bool) []secret
 		default:
 			row.State, row.Label, row.Badge = "working", "Working", "active"
 		}
+		if !s.LeakedAt.IsZero() {
+			row.Label = "Reported leaked " + fmtDateTime(s.LeakedAt) + " · " + row.Label
+			if s.Usable(now) {
+				row.Label += ": rotate it and revoke this one"
+				row.Badge = "expired"
+			}
+		}
 		if mayRevoke && working > 1 && s.Usable(now) {
 			row.RevokeLabel = "Revoke"
 			if s.Status == client.SecretRetiring {
