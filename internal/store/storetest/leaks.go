@@ -3,16 +3,67 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/notify"
+	"github.com/latchkey/latchkey/internal/notify/event"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
 var leakTests = []test{
 	{"SecretByHash", testSecretByHash},
 	{"LeakedAt", testLeakedAt},
+	{"Notices", testNotices},
+}
+
+// testNotices: a notice becomes one mail to the client's owner and one to
+// its creator, each in their locale, with the client's and tenant's
+// names; an owner who is nobody of the tenant is recorded as skipped.
+func testNotices(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if err := s.CreateTenant(ctx, &account.Tenant{ID: "ten_n", Name: "Notices", Slug: "notices", CreatedAt: at(0)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*account.User{
+		{ID: "usr_owner", TenantID: "ten_n", Status: account.UserActive, Email: "owner@example.com", Name: "Olga", Locale: "fr", CreatedAt: at(0), UpdatedAt: at(0)},
+		{ID: "usr_creator", TenantID: "ten_n", Status: account.UserActive, Email: "creator@example.com", CreatedAt: at(0), UpdatedAt: at(0)},
+	} {
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, gone := newClient("ten_n", "lkc_n", "Noticed"), newClient("ten_n", "lkc_gone", "Ownerless")
+	gone.OwnerUserID, gone.CreatedBy = "usr_nobody", "system"
+	createClients(t, s, c, gone)
+	inTx(t, s, func(ctx context.Context, tx client.Tx) error {
+		return tx.AppendNotices(ctx, []event.Notice{
+			{Type: event.SecretLeaked, TenantID: "ten_n", ClientID: "lkc_n", SecretID: "sec_n", At: at(time.Hour),
+				Facts: map[string]string{"action": "revoke"}},
+			{Type: event.SecretLeaked, TenantID: "ten_n", ClientID: "lkc_gone", SecretID: "sec_g", At: at(time.Hour)},
+		})
+	})
+	ds, err := s.Deliveries(ctx, notify.DeliveryQuery{TenantID: "ten_n", Channel: notify.ChannelEmail, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range ds {
+		got[d.ClientID+" "+d.UserID] = fmt.Sprintf("%s %s %s %s", d.Recipient, d.Locale, d.Status, d.Event)
+		if d.ClientID == "lkc_n" && (!strings.Contains(string(d.Payload), `"client_name":"Noticed"`) ||
+			!strings.Contains(string(d.Payload), `"tenant_name":"Notices"`) || !strings.Contains(string(d.Payload), `"action":"revoke"`)) {
+			t.Errorf("payload %s", d.Payload)
+		}
+	}
+	checkEqual(t, "notice mails", got, map[string]string{
+		"lkc_n usr_owner":     "owner@example.com fr pending secret-leaked",
+		"lkc_n usr_creator":   "creator@example.com  pending secret-leaked",
+		"lkc_gone usr_nobody": "  skipped secret-leaked",
+	})
 }
 
 // testSecretByHash: a secret is found by its hash alone, whichever client
