@@ -199,6 +199,7 @@ type ClientBody struct {
 	RefreshTokenTTL         int64    `json:"refresh_token_ttl,omitempty"`
 	TokenFormat             string   `json:"token_format,omitempty"`
 	RequireConsent          bool     `json:"require_consent,omitempty"`
+	RequirePKCE             bool     `json:"require_pkce,omitempty"`
 	Status                  string   `json:"status,omitempty"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
 	IDTokenAlg              string   `json:"id_token_signed_response_alg,omitempty"`
@@ -213,7 +214,7 @@ func NewClientBody(p client.CreateParams) ClientBody {
 		GrantTypes: strs(p.GrantTypes), RedirectURIs: p.RedirectURIs, Scopes: p.Scopes, Roles: p.Roles,
 		OwnerUserID: p.OwnerUserID, DivisionID: p.DivisionID, AccessTokenTTL: int64(p.AccessTokenTTL / time.Second),
 		RefreshTokenTTL: int64(p.RefreshTokenTTL / time.Second), TokenFormat: string(p.TokenFormat),
-		RequireConsent: p.RequireConsent, Status: string(p.Status),
+		RequireConsent: p.RequireConsent, RequirePKCE: p.RequirePKCE, Status: string(p.Status),
 		TokenEndpointAuthMethod: string(p.TokenEndpointAuthMethod), IDTokenAlg: p.IDTokenAlg,
 		PostLogoutRedirectURIs: p.PostLogoutRedirectURIs, SecretBody: NewSecretBody(p.Secret, p.SecretLifetime)}
 }
@@ -226,7 +227,7 @@ func (b ClientBody) params() (client.CreateParams, error) {
 		GrantTypes: grantTypes(b.GrantTypes), RedirectURIs: b.RedirectURIs, Scopes: b.Scopes, Roles: b.Roles,
 		OwnerUserID: b.OwnerUserID, DivisionID: b.DivisionID,
 		AccessTokenTTL: seconds(b.AccessTokenTTL), RefreshTokenTTL: seconds(b.RefreshTokenTTL),
-		TokenFormat: client.TokenFormat(b.TokenFormat), RequireConsent: b.RequireConsent, Status: client.Status(b.Status),
+		TokenFormat: client.TokenFormat(b.TokenFormat), RequireConsent: b.RequireConsent, RequirePKCE: b.RequirePKCE, Status: client.Status(b.Status),
 		TokenEndpointAuthMethod: client.AuthMethod(b.TokenEndpointAuthMethod), IDTokenAlg: b.IDTokenAlg,
 		PostLogoutRedirectURIs: b.PostLogoutRedirectURIs, Secret: b.ClientSecret, SecretLifetime: lifetime,
 	}, err
@@ -455,6 +456,8 @@ func clientPatch(body []byte) (client.UpdateParams, error) {
 			p.TokenFormat = &f
 		case "require_consent":
 			p.RequireConsent = pt.boolean(k, raw)
+		case "require_pkce":
+			p.RequirePKCE = pt.boolean(k, raw)
 		case "status":
 			st := client.Status(*pt.str(k, raw))
 			p.Status = &st

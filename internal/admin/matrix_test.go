@@ -42,6 +42,8 @@ func fixtureBody(rt Route, n int) any {
 		return map[string]any{"url": fmt.Sprintf("https://hooks.example.com/%d", n), "events": []string{"secret-expiring"}}
 	case "POST /tenants":
 		return map[string]any{"name": fmt.Sprintf("Matrix %d", n), "slug": fmt.Sprintf("matrix-%d", n)}
+	case "PUT /policy":
+		return map[string]any{"max_access_token_ttl": 3600 + n}
 	}
 	return nil
 }

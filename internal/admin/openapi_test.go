@@ -308,12 +308,13 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"User": User{}, "UserList": UserList{}, "Tenant": Tenant{}, "TenantList": TenantList{}, "Me": Me{},
 		"AuditEvent": AuditEvent{}, "AuditList": AuditList{}, "Problem": Problem{}, "FieldError": errs.FieldError{},
 		"Role": Role{}, "RoleList": RoleList{}, "Division": Division{}, "DivisionList": DivisionList{},
+		"Policy": Policy{}, "Noncompliant": Noncompliant{}, "Violation": client.Violation{}, "ComplianceReport": ComplianceReport{},
 	}
 	// The bodies decodeInto reads, refusing unknown fields.
 	requests := map[string]any{
 		"CreateClientRequest": ClientBody{}, "AddSecretRequest": SecretBody{}, "RotateSecretRequest": RotateBody{},
 		"CreateUserRequest": UserBody{}, "CreateTenantRequest": tenantBody{},
-		"CreateRoleRequest": roleBody{}, "CreateDivisionRequest": divisionBody{},
+		"CreateRoleRequest": roleBody{}, "CreateDivisionRequest": divisionBody{}, "PolicyRequest": PolicyBody{},
 	}
 	for name, v := range responses {
 		props, required, additional := docProperties(t, name)

@@ -58,5 +58,10 @@ var routes = []Route{
 	{"GET", "/tenants", authz.TenantsManage, listTenants},
 	{"POST", "/tenants", authz.TenantsManage, createTenant},
 
+	// Whoever may view clients may read the policy they are held to.
+	{"GET", "/policy", authz.ClientView, getPolicy},
+	{"PUT", "/policy", authz.TenantsManage, putPolicy},
+	{"GET", "/compliance", authz.ClientView, getCompliance},
+
 	{"GET", "/audit/events", authz.AuditView, listAudit},
 }

@@ -24,6 +24,7 @@ type Client struct {
 	RefreshTokenTTL   int64      `json:"refresh_token_ttl"`
 	TokenFormat       string     `json:"token_format"`
 	RequireConsent    bool       `json:"require_consent"`
+	RequirePKCE       bool       `json:"require_pkce"`
 	Status            string     `json:"status"`
 	Protected         bool       `json:"protected"`
 	CreatedAt         time.Time  `json:"created_at"`
@@ -87,7 +88,7 @@ func NewClient(c *client.Client, secrets []client.Secret) Client {
 		RedirectURIs: nonNil(c.RedirectURIs), Scopes: nonNil(c.Scopes), Roles: nonNil(c.Roles),
 		OwnerUserID: c.OwnerUserID, DivisionID: c.DivisionID, AccessTokenTTL: int64(c.AccessTokenTTL / time.Second),
 		RefreshTokenTTL: int64(c.RefreshTokenTTL / time.Second), TokenFormat: string(c.TokenFormat),
-		RequireConsent: c.RequireConsent, Status: string(c.Status), Protected: c.Protected,
+		RequireConsent: c.RequireConsent, RequirePKCE: c.RequirePKCE, Status: string(c.Status), Protected: c.Protected,
 		CreatedAt: c.CreatedAt, CreatedBy: c.CreatedBy, UpdatedAt: c.UpdatedAt,
 		LastUsedAt: optTime(c.LastUsedAt), SecretExpiresAt: optTime(c.SecretExpiresAt),
 		TokenEndpointAuthMethod: string(c.TokenEndpointAuthMethod), IDTokenAlg: c.IDTokenAlg,
