@@ -102,12 +102,12 @@ type clientFields struct {
 	authMethod, idTokenAlg           string
 	postLogout                       stringList
 	accessTTL, refreshTTL            time.Duration
-	consent                          bool
+	consent, pkce                    bool
 }
 
 // updateFlags are the flags of clientFields, the ones update can change.
 var updateFlags = []string{"name", "description", "grant-type", "scope", "redirect-uri", "role", "owner", "division",
-	"token-format", "access-token-ttl", "refresh-token-ttl", "require-consent",
+	"token-format", "access-token-ttl", "refresh-token-ttl", "require-consent", "require-pkce",
 	"token-endpoint-auth-method", "id-token-alg", "post-logout-redirect-uri"}
 
 func (cf *clientFields) register(cmd *cobra.Command, update bool) {
@@ -141,6 +141,8 @@ func (cf *clientFields) register(cmd *cobra.Command, update bool) {
 	optionalDurationVar(fs, &cf.accessTTL, "access-token-ttl", help("access token lifetime, 300s to 48h (default 1h)", "new access token lifetime, 300s to 48h"))
 	optionalDurationVar(fs, &cf.refreshTTL, "refresh-token-ttl", help("refresh token lifetime (default 30d)", "new refresh token lifetime"))
 	fs.BoolVar(&cf.consent, "require-consent", false, help("ask the end user before issuing tokens", "ask the end user before issuing tokens (true or false)"))
+	fs.BoolVar(&cf.pkce, "require-pkce", false, help("make a confidential client send PKCE at /authorize (public clients always must)",
+		"make a confidential client send PKCE at /authorize (true or false)"))
 	completeValues(cmd, "grant-type", "client_credentials", "authorization_code", "refresh_token")
 	completeValues(cmd, "token-format", "jwt", "opaque")
 	completeValues(cmd, "token-endpoint-auth-method", string(client.AuthSecretBasic), string(client.AuthSecretPost), string(client.AuthNone))
@@ -253,7 +255,7 @@ func (cc *clientsCmd) createCmd() *cobra.Command {
 				ClientID: id, Name: cf.name, Description: cf.description, GrantTypes: grantTypes(cf.grants),
 				RedirectURIs: cf.redirects, Scopes: cf.scopes, Roles: cf.roles, OwnerUserID: cf.owner,
 				AccessTokenTTL: cf.accessTTL, RefreshTokenTTL: cf.refreshTTL, TokenFormat: client.TokenFormat(cf.format),
-				RequireConsent: cf.consent, SecretLifetime: lifetime, Secret: supplied,
+				RequireConsent: cf.consent, RequirePKCE: cf.pkce, SecretLifetime: lifetime, Secret: supplied,
 				TokenEndpointAuthMethod: client.AuthMethod(cf.authMethod), IDTokenAlg: cf.idTokenAlg,
 				PostLogoutRedirectURIs: cf.postLogout, DivisionID: cf.division,
 			}
@@ -522,6 +524,9 @@ func (cf *clientFields) changes(fs *pflag.FlagSet) (client.UpdateParams, error) 
 	}
 	if given("require-consent") {
 		p.RequireConsent = &cf.consent
+	}
+	if given("require-pkce") {
+		p.RequirePKCE = &cf.pkce
 	}
 	return p, nil
 }

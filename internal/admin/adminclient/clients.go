@@ -105,6 +105,7 @@ func (c *Client) UpdateClient(ctx context.Context, id string, p client.UpdatePar
 	set("refresh_token_ttl", p.RefreshTokenTTL != nil, func() any { return seconds(*p.RefreshTokenTTL) })
 	set("token_format", p.TokenFormat != nil, func() any { return string(*p.TokenFormat) })
 	set("require_consent", p.RequireConsent != nil, func() any { return *p.RequireConsent })
+	set("require_pkce", p.RequirePKCE != nil, func() any { return *p.RequirePKCE })
 	set("status", p.Status != nil, func() any { return string(*p.Status) })
 	set("token_endpoint_auth_method", p.TokenEndpointAuthMethod != nil, func() any { return string(*p.TokenEndpointAuthMethod) })
 	set("id_token_signed_response_alg", p.IDTokenAlg != nil, func() any { return *p.IDTokenAlg })
