@@ -685,7 +685,10 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 				return err
 			}
 		}
-		return record(ctx, tx, actor, now, updateAction(old, c), id, changes, nil)
+		if err := record(ctx, tx, actor, now, updateAction(old, c), id, changes, auditDetails(ctx, nil)); err != nil {
+			return err
+		}
+		return runHook(ctx, tx, Committed{ClientID: id})
 	})
 	if err != nil {
 		return nil, err
@@ -817,7 +820,10 @@ func (s *Service) Delete(ctx context.Context, actor Actor, id string) error {
 		if err := tx.DeleteClient(ctx, id); err != nil {
 			return err
 		}
-		return record(ctx, tx, actor, now, ActionDeleted, id, nil, map[string]string{"name": c.Name})
+		if err := record(ctx, tx, actor, now, ActionDeleted, id, nil, auditDetails(ctx, map[string]string{"name": c.Name})); err != nil {
+			return err
+		}
+		return runHook(ctx, tx, Committed{ClientID: id})
 	})
 	if err != nil {
 		return err
@@ -926,7 +932,10 @@ func (s *Service) RotateSecret(ctx context.Context, actor Actor, id string, p Ro
 		if err := appendEvent(ctx, tx, event.SecretRotated, c, issued.ID, now, rotated); err != nil {
 			return err
 		}
-		return record(ctx, tx, actor, now, ActionSecretRotated, id, nil, details)
+		if err := record(ctx, tx, actor, now, ActionSecretRotated, id, nil, auditDetails(ctx, details)); err != nil {
+			return err
+		}
+		return runHook(ctx, tx, Committed{ClientID: id, Secret: issued})
 	})
 	if err != nil {
 		return nil, err
