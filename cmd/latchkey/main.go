@@ -185,7 +185,7 @@ func (a *app) root() *cobra.Command {
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{a.clientsCmd(), a.usersCmd(), a.tenantsCmd(), a.keysCmd(), a.auditCmd(),
-		a.notifyCmd(), a.webhooksCmd(), a.loginCmd(), a.logoutCmd(), a.policyCmd(), a.complianceCmd()} {
+		a.notifyCmd(), a.webhooksCmd(), a.loginCmd(), a.logoutCmd(), a.policyCmd(), a.complianceCmd(), a.bulkCmd()} {
 		c.GroupID = "manage"
 		root.AddCommand(c)
 	}

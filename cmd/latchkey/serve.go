@@ -222,6 +222,10 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if notifier.smtp == "" {
 		log.Info("no SMTP server configured (--smtp-url, LATCHKEY_SMTP_URL): expiry warning mails wait in the outbox")
 	}
+	bulkJobs, bulkRunner, err := newBulk(st, kek, clients)
+	if err != nil {
+		return err
+	}
 	consoleAdmin := &console.Admin{Clients: clients, Users: users, Roles: roles, Divisions: divisions,
 		Catalogs: catalogs, Audit: st, Chain: st, Notify: notifier.service, MailLink: notifier.dispatch.Link}
 	// Second factors: TOTP seeds and pending sign-ins are sealed under a
@@ -246,7 +250,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	pages.Sessions = accountPages
 	adminAPI := &admin.API{
-		Clients: clients, Users: users,
+		Clients: clients, Users: users, Bulk: bulkJobs,
 		Tenants: &account.Tenants{Repo: st}, Roles: roles, Catalogs: catalogs, Divisions: divisions,
 		Notify: notifier.service, MailLink: notifier.dispatch.Link,
 		Accounts: st, Audit: st, Idempotency: st,
@@ -309,6 +313,10 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	wg.Go(func() { follow.Run(bg, caches, onErr("follow changes")) })
 	wg.Go(func() { notifier.run(bg, o.notifyInterval, log) })
+	if bulkRunner != nil {
+		bulkRunner.Log = log
+		wg.Go(func() { bulkRunner.Run(bg) })
+	}
 	wg.Go(func() { pruneExpired(bg, st, revoked, time.Hour, time.Now, onErr("prune expired tokens")) })
 	appendAudit := func(ctx context.Context, es []*audit.Event) error { return account.AppendAudit(ctx, st, es) }
 	wg.Go(func() { authFailures.Run(bg, time.Minute, appendAudit, onErr("audit failed client authentications")) })

@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/bulk"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/errs"
 	"github.com/latchkey/latchkey/internal/notify"
@@ -67,7 +68,9 @@ type AccountReader interface {
 // Zero values: Now is time.Now, Logger discards, AuthFailures nil limits
 // nothing.
 type API struct {
-	Clients   *client.Service
+	Clients *client.Service
+	// Bulk runs bulk operations over the client list's filters.
+	Bulk      *bulk.Service
 	Users     *account.Users
 	Tenants   *account.Tenants
 	Roles     *account.Roles

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/bulk"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/provision"
@@ -25,12 +26,14 @@ import (
 // are looked up in a table: the protocol's own checks of a token are
 // tested with the protocol; here each token stands for a principal.
 type harness struct {
-	t      testing.TB
-	db     *sqlite.DB
-	api    *API
-	mux    *http.ServeMux
-	now    time.Time
-	tokens map[string]tokenEntry
+	t   testing.TB
+	db  *sqlite.DB
+	api *API
+	// bulkRunner finishes the bulk jobs fixtures queue.
+	bulkRunner *bulk.Runner
+	mux        *http.ServeMux
+	now        time.Time
+	tokens     map[string]tokenEntry
 	// tenant is the default tenant's ID; other the second tenant's.
 	tenant, other string
 	// users by role name in the default tenant; otherAdmin in the other.
@@ -133,6 +136,12 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h.api.Notify = &notify.Service{Store: db, Roles: db, Clients: h.svc, Seal: sealer.Seal, Now: clock}
+	bulkSealer, err := bulk.NewSealer(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.api.Bulk = &bulk.Service{Store: db, Clients: h.svc, Sealer: bulkSealer, Now: clock}
+	h.bulkRunner = &bulk.Runner{Store: db, Clients: h.svc, Sealer: bulkSealer, Owner: "harness", Now: clock}
 	h.api.MailLink = func(d notify.MailData) string { return "https://auth.example/console/clients/" + d.ClientID }
 	h.mux = http.NewServeMux()
 	h.api.Mount(h.mux)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/bulk"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/notify/event"
@@ -40,6 +41,8 @@ func fixtureBody(rt Route, n int) any {
 		return map[string]any{"name": "Renamed"}
 	case "POST /webhooks":
 		return map[string]any{"url": fmt.Sprintf("https://hooks.example.com/%d", n), "events": []string{"secret-expiring"}}
+	case "POST /bulk-jobs":
+		return map[string]any{"operation": "deactivate", "dry_run": true}
 	case "POST /tenants":
 		return map[string]any{"name": fmt.Sprintf("Matrix %d", n), "slug": fmt.Sprintf("matrix-%d", n)}
 	case "PUT /policy":
@@ -96,6 +99,9 @@ func (h *harness) fill(rt Route, n int) string {
 			h.t.Fatal(err)
 		}
 		path = strings.Replace(path, "{id}", hook.ID, 1)
+	}
+	if strings.HasPrefix(path, "/bulk-jobs/{id}") {
+		path = strings.Replace(path, "{id}", h.newBulkJob(n), 1)
 	}
 	if strings.HasPrefix(path, "/outbox/{id}") {
 		path = strings.Replace(path, "{id}", h.newDelivery(n), 1)
@@ -194,4 +200,24 @@ func (h *harness) newDelivery(n int) string {
 		h.t.Fatal(err)
 	}
 	return d.ID
+}
+
+// newBulkJob returns a finished rotation job over no clients.
+func (h *harness) newBulkJob(n int) string {
+	h.t.Helper()
+	ctx := context.Background()
+	j, err := h.api.Bulk.Create(ctx, authz.SystemActor(h.tenant), bulk.Rotate,
+		client.ListQuery{Search: fmt.Sprintf("no such client %d", n)}, bulk.Params{}, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for {
+		ran, err := h.bulkRunner.RunOnce(ctx)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if !ran {
+			return j.ID
+		}
+	}
 }

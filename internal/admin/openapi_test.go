@@ -17,6 +17,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/account"
 	"github.com/latchkey/latchkey/internal/authz"
+	"github.com/latchkey/latchkey/internal/bulk"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/errs"
 )
@@ -309,12 +310,15 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"AuditEvent": AuditEvent{}, "AuditList": AuditList{}, "Problem": Problem{}, "FieldError": errs.FieldError{},
 		"Role": Role{}, "RoleList": RoleList{}, "Division": Division{}, "DivisionList": DivisionList{},
 		"Policy": Policy{}, "Noncompliant": Noncompliant{}, "Violation": client.Violation{}, "ComplianceReport": ComplianceReport{},
+		"BulkJob": BulkJob{}, "BulkJobList": BulkJobList{}, "BulkDryRun": BulkDryRun{}, "BulkChange": BulkChange{},
+		"BulkFailure": BulkFailure{}, "BulkResult": BulkResult{}, "BulkSecret": bulk.Secret{},
 	}
 	// The bodies decodeInto reads, refusing unknown fields.
 	requests := map[string]any{
 		"CreateClientRequest": ClientBody{}, "AddSecretRequest": SecretBody{}, "RotateSecretRequest": RotateBody{},
 		"CreateUserRequest": UserBody{}, "CreateTenantRequest": tenantBody{},
 		"CreateRoleRequest": roleBody{}, "CreateDivisionRequest": divisionBody{}, "PolicyRequest": PolicyBody{},
+		"BulkJobRequest": BulkJobBody{},
 	}
 	for name, v := range responses {
 		props, required, additional := docProperties(t, name)

@@ -28,6 +28,14 @@ var routes = []Route{
 	{"GET", "/reports/stale", authz.ClientView, staleReport},
 	{"GET", "/clients/{id}/warnings", authz.ClientView, listWarnings},
 
+	// A bulk change also needs the permission of its operation, which
+	// the service checks.
+	{"POST", "/bulk-jobs", authz.ClientEdit, createBulkJob},
+	{"GET", "/bulk-jobs", authz.ClientView, listBulkJobs},
+	{"GET", "/bulk-jobs/{id}", authz.ClientView, getBulkJob},
+	{"POST", "/bulk-jobs/{id}/cancel", authz.ClientEdit, cancelBulkJob},
+	{"GET", "/bulk-jobs/{id}/result", authz.ClientRotate, getBulkResult},
+
 	// Who may view clients may read the mails and events about them.
 	{"GET", "/outbox", authz.ClientView, listOutbox},
 	{"GET", "/outbox/{id}", authz.ClientView, getDelivery},

@@ -3,10 +3,12 @@ package bulk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
+	"github.com/latchkey/latchkey/internal/errs"
 )
 
 // Op is the change a job makes to each client.
@@ -121,7 +123,9 @@ type Sealed struct {
 
 // Errors of the store and the service.
 var (
-	ErrNotFound = errors.New("bulk job not found")
+	ErrNotFound = fmt.Errorf("bulk job: %w", errs.ErrNotFound)
+	// ErrNotFinished: the result is ready once the job has ended.
+	ErrNotFinished = errors.New("the job has not finished: its result is ready when it ends")
 	// ErrLeaseLost: another runner holds the job.
 	ErrLeaseLost = errors.New("bulk job lease lost")
 	// ErrDelivered: the result was downloaded already.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/audit"
+	"github.com/latchkey/latchkey/internal/authz"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/errs"
 )
@@ -230,15 +231,40 @@ func (s *Service) Job(ctx context.Context, actor client.Actor, id string) (*Job,
 	if err != nil {
 		return nil, err
 	}
-	if j.TenantID != actor.TenantID || actor.RequireSome(j.Op.Permission()) != nil {
+	if j.TenantID != actor.TenantID || actor.RequireSome(authz.ClientView) != nil {
 		return nil, ErrNotFound
 	}
 	return j, nil
 }
 
+// Jobs lists the actor's tenant's latest jobs.
+func (s *Service) Jobs(ctx context.Context, actor client.Actor, limit int) ([]Job, error) {
+	if err := actor.RequireSome(authz.ClientView); err != nil {
+		return nil, err
+	}
+	return s.Store.BulkJobs(ctx, actor.TenantID, limit)
+}
+
+// JobWithFailures returns a job and up to limit of its failed items.
+func (s *Service) JobWithFailures(ctx context.Context, actor client.Actor, id string, limit int) (*Job, []Item, error) {
+	j, err := s.Job(ctx, actor, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	items, err := s.Store.BulkItems(ctx, id, ItemFailed, 0, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	return j, items, nil
+}
+
 // Cancel asks a job to stop before its next client.
 func (s *Service) Cancel(ctx context.Context, actor client.Actor, id string) (*Job, error) {
-	if _, err := s.Job(ctx, actor, id); err != nil {
+	j, err := s.Job(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := actor.RequireSome(j.Op.Permission()); err != nil {
 		return nil, err
 	}
 	return s.Store.CancelBulkJob(ctx, id, s.now())
@@ -252,8 +278,8 @@ type Secret struct {
 }
 
 // Result returns a rotation job's new secrets, once: they are deleted as
-// they are read, and a second call is ErrDelivered. Only the actor who
-// confirmed the job may take them.
+// they are read, and a second call is ErrDelivered. Any holder of
+// oauth:client:rotate in the tenant may take them, once.
 func (s *Service) Result(ctx context.Context, actor client.Actor, id string) ([]Secret, error) {
 	j, err := s.Job(ctx, actor, id)
 	if err != nil {
@@ -262,11 +288,11 @@ func (s *Service) Result(ctx context.Context, actor client.Actor, id string) ([]
 	if j.Op != Rotate {
 		return nil, errs.Invalid("operation", "only a rotation has a result to download")
 	}
-	if j.Actor.ID != actor.ID {
-		return nil, fmt.Errorf("%w: only who confirmed the job may download its secrets", errs.ErrForbidden)
+	if err := actor.RequireSome(authz.ClientRotate); err != nil {
+		return nil, err
 	}
 	if !j.State.Finished() {
-		return nil, fmt.Errorf("%w: the job has not finished", errs.ErrConflict)
+		return nil, ErrNotFinished
 	}
 	sealed, err := s.Store.TakeBulkResult(ctx, id)
 	if err != nil {
