@@ -50,6 +50,7 @@ const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64]
        go run ./bench notify [-clients 1000000] [-postgres URL] [-secrets-over 365d]
        go run ./bench memory [-concurrency 64] [-burst 3s] [-settle 3s] [-budget-mib 64] [-gomemlimit X] [-gogc N] [-log FILE]
        go run ./bench soak [-duration 10m] [-warmup 1m] [-interval 10s] [-rate 40] [-workers 8] [-postgres URL] [-tolerance 0.25]
+       go run ./bench bulk [-clients 1000000] [-match 100000] [-postgres URL]
        go run ./bench cluster [-duration 10s] [-warmup 2s] [-concurrency 32] [-rounds 1] [-postgres URL] [-floor] [-introspection]
 
   tokens   load POST /oauth2/token (client_credentials), POST /oauth2/introspect,
@@ -65,6 +66,8 @@ const usage = `usage: go run ./bench tokens [-duration 10s] [-concurrency 16,64]
            of health checks, token requests and sign-ins, against a budget
   soak     two instances on one PostgreSQL database under a steady mix for
            minutes: resident set, goroutines and connections must stay flat
+  bulk     load a million clients into PostgreSQL and time a bulk dry run
+           and a bulk deactivation of 100,000 of them, with peak memory
   cluster  token (and introspection) throughput of one instance, then of two
            on the same PostgreSQL database at the same total load, with the
            CPU and database transactions each request costs
@@ -100,6 +103,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return command(c, parseSoakOptions, soak)
 	case "cluster":
 		return command(c, parseClusterOptions, cluster)
+	case "bulk":
+		return command(c, parseBulkOptions, bulkBench)
 	}
 	fmt.Fprint(stderr, usage)
 	return 2
