@@ -1,9 +1,12 @@
 package bulk_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,12 +35,15 @@ type world struct {
 	sealer  *bulk.Sealer
 	admin   authz.Actor
 	tenant  string
+	// path is the SQLite database file; "" on PostgreSQL.
+	path string
 }
 
 // backends runs fn on SQLite and, when its URL is set, PostgreSQL.
 func backends(t *testing.T, fn func(t *testing.T, w *world)) {
 	t.Run("sqlite", func(t *testing.T) {
-		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "l.db"))
+		path := filepath.Join(t.TempDir(), "l.db")
+		db, err := sqlite.Open(t.Context(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +51,9 @@ func backends(t *testing.T, fn func(t *testing.T, w *world)) {
 		if _, err := db.Migrate(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		fn(t, newWorld(t, db))
+		w := newWorld(t, db)
+		w.path = path
+		fn(t, w)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		db, err := postgres.Open(context.Background(), testpg.Database(t, "bulk"))
@@ -272,9 +280,41 @@ func TestRotateResultOnce(t *testing.T) {
 		if _, err := w.runner("a").RunOnce(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+		sealedCount := func() int {
+			if w.path == "" {
+				return 3
+			}
+			raw, err := sql.Open("sqlite", w.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			var n int
+			if err := raw.QueryRow(`SELECT count(*) FROM bulk_job_items WHERE job_id = ? AND sealed IS NOT NULL`, j.ID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := sealedCount(); n != 3 {
+			t.Fatalf("%d sealed secrets before the download, want 3", n)
+		}
 		res, err := w.bulk.Result(t.Context(), w.admin, j.ID)
 		if err != nil || len(res) != 3 {
 			t.Fatalf("result = %d, %v", len(res), err)
+		}
+		if n := sealedCount(); w.path != "" && n != 0 {
+			t.Fatalf("%d sealed secrets left after the download", n)
+		}
+		if w.path != "" {
+			// No plaintext anywhere in the database, its log included.
+			for _, f := range []string{w.path, w.path + "-wal"} {
+				b, _ := os.ReadFile(f)
+				for _, s := range res {
+					if bytes.Contains(b, []byte(s.Secret)) {
+						t.Fatalf("%s holds the plaintext secret of %s", f, s.ClientID)
+					}
+				}
+			}
 		}
 		for i, s := range res {
 			if !slices.Contains(ids, s.ClientID) || !strings.HasPrefix(s.Secret, "lks_") || s.ExpiresAt == nil {
