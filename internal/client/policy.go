@@ -247,10 +247,7 @@ func (p *Policy) Violations(c *Client, secrets []Secret, now time.Time) []Violat
 			add(RuleMaxSecretLifetime, "secret_expires", fmt.Sprintf("secret …%s lasts %s; the policy allows at most %s", s.Hint, days(s.ExpiresAt.Sub(s.CreatedAt)), days(p.MaxSecretLifetime)))
 		}
 	}
-	for _, v := range p.clientRules(nil, c) {
-		out = append(out, v)
-	}
-	return out
+	return append(out, p.clientRules(nil, c)...)
 }
 
 // clientRules is what c breaks of the rules on a client's own fields,
