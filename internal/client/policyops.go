@@ -60,7 +60,7 @@ func (s *Service) SetPolicy(ctx context.Context, actor Actor, p Policy, ifVersio
 	now := s.now().Truncate(time.Microsecond) // what the stores keep
 	var out *Policy
 	err := s.Repo.InTx(ctx, func(tx Tx) error {
-		old, err := tx.Policy(ctx, actor.TenantID)
+		old, err := tx.LockPolicy(ctx, actor.TenantID)
 		if err != nil {
 			return err
 		}

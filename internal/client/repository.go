@@ -137,6 +137,10 @@ type Tx interface {
 
 	// PolicySource reads the tenant's policy as the transaction sees it.
 	PolicySource
+	// LockPolicy is Policy, holding the tenant's policy until the
+	// transaction ends, so concurrent changes to it serialize and none is
+	// lost.
+	LockPolicy(ctx context.Context, tenantID string) (*Policy, error)
 	// SavePolicy writes a tenant's policy, with its RequireAdminMFA onto
 	// the tenant; ErrNotFound for an unknown tenant.
 	SavePolicy(ctx context.Context, p *Policy) error

@@ -28,6 +28,27 @@ func (t *tx) Policy(ctx context.Context, tenantID string) (*client.Policy, error
 	return p, nil
 }
 
+// LockPolicy reads the tenant's policy holding the tenant's row until the
+// transaction ends, so concurrent changes to the policy serialize. The
+// lock is taken by a statement of its own: the read after it then sees
+// the policy a change that held the lock before committed, which a
+// locking join would not (it re-reads only the locked row).
+func (t *tx) LockPolicy(ctx context.Context, tenantID string) (*client.Policy, error) {
+	var one int
+	err := t.tx.QueryRow(ctx, `SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE`, tenantID).Scan(&one)
+	if isNoRows(err) {
+		return nil, fmt.Errorf("postgres: lock policy: %w", client.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lock policy: %w", err)
+	}
+	p, err := readPolicy(ctx, t.tx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: policy: %w", err)
+	}
+	return p, nil
+}
+
 func readPolicy(ctx context.Context, q querier, tenantID string) (*client.Policy, error) {
 	var (
 		doc       []byte

@@ -29,6 +29,12 @@ func (t *tx) Policy(ctx context.Context, tenantID string) (*client.Policy, error
 	return p, nil
 }
 
+// LockPolicy reads the tenant's policy in the transaction; SQLite's write
+// transactions serialize, so it is held until the transaction ends.
+func (t *tx) LockPolicy(ctx context.Context, tenantID string) (*client.Policy, error) {
+	return t.Policy(ctx, tenantID)
+}
+
 func readPolicy(ctx context.Context, q querier, tenantID string) (*client.Policy, error) {
 	var (
 		doc       sql.NullString

@@ -13,6 +13,7 @@ import (
 
 var policyTests = []test{
 	{"RoundTrip", testPolicyRoundTrip},
+	{"LockSerializes", testPolicyLockSerializes},
 }
 
 // testPolicyRoundTrip: a tenant without a saved policy reads as the zero
@@ -84,4 +85,51 @@ func storedPolicy(p *client.Policy) *client.Policy {
 	q := *p
 	q.UpdatedAt = stored(p.UpdatedAt)
 	return &q
+}
+
+// testPolicyLockSerializes: read-modify-write cycles of one tenant's
+// policy under LockPolicy, run at once, lose none of their changes.
+func testPolicyLockSerializes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if err := s.CreateTenant(ctx, &account.Tenant{ID: "ten_lock", Name: "Lock", Slug: "lock", CreatedAt: at(0)}); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	errc := make(chan error, writers)
+	for range writers {
+		go func() {
+			errc <- s.InTx(ctx, func(tx client.Tx) error {
+				p, err := tx.LockPolicy(ctx, "ten_lock")
+				if err != nil {
+					return err
+				}
+				p.MaxAccessTokenTTL += time.Second
+				p.UpdatedAt = at(time.Hour)
+				return tx.SavePolicy(ctx, p)
+			})
+		}()
+	}
+	for range writers {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Policy(ctx, "ten_lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MaxAccessTokenTTL != writers*time.Second {
+		t.Fatalf("after %d locked increments the policy holds %v; a change was lost", writers, got.MaxAccessTokenTTL)
+	}
+	if _, err := func() (*client.Policy, error) {
+		var p *client.Policy
+		err := s.InTx(ctx, func(tx client.Tx) error {
+			var err error
+			p, err = tx.LockPolicy(ctx, "ten_none")
+			return err
+		})
+		return p, err
+	}(); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("LockPolicy(unknown tenant) = %v; want ErrNotFound", err)
+	}
 }
