@@ -228,6 +228,12 @@ a cap with 0 (--max-secret-lifetime 0), a list with "" (--redirect-hosts "").`,
 	fs.StringVar(&f.template, "registration-template", "", "preset registered clients start from")
 	optionalDurationVar(fs, &f.expireUnused, "registration-expire-unused", "remove a registered client never used within this long (0 keeps it)")
 	completeValues(cmd, "leak-action", string(client.LeakRevoke), string(client.LeakFlag))
+	// Stored in the policy, and refused by it until the server acts on
+	// them: not offered in the help.
+	for _, name := range []string{"stale-after", "stale-warn", "registration-mode", "registration-require-approval",
+		"registration-template", "registration-expire-unused"} {
+		_ = fs.MarkHidden(name)
+	}
 	completeValues(cmd, "registration-mode", string(client.RegistrationOff), string(client.RegistrationOpen), string(client.RegistrationToken))
 	return cmd
 }

@@ -62,9 +62,10 @@ type Policy struct {
 	UpdatedBy string    `json:"updated_by"`
 }
 
-// StalePolicy deactivates clients unused for After (never used counts from
-// creation), warning the owner Warn before through the expiry-warning
-// channels. After 0 turns it off.
+// StalePolicy is to deactivate clients unused for After (never used counts
+// from creation), warning the owner Warn before through the expiry-warning
+// channels. After 0 turns it off; Validate refuses any other value until
+// the server has the sweep that acts on it.
 type StalePolicy struct {
 	After time.Duration `json:"after"`
 	Warn  time.Duration `json:"warn"`
@@ -93,7 +94,8 @@ const (
 	RegistrationToken RegistrationMode = "token"
 )
 
-// RegistrationPolicy governs RFC 7591 registration in a tenant.
+// RegistrationPolicy governs RFC 7591 registration in a tenant. Validate
+// refuses any mode but off until the server offers registration.
 type RegistrationPolicy struct {
 	Mode RegistrationMode `json:"mode"`
 	// RequireApproval starts registered clients pending an admin's
@@ -151,6 +153,11 @@ func (p *Policy) Validate() error {
 	if p.Stale.After != 0 && p.Stale.After < 7*day {
 		fe.add("stale.after", "must be at least 7 days")
 	}
+	if p.Stale.After != 0 {
+		// Refused until a sweep acts on it: a rule stored but never
+		// applied would promise what the server does not do.
+		fe.add("stale.after", "deactivating stale clients is not available on this server: list them with the stale report (GET /reports/stale, latchkey clients stale)")
+	}
 	switch p.Leak {
 	case "", LeakRevoke, LeakFlag:
 	default:
@@ -160,6 +167,9 @@ func (p *Policy) Validate() error {
 	case "", RegistrationOff, RegistrationOpen, RegistrationToken:
 	default:
 		fe.add("registration.mode", `must be "off", "open" or "token"`)
+	}
+	if p.Registration.Mode != "" && p.Registration.Mode != RegistrationOff {
+		fe.add("registration.mode", "dynamic client registration is not available on this server: it must stay off")
 	}
 	if p.Registration.ExpireUnused < 0 {
 		fe.add("registration.expire_unused", "must be 0 (keep) or positive")

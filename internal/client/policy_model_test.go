@@ -15,8 +15,8 @@ func TestPolicyValidate(t *testing.T) {
 		MaxSecretLifetime: 90 * day, RequireSecretExpiry: true,
 		AllowedGrantTypes: []GrantType{GrantClientCredentials, GrantAuthorizationCode}, RequirePKCE: true,
 		ForbidWildcardScope: true, RedirectHosts: []string{"app.example", "*.corp.example"}, RequireOwner: true,
-		MaxAccessTokenTTL: time.Hour, Stale: StalePolicy{After: 90 * day, Warn: 14 * day}, Leak: LeakFlag,
-		Registration: RegistrationPolicy{Mode: RegistrationToken, ExpireUnused: day},
+		MaxAccessTokenTTL: time.Hour, Leak: LeakFlag,
+		Registration: RegistrationPolicy{Mode: RegistrationOff, ExpireUnused: day},
 	}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("Validate(good) = %v", err)
@@ -42,6 +42,8 @@ func TestPolicyValidate(t *testing.T) {
 		{"stale after under a week", func(p *Policy) { p.Stale = StalePolicy{After: 3 * day} }, "stale.after"},
 		{"unknown leak action", func(p *Policy) { p.Leak = "ignore" }, "leak_action"},
 		{"unknown registration mode", func(p *Policy) { p.Registration.Mode = "anyone" }, "registration.mode"},
+		{"registration not offered", func(p *Policy) { p.Registration.Mode = RegistrationOpen }, "registration.mode"},
+		{"stale deactivation not offered", func(p *Policy) { p.Stale = StalePolicy{After: 90 * day, Warn: 14 * day} }, "stale.after"},
 		{"negative unused expiry", func(p *Policy) { p.Registration.ExpireUnused = -time.Second }, "registration.expire_unused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
