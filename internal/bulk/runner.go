@@ -58,7 +58,9 @@ func (r *Runner) Run(ctx context.Context) {
 	for {
 		for {
 			ran, err := r.RunOnce(ctx)
-			if err != nil && ctx.Err() == nil && r.Log != nil {
+			// An outage is the store's to tell, once per change of state:
+			// a line per tick here would flood the log while it lasts.
+			if err != nil && ctx.Err() == nil && r.Log != nil && !errors.Is(err, errs.ErrUnavailable) {
 				r.Log.Error("bulk job", "err", err)
 			}
 			if !ran || err != nil {

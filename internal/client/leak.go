@@ -88,7 +88,7 @@ func (s *Service) ReportLeak(ctx context.Context, r LeakReport) (*Leaked, error)
 		if sec == nil || sec.Status == SecretRevoked || !sec.LeakedAt.IsZero() {
 			return nil
 		}
-		pol, err := tx.Policy(ctx, c.TenantID)
+		pol, err := txPolicy(ctx, tx, c.TenantID)
 		if err != nil {
 			return err
 		}

@@ -282,6 +282,15 @@ func (s *Service) policy(ctx context.Context, tenantID string) (*Policy, error) 
 	return p, err
 }
 
+// txPolicy is policy, read in tx.
+func txPolicy(ctx context.Context, tx Tx, tenantID string) (*Policy, error) {
+	p, err := tx.Policy(ctx, tenantID)
+	if errors.Is(err, ErrNotFound) {
+		return &Policy{TenantID: tenantID}, nil
+	}
+	return p, err
+}
+
 func checkSecretLifetime(fe *fieldErrors, d time.Duration) {
 	if d != 0 && d != NeverExpires && (d < MinSecretLifetime || d > MaxSecretLifetime) {
 		fe.add("secret_expires", "must be from 1 day to 3 years, or never")
@@ -648,7 +657,7 @@ func (s *Service) update(ctx context.Context, actor Actor, id string, confirmed 
 		}
 		checkPrivileges(&fe, actor, old, c)
 		fe.merge(c.validate(old, actor.Catalog))
-		pol, err := tx.Policy(ctx, old.TenantID)
+		pol, err := txPolicy(ctx, tx, old.TenantID)
 		if err != nil {
 			return err
 		}
