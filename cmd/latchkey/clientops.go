@@ -67,12 +67,18 @@ func (l localClients) List(ctx context.Context, q client.ListQuery) (admin.Clien
 	if err != nil {
 		return admin.ClientList{}, err
 	}
+	return clientList(page), nil
+}
+
+// clientList is a page of clients as the admin API writes it, so local and
+// remote listings print alike.
+func clientList(page *client.ListPage) admin.ClientList {
 	out := admin.ClientList{Clients: make([]admin.Client, 0, len(page.Clients)), NextPageToken: page.Next,
 		Total: page.Total, TotalEstimated: page.TotalEstimated}
 	for _, c := range page.Clients {
 		out.Clients = append(out.Clients, admin.NewClient(c, nil))
 	}
-	return out, nil
+	return out
 }
 
 func (l localClients) Get(ctx context.Context, id string) (admin.Client, error) {

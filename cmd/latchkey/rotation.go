@@ -99,12 +99,7 @@ func (l localClients) Stale(ctx context.Context, days int, q client.ListQuery) (
 	if err != nil {
 		return admin.ClientList{}, err
 	}
-	out := admin.ClientList{Clients: make([]admin.Client, 0, len(page.Clients)), NextPageToken: page.Next,
-		Total: page.Total, TotalEstimated: page.TotalEstimated}
-	for _, c := range page.Clients {
-		out.Clients = append(out.Clients, admin.NewClient(c, nil))
-	}
-	return out, nil
+	return clientList(page), nil
 }
 
 func (rc remoteClients) Stale(ctx context.Context, days int, q client.ListQuery) (admin.ClientList, error) {
