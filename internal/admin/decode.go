@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/errs"
+	"github.com/latchkey/latchkey/internal/jsonbody"
 )
 
 // readBody reads a JSON object body, refusing another media type (415),
@@ -31,85 +31,11 @@ func readBody(r *http.Request, types ...string) ([]byte, error) {
 	if err != nil {
 		return nil, err // a *http.MaxBytesError, or the client went away
 	}
-	if err := checkJSON(b); err != nil {
+	if err := jsonbody.Check(b); err != nil {
 		p := NewProblem(http.StatusBadRequest, "malformed", err.Error())
 		return nil, &p
 	}
 	return b, nil
-}
-
-// checkJSON reports whether b is one JSON object without duplicate keys.
-func checkJSON(b []byte) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	tok, err := d.Token()
-	if err != nil {
-		return errors.New("the body is not JSON")
-	}
-	if tok != json.Delim('{') {
-		return errors.New("the body must be a JSON object")
-	}
-	if err := checkObject(d, "", 1); err != nil {
-		return err
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return errors.New("the body must hold one JSON object")
-	}
-	return nil
-}
-
-// maxDepth bounds how deeply a body nests: no request of the API nests
-// more than a few levels, and walking a megabyte of "[" would cost more.
-const maxDepth = 32
-
-// checkObject walks an object whose '{' was read, depth levels deep.
-func checkObject(d *json.Decoder, path string, depth int) error {
-	if depth > maxDepth {
-		return fmt.Errorf("the body nests deeper than %d levels", maxDepth)
-	}
-	seen := map[string]bool{}
-	for d.More() {
-		tok, err := d.Token()
-		if err != nil {
-			return errors.New("the body is not valid JSON")
-		}
-		k := tok.(string)
-		if seen[k] {
-			return fmt.Errorf("the key %q is given twice", path+k)
-		}
-		seen[k] = true
-		if err := checkValue(d, path+k+".", depth); err != nil {
-			return err
-		}
-	}
-	if _, err := d.Token(); err != nil {
-		return errors.New("the body is not valid JSON")
-	}
-	return nil
-}
-
-func checkValue(d *json.Decoder, path string, depth int) error {
-	tok, err := d.Token()
-	if err != nil {
-		return errors.New("the body is not valid JSON")
-	}
-	switch tok {
-	case json.Delim('{'):
-		return checkObject(d, path, depth+1)
-	case json.Delim('['):
-		if depth+1 > maxDepth {
-			return fmt.Errorf("the body nests deeper than %d levels", maxDepth)
-		}
-		for d.More() {
-			if err := checkValue(d, path, depth+1); err != nil {
-				return err
-			}
-		}
-		if _, err := d.Token(); err != nil {
-			return errors.New("the body is not valid JSON")
-		}
-	}
-	return nil
 }
 
 // decodeInto decodes a checked body into v, which must be a pointer to a

@@ -20,6 +20,7 @@ import (
 	"github.com/latchkey/latchkey/internal/bulk"
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/errs"
+	"github.com/latchkey/latchkey/internal/jsonbody"
 )
 
 // docMethods are the keys of a path item that are operations.
@@ -95,7 +96,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // key given twice, of OpenAPI 3.1, whose every $ref resolves and whose
 // every schema compiles as JSON Schema 2020-12.
 func TestOpenAPIDocument(t *testing.T) {
-	if err := checkJSON(openAPI); err != nil {
+	if err := jsonbody.Check(openAPI); err != nil {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	if !bytes.Equal(OpenAPI(), openAPI) {

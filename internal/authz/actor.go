@@ -25,6 +25,11 @@ const (
 	// failed sign-in or a failed client authentication. It holds no
 	// roles; only its source address is known.
 	KindAnonymous PrincipalKind = "anonymous"
+	// KindRegistration is a party to dynamic client registration (RFC
+	// 7591/7592): one registering a client, with an initial access token
+	// or openly, or a registered client managing its own registration with
+	// its registration access token. ID names the credential.
+	KindRegistration PrincipalKind = "registration"
 )
 
 // Actor is who performs an operation, with what the permission checks and

@@ -25,6 +25,9 @@ const (
 	// StatusRevoked is terminal: a revoked client stays listed but never
 	// obtains a token again.
 	StatusRevoked Status = "revoked"
+	// StatusPending is a dynamically registered client awaiting an
+	// admin's approval (activation); it obtains no token until then.
+	StatusPending Status = "pending_approval"
 )
 
 // GrantType is an OAuth 2.0 grant a client may use.
@@ -177,10 +180,11 @@ func (c *Client) Clone() *Client {
 
 // CanTransition reports whether a client may move from status from to to.
 // Active and inactive switch freely, either may be revoked, and revoked is
-// terminal.
+// terminal. A pending client may be approved (activated), kept inactive or
+// revoked; no client returns to pending.
 func CanTransition(from, to Status) bool {
 	switch {
-	case from == StatusRevoked:
+	case from == StatusRevoked, to == StatusPending:
 		return false
 	case to == StatusActive, to == StatusInactive, to == StatusRevoked:
 		return true
@@ -190,7 +194,7 @@ func CanTransition(from, to Status) bool {
 
 // ValidStatus reports whether s names a status.
 func ValidStatus(s Status) bool {
-	return s == StatusActive || s == StatusInactive || s == StatusRevoked
+	return s == StatusActive || s == StatusInactive || s == StatusRevoked || s == StatusPending
 }
 
 // Version names the client's state for optimistic concurrency (the admin

@@ -94,18 +94,17 @@ const (
 	RegistrationToken RegistrationMode = "token"
 )
 
-// RegistrationPolicy governs RFC 7591 registration in a tenant. Validate
-// refuses any mode but off until the server offers registration.
+// RegistrationPolicy governs RFC 7591 registration in a tenant.
 type RegistrationPolicy struct {
 	Mode RegistrationMode `json:"mode"`
 	// RequireApproval starts registered clients pending an admin's
 	// approval instead of active.
 	RequireApproval bool `json:"require_approval"`
-	// Template names the preset a registered client starts from; empty for
-	// the server's default.
+	// Template names the RegistrationTemplate a registered client starts
+	// from and is held to; empty for the default ("web").
 	Template string `json:"template"`
-	// ExpireUnused removes a registered client never used within this
-	// long of its registration; 0 keeps it.
+	// ExpireUnused deletes a registered client unused for this long (a
+	// client never used counts from its registration); 0 keeps it.
 	ExpireUnused time.Duration `json:"expire_unused"`
 }
 
@@ -168,11 +167,12 @@ func (p *Policy) Validate() error {
 	default:
 		fe.add("registration.mode", `must be "off", "open" or "token"`)
 	}
-	if p.Registration.Mode != "" && p.Registration.Mode != RegistrationOff {
-		fe.add("registration.mode", "dynamic client registration is not available on this server: it must stay off")
+	if _, ok := RegistrationTemplateNamed(p.Registration.Template); !ok {
+		fe.add("registration.template", fmt.Sprintf("%q is not a template: use %s", truncate(p.Registration.Template, 40),
+			strings.Join(registrationTemplateNames(), ", ")))
 	}
-	if p.Registration.ExpireUnused < 0 {
-		fe.add("registration.expire_unused", "must be 0 (keep) or positive")
+	if p.Registration.ExpireUnused != 0 && (p.Registration.ExpireUnused < time.Hour || p.Registration.ExpireUnused > MaxSecretLifetime) {
+		fe.add("registration.expire_unused", "must be from 1 hour to 3 years, or 0 to keep registered clients")
 	}
 	return fe.err()
 }

@@ -16,7 +16,7 @@ func TestPolicyValidate(t *testing.T) {
 		AllowedGrantTypes: []GrantType{GrantClientCredentials, GrantAuthorizationCode}, RequirePKCE: true,
 		ForbidWildcardScope: true, RedirectHosts: []string{"app.example", "*.corp.example"}, RequireOwner: true,
 		MaxAccessTokenTTL: time.Hour, Leak: LeakFlag,
-		Registration: RegistrationPolicy{Mode: RegistrationOff, ExpireUnused: day},
+		Registration: RegistrationPolicy{Mode: RegistrationToken, RequireApproval: true, Template: "mcp", ExpireUnused: day},
 	}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("Validate(good) = %v", err)
@@ -42,7 +42,8 @@ func TestPolicyValidate(t *testing.T) {
 		{"stale after under a week", func(p *Policy) { p.Stale = StalePolicy{After: 3 * day} }, "stale.after"},
 		{"unknown leak action", func(p *Policy) { p.Leak = "ignore" }, "leak_action"},
 		{"unknown registration mode", func(p *Policy) { p.Registration.Mode = "anyone" }, "registration.mode"},
-		{"registration not offered", func(p *Policy) { p.Registration.Mode = RegistrationOpen }, "registration.mode"},
+		{"unknown registration template", func(p *Policy) { p.Registration.Template = "custom" }, "registration.template"},
+		{"unused expiry under an hour", func(p *Policy) { p.Registration.ExpireUnused = time.Minute }, "registration.expire_unused"},
 		{"stale deactivation not offered", func(p *Policy) { p.Stale = StalePolicy{After: 90 * day, Warn: 14 * day} }, "stale.after"},
 		{"negative unused expiry", func(p *Policy) { p.Registration.ExpireUnused = -time.Second }, "registration.expire_unused"},
 	} {

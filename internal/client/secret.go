@@ -133,22 +133,31 @@ func encodeBase62Fixed(v uint32, n int) string {
 
 // NewSecretValue generates a secret with 256 bits of entropy, the lks_
 // prefix and a checksum.
-func NewSecretValue(r io.Reader) (string, error) {
+func NewSecretValue(r io.Reader) (string, error) { return NewTokenValue(r, SecretPrefix) }
+
+// IsGeneratedSecret reports whether s has the shape and a valid checksum of
+// a secret Latchkey generated.
+func IsGeneratedSecret(s string) bool { return IsTokenValue(s, SecretPrefix) }
+
+// NewTokenValue generates a bearer credential shaped like a secret: 256
+// bits of entropy after prefix, and a checksum, so scanners find it and a
+// typo is told from a real one without a lookup.
+func NewTokenValue(r io.Reader, prefix string) (string, error) {
 	body, err := randomBase62(r, secretBodyLen)
 	if err != nil {
 		return "", err
 	}
-	s := SecretPrefix + body
+	s := prefix + body
 	return s + encodeBase62Fixed(crc32.ChecksumIEEE([]byte(s)), checksumLen), nil
 }
 
-// IsGeneratedSecret reports whether s has the shape and a valid checksum of
-// a secret Latchkey generated.
-func IsGeneratedSecret(s string) bool {
-	if len(s) != len(SecretPrefix)+secretBodyLen+checksumLen || !strings.HasPrefix(s, SecretPrefix) {
+// IsTokenValue reports whether s has the shape and a valid checksum of a
+// credential NewTokenValue generated with prefix.
+func IsTokenValue(s, prefix string) bool {
+	if len(s) != len(prefix)+secretBodyLen+checksumLen || !strings.HasPrefix(s, prefix) {
 		return false
 	}
-	for i := len(SecretPrefix); i < len(s); i++ {
+	for i := len(prefix); i < len(s); i++ {
 		if strings.IndexByte(base62, s[i]) < 0 {
 			return false
 		}

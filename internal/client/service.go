@@ -197,7 +197,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 		c.TokenFormat = TokenJWT
 	}
 	if c.Status == StatusRevoked {
-		fe.add("status", "a new client must be active or inactive")
+		fe.add("status", "a new client must be active, inactive or pending approval")
 	}
 	if c.Type == Public && (p.Secret != "" || p.SecretLifetime != 0) {
 		fe.add("client_secret", "a public client has no secret")
@@ -260,7 +260,10 @@ func (s *Service) Create(ctx context.Context, actor Actor, p CreateParams) (*Cli
 			}
 			details = map[string]string{"secret_id": issued.ID}
 		}
-		return record(ctx, tx, actor, now, ActionCreated, c.ID, changedFields(&Client{}, c), details)
+		if err := record(ctx, tx, actor, now, ActionCreated, c.ID, changedFields(&Client{}, c), auditDetails(ctx, details)); err != nil {
+			return err
+		}
+		return runHook(ctx, tx, Committed{ClientID: c.ID, Secret: issued})
 	})
 	if errors.Is(err, ErrConflict) {
 		return nil, nil, errs.Invalid("client_id", fmt.Sprintf("%q is already taken", c.ID))

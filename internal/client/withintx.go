@@ -5,7 +5,7 @@ import "context"
 // Committed is a change about to commit, as a WithinTx hook sees it.
 type Committed struct {
 	ClientID string
-	// Secret is the secret a rotation issues, nil for other changes: the
+	// Secret is the secret a rotation or a creation issues, nil for other changes: the
 	// one moment its plaintext is known inside the transaction.
 	Secret *IssuedSecret
 }
@@ -17,8 +17,8 @@ type TxHook func(ctx context.Context, tx Tx, c Committed) error
 
 type hookKey struct{}
 
-// WithinTx returns a context whose client changes (Update, SetStatus,
-// Revoke, Delete, RotateSecret) run hook in their own transaction, so a
+// WithinTx returns a context whose client changes (Create, Update,
+// SetStatus, Revoke, Delete, RotateSecret) run hook in their own transaction, so a
 // caller's bookkeeping of a change commits with it or not at all: a bulk
 // job marks a client done in the transaction that changes it, and a
 // process killed between the two never does a client twice.

@@ -20,6 +20,9 @@ type metadata struct {
 	EndSessionEndpoint    string `json:"end_session_endpoint,omitempty"`
 	IntrospectionEndpoint string `json:"introspection_endpoint"`
 	RevocationEndpoint    string `json:"revocation_endpoint"`
+	// RegistrationEndpoint is RFC 7591's, present only where the
+	// tenant's policy takes registrations.
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 
 	ResponseTypesSupported []string `json:"response_types_supported,omitempty"`
 	ResponseModesSupported []string `json:"response_modes_supported,omitempty"`
@@ -68,6 +71,16 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request, ts *ten
 		TokenEndpointAuthMethods:         []string{"client_secret_basic", "client_secret_post", "none"},
 		IntrospectionEndpointAuthMethods: []string{"client_secret_basic", "client_secret_post"},
 		RevocationEndpointAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"},
+	}
+	if s.Registration != nil {
+		on, err := s.Registration.Enabled(r.Context(), ts.tenant.ID)
+		if err != nil {
+			serverError(w, s.Logger, r, err)
+			return
+		}
+		if on {
+			m.RegistrationEndpoint = iss + RegistrationPath
+		}
 	}
 	if s.flowServed() {
 		algs, err := s.Keys.IDAlgorithms(r.Context(), ts.tenant.ID)

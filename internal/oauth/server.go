@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth/authreq"
 	"github.com/latchkey/latchkey/internal/oauth/grant"
 	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/registration"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -92,6 +93,14 @@ type Config struct {
 	// Consents records each authorization in the user's consent, so that
 	// it shows on the Authorized applications page: *account.Sessions.
 	Consents Consents
+
+	// Registration, when set, serves dynamic client registration (RFC
+	// 7591/7592) in the tenants whose policy turns it on, and discovery
+	// advertises its endpoint there; nil serves none.
+	Registration *registration.Registrar
+	// RegistrationLimit counts registration attempts per source address
+	// and refuses with 429 past its threshold; nil limits nothing.
+	RegistrationLimit *ratelimit.Limiter
 }
 
 var _ Consents = (*account.Sessions)(nil)
@@ -213,6 +222,7 @@ func (s *Server) Mount(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+base+"/.well-known/jwks.json", s.inTenant(s.handleJWKS))
 		mux.HandleFunc("GET "+base+"/api/v1/me", s.inTenant(s.handleMe))
 		mux.HandleFunc(base+"/api/v1/me", methodNotAllowed("GET"))
+		s.mountRegistration(mux, base)
 	}
 	// RFC 8414 §3.1: metadata for an issuer with a path is found by
 	// inserting the well-known segment before the path.

@@ -35,6 +35,7 @@ import (
 	"github.com/latchkey/latchkey/internal/client"
 	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/ratelimit"
+	"github.com/latchkey/latchkey/internal/registration"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -57,6 +58,9 @@ type Store interface {
 	changes.Log
 	// Store keeps expiry warnings, the outbox and webhooks.
 	notify.Store
+	// Store keeps dynamic client registrations and initial access
+	// tokens; its writes are on client.Tx (registration.Tx).
+	registration.Store
 	// Failures pools the failure limits' counts of every process on
 	// the database.
 	ratelimit.Failures

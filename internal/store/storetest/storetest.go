@@ -47,6 +47,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Policies", policyTests},
 		{"Rotation", rotationTests},
 		{"Leaks", leakTests},
+		{"Registrations", registrationTests},
 	}
 	t.Run("Ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {
